@@ -1,0 +1,52 @@
+"""Figure defaults shared by every notebook.
+
+Notebooks run under papermill, outside Quarto's kernel set-up, so figure
+size, format and dpi are fixed here (PRIOR_ART: Quarto). Sizes fit a PDF
+page (6.5 in text width). The palette is seaborn's ``colorblind``
+(Okabe–Ito-like, safe for the common colour-vision deficiencies).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+PALETTE = "colorblind"
+FIG_WIDTH = 6.5  # inches: the text width of an A4 page with 2.5 cm margins
+FIG_HEIGHT = 3.6
+
+
+def setup() -> None:
+    """Apply the project's matplotlib/seaborn defaults (idempotent)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (FIG_WIDTH, FIG_HEIGHT),
+            "figure.dpi": 110,
+            "savefig.dpi": 200,
+            "savefig.bbox": "tight",
+            "axes.formatter.use_locale": False,
+            "axes.titleweight": "bold",
+            "font.size": 10,
+        }
+    )
+    try:  # SVG-free inline output keeps the HTML light; retina for screens
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except Exception:  # not in a kernel
+        pass
+
+
+def fr_axis(ax, axis: str = "y", kind: str = "number", decimals: int = 0) -> None:
+    """Format an axis the French way (decimal comma, spaced thousands, % or €)."""
+    from matplotlib.ticker import FuncFormatter
+
+    from .formatting import fr_euro, fr_number, fr_percent
+
+    fmt = {
+        "percent": lambda v, _: fr_percent(v, decimals),
+        "euro": lambda v, _: fr_euro(v, decimals),
+    }.get(kind, lambda v, _: fr_number(v, decimals))
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(fmt))
