@@ -1,0 +1,95 @@
+"""Standalone HTML from executed notebooks (nbconvert), readable without Jupyter.
+
+Code cells are hidden (a CAE's funders read results, not Python), the
+parameters and papermill's injected-parameters cells are removed
+(quarto-cli #723 shows them otherwise), images are embedded, and the page
+is declared French (``<html lang="fr">``).
+
+The HTML exporter is built once per process and reused: template loading
+dominates the cost of a single export.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+
+HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+
+
+@lru_cache(maxsize=1)
+def _exporter():
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
+
+    c = Config()
+    c.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_TAGS)
+    c.TagRemovePreprocessor.enabled = True
+    c.HTMLExporter.exclude_input = True
+    c.HTMLExporter.exclude_input_prompt = True
+    c.HTMLExporter.exclude_output_prompt = True
+    c.HTMLExporter.embed_images = True
+    exporter = HTMLExporter(config=c, template_name="lab")
+    exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
+    return exporter
+
+
+def _strip_quarto_options(nb) -> None:
+    """Drop Quarto's ``#|`` option lines from hidden sources (they never show,
+    but keep the HTML free of them if a template ever shows input)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.startswith("#|"):
+            cell.source = "\n".join(l for l in cell.source.splitlines() if not l.startswith("#|"))
+
+
+def notebook_node_to_html(nb, title: str | None = None) -> str:
+    exporter = _exporter()
+    nb = copy.deepcopy(nb)
+    _strip_quarto_options(nb)
+    if title:
+        nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb, resources={"language_code": "fr"})
+    return body
+
+
+def notebook_to_html(nb_path: Path, html_path: Path, title: str | None = None) -> Path:
+    """Export one executed notebook to standalone French HTML, code hidden."""
+    import nbformat
+
+    nb = nbformat.read(str(nb_path), as_version=4)
+    if title is None:
+        title = _first_heading(nb) or Path(nb_path).stem
+    Path(html_path).write_text(notebook_node_to_html(nb, title), encoding="utf-8")
+    return Path(html_path)
+
+
+def combine_html(nb_paths: list[Path], html_path: Path, title: str, first: str | None = None) -> Path:
+    """One standalone HTML document from several executed notebooks, in
+    order, with notebook ``first`` (the summary) moved to the front: the
+    per-CAE report a CAE sends to its funders."""
+    import nbformat
+
+    paths = [Path(p) for p in nb_paths if Path(p).exists()]
+    if first:
+        paths.sort(key=lambda p: p.name != first)
+    merged = nbformat.v4.new_notebook()
+    merged.metadata = {}
+    for p in paths:
+        nb = nbformat.read(str(p), as_version=4)
+        if not merged.metadata:
+            merged.metadata = copy.deepcopy(nb.metadata)
+        merged.cells.extend(nb.cells)
+    merged.metadata.pop("papermill", None)
+    Path(html_path).write_text(notebook_node_to_html(merged, title), encoding="utf-8")
+    return Path(html_path)
+
+
+def _first_heading(nb) -> str | None:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return None

@@ -1,0 +1,506 @@
+"""Run the study: intake then the stage notebooks for every CAE, in parallel,
+then the national notebook.
+
+Design choices (each measured in ``make bench``):
+
+- **Isolation**: each CAE runs in its own worker process; a CAE that fails
+  (bad data, a failing cell) is reported and the others finish. The run's
+  exit status is non-zero if any CAE failed.
+- **One warm kernel per CAE**: the stage notebooks of a CAE run one after
+  the other in the same kernel (papermill forwards ``km=`` to nbclient, which
+  leaves a kernel it does not own running). Between notebooks the namespace
+  is wiped (``%reset -f``) and figures closed, so a notebook cannot silently
+  rely on another's variables; only imported modules stay warm.
+- **No port race** (papermill #511): kernels talk over IPC sockets in a
+  private temporary directory per CAE, so parallel starts cannot collide on
+  TCP ports. On Windows (no IPC) TCP is used with retries.
+- **Incremental by content hash**: a CAE is re-executed only when the hash of
+  its raw files, the methodology files, the notebooks, the package's source
+  or the run's parameters changed (stamp in ``<out>/<cae>/.stamp.json``).
+  Content hashes rather than Make timestamps, because a CAE's data arrives
+  by copy (timestamps lie) and the method files change without touching
+  data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue as queue_mod
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import config
+
+#: Per-CAE stage notebooks, in execution order.
+CAE_NOTEBOOKS = ["01_nettoyage", "02_indicateurs", "03_sroi", "04_qvt", "05_synthese_cae"]
+NATIONAL_NOTEBOOK = "10_national"
+STAMP = ".stamp.json"
+KERNEL_NAME = "cae-impact"
+
+
+# --------------------------------------------------------------------------
+# fingerprints
+# --------------------------------------------------------------------------
+def _hash_files(paths, root: Path, h=None):
+    h = h or hashlib.sha256()
+    for p in sorted(paths):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    return h
+
+
+def dir_fingerprint(path: Path, patterns=("*",)) -> str:
+    """sha256 over the names and bytes of the files under ``path`` matching
+    ``patterns`` (recursive, hidden files and caches ignored)."""
+    path = Path(path)
+    files = set()
+    for pat in patterns:
+        files.update(
+            p
+            for p in path.rglob(pat)
+            if p.is_file() and not any(part.startswith((".", "__pycache__")) for part in p.relative_to(path).parts)
+        )
+    return _hash_files(files, path).hexdigest()
+
+
+def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
+    """What every CAE depends on besides its data: package source, notebooks, method."""
+    h = hashlib.sha256()
+    for d, pats in (
+        (Path(__file__).resolve().parent, ("*.py", "*.j2", "*.css", "*.html")),
+        (notebooks_dir, ("*.ipynb",)),
+        (methodology_dir, ("*.yml", "*.yaml")),
+    ):
+        h.update(dir_fingerprint(d, pats).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# events and results
+# --------------------------------------------------------------------------
+@dataclass
+class StageResult:
+    stage: str
+    ok: bool
+    seconds: float
+    error: str = ""
+
+
+@dataclass
+class CaeResult:
+    cae: str
+    ok: bool
+    skipped: bool = False
+    seconds: float = 0.0
+    stages: list[StageResult] = field(default_factory=list)
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Progress:
+    """Console progress: one line per CAE and stage, with elapsed time."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.t0 = time.perf_counter()
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+
+    def __call__(self, cae: str, stage: str, status: str, seconds: float | None = None, detail: str = "") -> None:
+        if self.quiet:
+            return
+        mark = {"début": "…", "ok": "✓", "échec": "✗", "à jour": "="}.get(status, "·")
+        dur = f" ({seconds:.1f} s)" if seconds is not None else ""
+        line = f"[{time.perf_counter() - self.t0:6.1f} s] {mark} {cae:<24} {stage:<16} {status}{dur}"
+        if detail:
+            line += f"\n{detail}"
+        print(line, file=self.stream, flush=True)
+
+
+# --------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------
+def kernel_name() -> str:
+    """The project's registered kernel if present (``make`` registers it in
+    the venv), else the environment's ``python3`` kernel, which
+    jupyter_client maps to the running interpreter."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        return KERNEL_NAME
+    except NoSuchKernel:
+        return "python3"
+
+
+def start_kernel(workdir: Path, cwd: Path, attempts: int = 3):
+    """Start a kernel over IPC in ``workdir`` (TCP with retries on Windows)."""
+    from jupyter_client import KernelManager
+
+    last = None
+    for attempt in range(attempts):
+        km = KernelManager(kernel_name=kernel_name())
+        if os.name != "nt":
+            km.transport = "ipc"
+            km.ip = str(workdir / f"k{attempt}")
+        try:
+            km.start_kernel(cwd=str(cwd))
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            return km, kc
+        except Exception as exc:  # port race or slow start: retry, staggered
+            last = exc
+            try:
+                km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+            time.sleep(0.5 * (attempt + 1))
+    raise RuntimeError(f"Impossible de démarrer le noyau Jupyter : {last}")
+
+
+_RESET = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt"
+
+
+def _reset_namespace(kc) -> None:
+    kc.execute_interactive(_RESET, store_history=False, timeout=60, output_hook=lambda msg: None)
+
+
+# --------------------------------------------------------------------------
+# one CAE
+# --------------------------------------------------------------------------
+def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path) -> None:
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(nb_in),
+        str(nb_out),
+        parameters=params,
+        kernel_name=km.kernel_name,
+        km=km,
+        progress_bar=False,
+        cwd=str(cwd),
+    )
+
+
+def _error_text(exc: BaseException) -> str:
+    """The last meaningful line of a failure (a papermill cell error gives
+    ename: evalue, which for data problems is the French summary)."""
+    ename = getattr(exc, "ename", None)
+    if ename:
+        return f"{ename}: {getattr(exc, 'evalue', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def run_cae(
+    cae: str,
+    raw_dir: Path,
+    processed_dir: Path,
+    out_dir: Path,
+    notebooks_dir: Path,
+    methodology_dir: Path,
+    stages: list[str] | None = None,
+    events=None,
+    export_html: bool = True,
+    fingerprint: str = "",
+) -> CaeResult:
+    """Intake, then each stage notebook of one CAE in one kernel; HTML export."""
+    from . import export, intake
+
+    emit = (lambda *a, **k: events.put(("event", a, k))) if events is not None else (lambda *a, **k: None)
+    t0 = time.perf_counter()
+    cae_out = Path(out_dir) / cae
+    cae_out.mkdir(parents=True, exist_ok=True)
+    (cae_out / STAMP).unlink(missing_ok=True)
+    result = CaeResult(cae=cae, ok=False)
+
+    emit(cae, "lecture", "début")
+    t = time.perf_counter()
+    try:
+        res = intake.process_cae(cae, raw_dir, processed_dir, out_dir)
+    except Exception as exc:  # a bug, not a data problem: still isolate the CAE
+        res = None
+        result.error = f"Erreur interne pendant la lecture : {_error_text(exc)}\n{traceback.format_exc()}"
+    if res is None or not res.ok:
+        if res is not None:
+            result.error = res.summary_fr + f"\nRapport complet : {cae_out / 'validation.html'}"
+        result.stages.append(StageResult("lecture", False, time.perf_counter() - t, result.error))
+        emit(cae, "lecture", "échec", time.perf_counter() - t, result.error)
+        result.seconds = time.perf_counter() - t0
+        return result
+    result.stages.append(StageResult("lecture", True, time.perf_counter() - t))
+    emit(cae, "lecture", "ok", time.perf_counter() - t)
+
+    params = {
+        "cae": cae,
+        "raw_dir": str(raw_dir),
+        "processed_dir": str(processed_dir),
+        "out_dir": str(out_dir),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
+    km = kc = None
+    try:
+        km, kc = start_kernel(workdir, cwd=cae_out)
+        for i, name in enumerate(stages or CAE_NOTEBOOKS):
+            if i:
+                _reset_namespace(kc)
+            emit(cae, name, "début")
+            t = time.perf_counter()
+            nb_out = cae_out / f"{name}.ipynb"
+            try:
+                _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, cae_out)
+                if export_html:
+                    export.notebook_to_html(nb_out, cae_out / f"{name}.html")
+            except Exception as exc:
+                err = _error_text(exc) + f"\nCarnet exécuté (pour diagnostic) : {nb_out}"
+                result.stages.append(StageResult(name, False, time.perf_counter() - t, err))
+                result.error = f"étape {name} : {err}"
+                emit(cae, name, "échec", time.perf_counter() - t, err)
+                return result
+            result.stages.append(StageResult(name, True, time.perf_counter() - t))
+            emit(cae, name, "ok", time.perf_counter() - t)
+        if export_html:
+            export.combine_html(
+                [cae_out / f"{n}.ipynb" for n in (stages or CAE_NOTEBOOKS)],
+                cae_out / "rapport.html",
+                title=_cae_title(processed_dir, cae),
+                first=f"{CAE_NOTEBOOKS[-1]}.ipynb",
+            )
+        result.ok = True
+        (cae_out / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "time": time.time()}))
+        return result
+    except Exception as exc:
+        result.error = f"Erreur d'exécution : {_error_text(exc)}"
+        emit(cae, "noyau", "échec", None, result.error)
+        return result
+    finally:
+        result.seconds = time.perf_counter() - t0
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            try:
+                km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _cae_title(processed_dir: Path, cae: str) -> str:
+    try:
+        info = json.loads((Path(processed_dir) / cae / "cae.json").read_text(encoding="utf-8"))
+        return f"Mesure d'impact social — {info.get('nom', cae)}"
+    except Exception:
+        return f"Mesure d'impact social — {cae}"
+
+
+def _worker(kwargs: dict, events) -> CaeResult:
+    kwargs["events"] = events
+    return run_cae(**kwargs)
+
+
+# --------------------------------------------------------------------------
+# national
+# --------------------------------------------------------------------------
+def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progress, export_html=True) -> CaeResult:
+    from . import export
+
+    nat_out = Path(out_dir) / "national"
+    nat_out.mkdir(parents=True, exist_ok=True)
+    result = CaeResult(cae="national", ok=False)
+    t0 = time.perf_counter()
+    progress("national", NATIONAL_NOTEBOOK, "début")
+    workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
+    km = kc = None
+    try:
+        km, kc = start_kernel(workdir, cwd=nat_out)
+        nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
+        params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
+        _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
+        if export_html:
+            export.notebook_to_html(nb_out, nat_out / f"{NATIONAL_NOTEBOOK}.html")
+        result.ok = True
+    except Exception as exc:
+        result.error = _error_text(exc)
+    finally:
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            try:
+                km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
+        result.seconds = time.perf_counter() - t0
+    progress("national", NATIONAL_NOTEBOOK, "ok" if result.ok else "échec", result.seconds, result.error)
+    return result
+
+
+# --------------------------------------------------------------------------
+# the whole run
+# --------------------------------------------------------------------------
+def list_raw_caes(raw_dir: Path) -> list[str]:
+    """CAE folders under ``raw_dir``: slug-named directories holding files."""
+    import re
+
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in raw_dir.iterdir()
+        if p.is_dir() and re.match(config.SLUG_PATTERN, p.name) and any(p.iterdir())
+    )
+
+
+def _is_fresh(cae_out: Path, fingerprint: str) -> bool:
+    stamp = cae_out / STAMP
+    if not stamp.exists():
+        return False
+    try:
+        return json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+    except Exception:
+        return False
+
+
+def run(
+    caes: list[str] | None = None,
+    raw_dir: Path | None = None,
+    processed_dir: Path | None = None,
+    out_dir: Path | None = None,
+    jobs: int | None = None,
+    notebooks_dir: Path | None = None,
+    methodology_dir: Path | None = None,
+    force: bool = False,
+    national: bool = True,
+    export_html: bool = True,
+    progress: Progress | None = None,
+) -> dict:
+    """Run every CAE (or ``caes``) and the national notebook; return a summary
+    dict {"ok", "caes": [CaeResult...], "national": CaeResult|None}. Also
+    written to ``<out>/run_summary.json``."""
+    raw_dir = Path(raw_dir or config.RAW_DIR).resolve()
+    processed_dir = Path(processed_dir or config.PROCESSED_DIR).resolve()
+    out_dir = Path(out_dir or config.OUT_DIR).resolve()
+    notebooks_dir = Path(notebooks_dir or config.NOTEBOOKS_DIR).resolve()
+    methodology_dir = Path(methodology_dir or config.METHODOLOGY_DIR).resolve()
+    progress = progress or Progress()
+    all_caes = list_raw_caes(raw_dir)
+    if caes:
+        unknown = sorted(set(caes) - set(all_caes))
+        if unknown:
+            raise SystemExit(f"CAE inconnue(s) dans {raw_dir} : {', '.join(unknown)}")
+        selected = [c for c in all_caes if c in caes]
+    else:
+        selected = all_caes
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
+
+    code_fp = code_fingerprint(notebooks_dir, methodology_dir)
+    todo, results = [], {}
+    for cae in selected:
+        fp = hashlib.sha256(
+            f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{processed_dir}|{export_html}".encode()
+        ).hexdigest()
+        if not force and _is_fresh(out_dir / cae, fp) and (processed_dir / cae / "manifest.json").exists():
+            results[cae] = CaeResult(cae=cae, ok=True, skipped=True)
+            progress(cae, "tout", "à jour")
+        else:
+            todo.append(
+                dict(
+                    cae=cae,
+                    raw_dir=raw_dir,
+                    processed_dir=processed_dir,
+                    out_dir=out_dir,
+                    notebooks_dir=notebooks_dir,
+                    methodology_dir=methodology_dir,
+                    export_html=export_html,
+                    fingerprint=fp,
+                )
+            )
+
+    if todo:
+        if jobs == 1 or len(todo) == 1:
+            q = queue_mod.SimpleQueue()
+            for kw in todo:
+                res = run_cae(**kw, events=q)
+                _drain(q, progress)
+                results[kw["cae"]] = res
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ctx.Manager() as manager:
+                q = manager.Queue()
+                with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                    futures = {}
+                    for i, kw in enumerate(todo):
+                        futures[pool.submit(_worker, kw, q)] = kw["cae"]
+                    pending = set(futures)
+                    while pending:
+                        _drain(q, progress)
+                        done = [f for f in pending if f.done()]
+                        for f in done:
+                            pending.discard(f)
+                            cae = futures[f]
+                            try:
+                                results[cae] = f.result()
+                            except Exception as exc:  # worker crash
+                                results[cae] = CaeResult(cae=cae, ok=False, error=_error_text(exc))
+                                progress(cae, "processus", "échec", None, results[cae].error)
+                        time.sleep(0.05)
+                    _drain(q, progress)
+
+    ordered = [results[c] for c in selected]
+    ok_caes = [r.cae for r in ordered if r.ok]
+    nat = None
+    if national and ok_caes:
+        nat_fp = hashlib.sha256(
+            (code_fp + "|" + "|".join(_stamp_of(out_dir / c) for c in ok_caes) + f"|{export_html}").encode()
+        ).hexdigest()
+        nat_dir = out_dir / "national"
+        if not force and not todo and _is_fresh(nat_dir, nat_fp):
+            nat = CaeResult(cae="national", ok=True, skipped=True)
+            progress("national", "tout", "à jour")
+        else:
+            (nat_dir / STAMP).unlink(missing_ok=True)
+            nat = run_national(ok_caes, processed_dir, out_dir, notebooks_dir, progress, export_html)
+            if nat.ok:
+                (nat_dir / STAMP).write_text(json.dumps({"fingerprint": nat_fp, "time": time.time()}))
+
+    summary = {
+        "ok": all(r.ok for r in ordered) and (nat is None or nat.ok),
+        "caes": [r.as_dict() for r in ordered],
+        "national": nat.as_dict() if nat else None,
+    }
+    (out_dir / "run_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary
+
+
+def _stamp_of(cae_out: Path) -> str:
+    try:
+        return json.loads((cae_out / STAMP).read_text()).get("fingerprint", "")
+    except Exception:
+        return ""
+
+
+def _drain(q, progress) -> None:
+    while True:
+        try:
+            kind, args, kwargs = q.get_nowait()
+        except (queue_mod.Empty, EOFError, OSError):
+            return
+        except Exception:
+            return
+        if kind == "event":
+            progress(*args, **kwargs)
