@@ -31,6 +31,7 @@ def _exporter():
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
     c.HTMLExporter.embed_images = True
+    c.HTMLExporter.language_code = "fr"
     exporter = HTMLExporter(config=c, template_name="lab")
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     return exporter
@@ -50,7 +51,7 @@ def notebook_node_to_html(nb, title: str | None = None) -> str:
     _strip_quarto_options(nb)
     if title:
         nb.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(nb, resources={"language_code": "fr"})
+    body, _ = exporter.from_notebook_node(nb, resources={})
     return body
 
 

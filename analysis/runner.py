@@ -145,7 +145,8 @@ def kernel_name() -> str:
 
 
 def start_kernel(workdir: Path, cwd: Path, attempts: int = 3):
-    """Start a kernel over IPC in ``workdir`` (TCP with retries on Windows)."""
+    """Start a kernel over IPC in ``workdir`` (TCP with retries on Windows);
+    return its manager once it answers."""
     from jupyter_client import KernelManager
 
     last = None
@@ -156,10 +157,8 @@ def start_kernel(workdir: Path, cwd: Path, attempts: int = 3):
             km.ip = str(workdir / f"k{attempt}")
         try:
             km.start_kernel(cwd=str(cwd))
-            kc = km.client()
-            kc.start_channels()
-            kc.wait_for_ready(timeout=60)
-            return km, kc
+            _reset_namespace(km, code="pass")  # wait until the kernel answers
+            return km
         except Exception as exc:  # port race or slow start: retry, staggered
             last = exc
             try:
@@ -173,8 +172,16 @@ def start_kernel(workdir: Path, cwd: Path, attempts: int = 3):
 _RESET = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt"
 
 
-def _reset_namespace(kc) -> None:
-    kc.execute_interactive(_RESET, store_history=False, timeout=60, output_hook=lambda msg: None)
+def _reset_namespace(km, code: str = _RESET) -> None:
+    """Run ``code`` silently in the kernel through a short-lived client (a
+    client must not outlive papermill's event loops, so none is kept)."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive(code, store_history=False, timeout=60, output_hook=lambda msg: None)
+    finally:
+        kc.stop_channels()
 
 
 # --------------------------------------------------------------------------
@@ -188,6 +195,7 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path) -> None:
         str(nb_out),
         parameters=params,
         kernel_name=km.kernel_name,
+        language="python",
         km=km,
         progress_bar=False,
         cwd=str(cwd),
@@ -249,12 +257,12 @@ def run_cae(
         "out_dir": str(out_dir),
     }
     workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
-    km = kc = None
+    km = None
     try:
-        km, kc = start_kernel(workdir, cwd=cae_out)
+        km = start_kernel(workdir, cwd=cae_out)
         for i, name in enumerate(stages or CAE_NOTEBOOKS):
             if i:
-                _reset_namespace(kc)
+                _reset_namespace(km)
             emit(cae, name, "début")
             t = time.perf_counter()
             nb_out = cae_out / f"{name}.ipynb"
@@ -286,8 +294,6 @@ def run_cae(
         return result
     finally:
         result.seconds = time.perf_counter() - t0
-        if kc is not None:
-            kc.stop_channels()
         if km is not None:
             try:
                 km.shutdown_kernel(now=True)
@@ -321,9 +327,9 @@ def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progres
     t0 = time.perf_counter()
     progress("national", NATIONAL_NOTEBOOK, "début")
     workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
-    km = kc = None
+    km = None
     try:
-        km, kc = start_kernel(workdir, cwd=nat_out)
+        km = start_kernel(workdir, cwd=nat_out)
         nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
         params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
         _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
@@ -333,8 +339,6 @@ def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progres
     except Exception as exc:
         result.error = _error_text(exc)
     finally:
-        if kc is not None:
-            kc.stop_channels()
         if km is not None:
             try:
                 km.shutdown_kernel(now=True)
