@@ -1,0 +1,216 @@
+"""National pooled models of QVT scores and items.
+
+Design choice (PROTOCOL §3): the CAE enters as a *fixed* effect. With seven
+CAEs, a random intercept's variance is estimated from seven values (very
+imprecise, often on the boundary at zero), and cluster-robust standard
+errors are biased downwards with so few clusters (Cameron & Miller 2015,
+J Hum Resour 50:317–372, recommend at least ~30–50 clusters). Fixed effects
+absorb every between-CAE difference; the other coefficients compare
+respondents *within* a CAE. A random-intercept model (:func:`fit_score_mixedlm`)
+is kept for comparison only.
+
+The design matrix is built here (treatment coding with explicit reference
+levels from ``qvt.yml``) so that term names are stable: ``factor[level]``.
+
+OrderedModel pitfalls handled (issue 6): ``distr='logit'`` set explicitly
+(default probit), ``method='bfgs'`` (the default optimiser fails on a
+seven-group model), unused category levels and missing outcomes dropped
+before fitting, thresholds after the first converted back from
+log-increments.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as _st
+
+FE_FACTOR = "cae"
+
+
+def prepare(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
+            min_n: int = 10, exclude=()) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+    """Rows and factors usable by a model.
+
+    Drops rows with a missing outcome or factor or an excluded value (e.g.
+    ``nr``, ``non_relie``), then factor levels with fewer than ``min_n``
+    rows (a coefficient on a tiny group would publish a small-cell mean),
+    then factors left with a single level. Returns (data, notes_fr,
+    references) where references maps each kept factor to its reference
+    level (the requested one if present, else the first in sorted order).
+    """
+    notes: list[str] = []
+    cols = [outcome] + list(factors) + ([fe] if fe else [])
+    missing_cols = [c for c in cols if c not in df.columns]
+    if outcome in missing_cols:
+        return df.iloc[0:0], [f"Variable « {outcome} » absente."], {}
+    factors = {f: r for f, r in factors.items() if f in df.columns}
+    if fe and fe not in df.columns:
+        fe = None
+    cols = [outcome] + list(factors) + ([fe] if fe else [])
+    d = df[cols].copy()
+    d[outcome] = pd.to_numeric(d[outcome], errors="coerce").astype("float64")
+    for f in list(factors) + ([fe] if fe else []):
+        d[f] = d[f].astype("string")
+    d = d.dropna()
+    for f in factors:
+        d = d[~d[f].isin(list(exclude))]
+    refs: dict[str, str] = {}
+    all_f = list(factors) + ([fe] if fe else [])
+    for _ in range(3):  # dropping rows of one factor can shrink another's levels
+        for f in all_f:
+            counts = d[f].value_counts()
+            small = sorted(counts[counts < min_n].index)
+            if small:
+                notes.append(f"{f} : niveaux exclus (moins de {min_n} répondants) : {', '.join(small)}.")
+                d = d[~d[f].isin(small)]
+    for f in all_f:
+        levels = d[f].value_counts()
+        if len(levels) < 2:
+            notes.append(f"{f} : un seul niveau après filtrage, variable retirée du modèle.")
+            continue
+        want = factors.get(f) if f in factors else None
+        refs[f] = want if want in levels.index else str(sorted(levels.index)[0])
+    return d.reset_index(drop=True), notes, refs
+
+
+def design(d: pd.DataFrame, refs: dict[str, str], constant: bool = True) -> pd.DataFrame:
+    """Treatment-coded dummies ``factor[level]`` (reference level omitted)."""
+    cols = {}
+    for f, ref in refs.items():
+        for level in sorted(d[f].unique()):
+            if level != ref:
+                cols[f"{f}[{level}]"] = (d[f] == level).astype("float64")
+    X = pd.DataFrame(cols, index=d.index)
+    if constant:
+        X.insert(0, "const", 1.0)
+    return X
+
+
+def _split_term(term: str) -> tuple[str, str]:
+    if "[" in term:
+        f, level = term[:-1].split("[", 1)
+        return f, level
+    return term, ""
+
+
+def _table(params, low, high, p, model: str, outcome: str, n: int, refs: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for term in params.index:
+        f, level = _split_term(term)
+        rows.append({"model": model, "outcome": outcome, "term": term, "factor": f, "level": level,
+                     "reference": refs.get(f, ""), "coef": float(params[term]), "ci_low": float(low[term]),
+                     "ci_high": float(high[term]), "p": float(p[term]), "n": n})
+    return pd.DataFrame(rows, columns=["model", "outcome", "term", "factor", "level", "reference", "coef",
+                                       "ci_low", "ci_high", "p", "n"])
+
+
+def fit_score_ols(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
+                  min_n: int = 10, exclude=(), level: float = 0.95) -> tuple[pd.DataFrame, list[str]]:
+    """OLS of a score on the factors with the CAE as a fixed effect:
+
+        score_i = β₀ + Σ_f β_f·1[factor_f = level] + γ_c(i) + ε_i
+
+    (treatment coding; γ of the reference CAE = 0), classical standard
+    errors and t intervals (Wooldridge 2010, *Econometric analysis of cross
+    section and panel data*, ch. 4 and 10). Returns (coefficient table,
+    notes in French).
+    """
+    d, notes, refs = prepare(df, outcome, factors, fe, min_n, exclude)
+    X = design(d, refs)
+    if len(d) <= X.shape[1] + 1:
+        return _table(pd.Series(dtype=float), {}, {}, {}, "mco_ef", outcome, len(d), refs), \
+            notes + [f"{outcome} : trop peu d'observations ({len(d)}) pour le modèle."]
+    res = sm.OLS(d[outcome], X).fit()
+    ci = res.conf_int(alpha=1 - level)
+    notes.append(f"{outcome} : MCO, n = {len(d)}.")
+    return _table(res.params, ci[0], ci[1], res.pvalues, "mco_ef", outcome, len(d), refs), notes
+
+
+def threshold_table(result, model, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OrderedModel thresholds on the latent scale with delta-method intervals.
+
+    statsmodels parametrises the K − 1 thresholds as θ₁ and log-increments:
+    τ₁ = θ₁, τ_j = θ₁ + Σ_{i=2..j} exp(θ_i). The Jacobian ∂τ_j/∂θ_i is 1 for
+    i = 1, exp(θ_i) for 2 ≤ i ≤ j, 0 otherwise; Var(τ) = J V Jᵀ.
+    Returns (thresholds, low, high).
+    """
+    k_exog = model.k_vars
+    theta = np.asarray(result.params)[k_exog:]
+    cov = np.asarray(result.cov_params())[k_exog:, k_exog:]
+    tau = model.transform_threshold_params(np.asarray(result.params))[1:-1]
+    m = len(theta)
+    jac = np.zeros((m, m))
+    for j in range(m):
+        jac[j, 0] = 1.0
+        for i in range(1, j + 1):
+            jac[j, i] = math.exp(theta[i])
+    se = np.sqrt(np.clip(np.diag(jac @ cov @ jac.T), 0, None))
+    z = _st.norm.ppf(0.5 + level / 2)
+    return tau, tau - z * se, tau + z * se
+
+
+def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
+                     min_n: int = 10, exclude=(), level: float = 0.95, distr: str = "logit",
+                     method: str = "bfgs", maxiter: int = 2000) -> tuple[pd.DataFrame, list[str]]:
+    """Proportional-odds (ordinal logistic) model of one Likert item:
+
+        logit P(Y_i ≤ j) = τ_j − x_iᵀβ
+
+    (McCullagh 1980, JRSS B 42:109–142), with the same treatment-coded
+    factors and CAE fixed effect as :func:`fit_score_ols`, no constant
+    (the thresholds play its role). β > 0 shifts answers towards higher
+    categories; exp(β) is a cumulative odds ratio. Outcome categories not
+    observed are dropped (OrderedModel crashes on unused levels); thresholds
+    are reported as terms ``seuil[j|j+1]`` on the latent scale.
+    """
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    d, notes, refs = prepare(df, item, factors, fe, min_n, exclude)
+    observed = sorted(int(v) for v in d[item].unique()) if len(d) else []
+    X = design(d, refs, constant=False)
+    if len(observed) < 2 or len(d) <= X.shape[1] + len(observed):
+        return _table(pd.Series(dtype=float), {}, {}, {}, "logit_ordinal", item, len(d), refs), \
+            notes + [f"{item} : pas assez de réponses ou de modalités pour le modèle ordinal."]
+    y = pd.Series(pd.Categorical(d[item].astype(int), categories=observed, ordered=True), index=d.index)
+    mod = OrderedModel(y, X, distr=distr)
+    res = mod.fit(method=method, maxiter=maxiter, disp=False)
+    converged = bool(res.mle_retvals.get("converged", True))
+    if not converged:
+        notes.append(f"{item} : l'optimisation n'a pas convergé ; coefficients à lire avec prudence.")
+    k = X.shape[1]
+    params = res.params.iloc[:k]
+    ci = res.conf_int(alpha=1 - level).iloc[:k]
+    tab = _table(params, ci[0], ci[1], res.pvalues.iloc[:k], "logit_ordinal", item, len(d), refs)
+    tau, lo, hi = threshold_table(res, mod, level)
+    thr = pd.DataFrame({"model": "logit_ordinal", "outcome": item,
+                        "term": [f"seuil[{a}|{b}]" for a, b in zip(observed[:-1], observed[1:])],
+                        "factor": "seuil", "level": [f"{a}|{b}" for a, b in zip(observed[:-1], observed[1:])],
+                        "reference": "", "coef": tau, "ci_low": lo, "ci_high": hi, "p": np.nan, "n": len(d)})
+    notes.append(f"{item} : logit ordinal, n = {len(d)}.")
+    return pd.concat([tab, thr], ignore_index=True), notes
+
+
+def fit_score_mixedlm(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], group: str = FE_FACTOR,
+                      min_n: int = 10, exclude=(), level: float = 0.95) -> tuple[pd.DataFrame, float, list[str]]:
+    """Random-intercept linear model (for comparison only):
+
+        score_i = β₀ + xᵢᵀβ + u_c(i) + ε_i,  u_c ~ N(0, σ²_u)
+
+    fitted by REML (statsmodels MixedLM; Laird & Ware 1982, Biometrics
+    38:963–974). Returns (fixed-effect table, σ²_u, notes). With seven CAEs
+    σ²_u is poorly estimated: this is why the reported models use fixed
+    effects.
+    """
+    d, notes, refs = prepare(df, outcome, factors, group, min_n, exclude)
+    g = d[group]
+    refs_x = {f: r for f, r in refs.items() if f != group}
+    X = design(d, refs_x)
+    res = sm.MixedLM(d[outcome], X, groups=g).fit(reml=True)
+    k = X.shape[1]
+    ci = res.conf_int(alpha=1 - level).iloc[:k]
+    tab = _table(res.fe_params, ci[0], ci[1], res.pvalues.iloc[:k], "mixte", outcome, len(d), refs_x)
+    return tab, float(res.cov_re.iloc[0, 0]), notes
