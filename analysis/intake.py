@@ -1,0 +1,493 @@
+"""Intake: the door every CAE's data comes through (PROTOCOL §2, §4, §5).
+
+``data/raw/<cae>/`` → read (:mod:`analysis.reading`) → validate, every
+problem at once (:mod:`analysis.validation`) → pseudonymise
+(:mod:`analysis.pseudonymise`) → ``data/processed/<cae>/``:
+
+- ``entrepreneurs.parquet``, ``activite.parquet``, ``questionnaire.parquet``
+  (when there is a survey): typed tables, see :mod:`analysis.processed`;
+- ``cae.json``: the checked ``cae.yml`` plus ``slug``;
+- ``manifest.json``: provenance. Keys: ``cae``; ``files`` (per raw file:
+  ``table``, ``source`` ("protocole" or "enDI"), ``sha256``, ``rows``,
+  ``format``, ``encoding``, ``separator``, ``sheet``); ``tables`` (per
+  table: ``file``, ``rows_in``, ``rows_out``, ``columns``);
+  ``codebook_version``; ``methodology`` (:func:`analysis.methodology.versions`);
+  ``package_version``; ``run_time_utc``; ``raw_fingerprint``;
+  ``pseudonymisation`` (method and a key check value, never the key);
+  ``warnings`` (the warnings as dicts, personal values masked).
+
+Every run writes ``<out>/<cae>/validation.html`` and ``validation.csv``
+(French), also when there is no problem. A CAE with an error writes nothing
+under ``processed/<cae>/``: output is built in a temporary folder next to it
+and swapped in only when complete, so a previous good output survives.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__, config
+from . import codebook as cbk
+from . import methodology
+from .problems import Problem, ProblemList
+from .pseudonymise import load_or_create_key, pseudonymise_table
+from .reading import TABLE_SUFFIXES, read_table_file
+from .validation import TypedTable, read_cae_yml, type_table, validate_typed
+
+CAE_FILE = "cae.yml"
+SUMMARY_LINES = 10
+_IGNORED_NAMES = {"readme", "readme_md", "lisez_moi"}
+
+
+class IntakeError(RuntimeError):
+    """A CAE's data has errors; the message is the French summary."""
+
+
+@dataclass
+class IntakeResult:
+    ok: bool
+    problems: ProblemList
+    manifest: dict | None
+    summary_fr: str
+
+
+@dataclass
+class FolderData:
+    """Everything read from one CAE folder, before pseudonymisation."""
+
+    folder: Path
+    info: dict | None = None
+    tables: dict[str, TypedTable] = field(default_factory=dict)
+    files: dict[str, dict] = field(default_factory=dict)  # file name -> read info
+    problems: ProblemList = field(default_factory=ProblemList)
+
+
+# ---------------------------------------------------------------------------
+# Reading a folder
+# ---------------------------------------------------------------------------
+
+
+def _input_files(folder: Path) -> list[Path]:
+    """Regular files of the folder that may be inputs (no hidden files, no
+    spreadsheet lock files ``~$…``)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+
+
+def find_table_files(folder: Path, codebook: dict | None = None) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Table files of a CAE folder: a file belongs to table ``t`` when its
+    name without extension is ``t`` or the table's label (case and accents
+    ignored). Returns ``({table: [paths]}, other table-like files)``."""
+    cb = codebook or cbk.load_codebook()
+    names = {}
+    for t, spec in cb["tables"].items():
+        names[cbk.normalize_name(t)] = t
+        names[cbk.normalize_name(spec.get("label", t))] = t
+    found: dict[str, list[Path]] = {}
+    others: list[Path] = []
+    for p in _input_files(folder):
+        if p.suffix.lower() not in TABLE_SUFFIXES:
+            continue
+        t = names.get(cbk.normalize_name(p.stem))
+        if t is None:
+            others.append(p)
+        else:
+            found.setdefault(t, []).append(p)
+    return found, others
+
+
+def _endi_convert(folder: Path):
+    """Call ``analysis.endi.convert_folder`` when that adapter exists;
+    returns (EndiResult | None, problems)."""
+    try:
+        from . import endi  # noqa: PLC0415 - optional adapter, written separately
+        convert = endi.convert_folder
+    except (ImportError, AttributeError):
+        return None, []
+    try:
+        return convert(folder), []
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        return None, [Problem("export enDI", f"La conversion de l'export enDI a échoué ({type(exc).__name__}).",
+                              "Déposez plutôt les tables au format des modèles (cae-impact templates).")]
+
+
+def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
+    """Read and validate one CAE folder: ``cae.yml``, every table file (and
+    an enDI export for a required table that has no protocol file), types,
+    schema, cross-table rules. Collects every problem; never raises on bad
+    input."""
+    cb = codebook or cbk.load_codebook()
+    folder = Path(folder)
+    fd = FolderData(folder)
+    yml = folder / CAE_FILE
+    if not yml.exists() and (folder / "cae.yaml").exists():
+        yml = folder / "cae.yaml"
+    fd.info, probs = read_cae_yml(yml, cb)
+    fd.problems.extend(probs)
+
+    found, others = find_table_files(folder, cb)
+    raw_frames: dict[str, tuple[pd.DataFrame, str, bool]] = {}
+    for table, paths in found.items():
+        if len(paths) > 1:
+            fd.problems.add(Problem(
+                " et ".join(p.name for p in paths), f"La table « {table} » est fournie deux fois ({', '.join(p.name for p in paths)}).",
+                "Gardez un seul fichier par table (supprimez ou renommez l'autre)."))
+            continue
+        p = paths[0]
+        res = read_table_file(p, table, cb["tables"][table].get("label"))
+        fd.problems.extend(res.problems)
+        fd.files[p.name] = {"table": table, "source": "protocole", **res.info}
+        if res.frame is not None:
+            raw_frames[table] = (res.frame, p.name, res.info.get("format") == "xlsx")
+
+    missing_required = [t for t, s in cb["tables"].items() if s.get("required") and t not in found]
+    endi_sources: set[str] = set()
+    if missing_required:
+        er, probs = _endi_convert(folder)
+        fd.problems.extend(probs)
+        if er is not None:
+            fd.problems.extend(getattr(er, "problems", []) or [])
+            read_info = getattr(er, "read_info", {}) or {}
+            for table, frame in (getattr(er, "tables", {}) or {}).items():
+                if table in found or table not in cb["tables"]:
+                    continue
+                src = er.sources.get(table, "export enDI")
+                endi_sources.add(src)
+                raw_frames[table] = (frame, src, False)
+                fd.files[src] = {"table": table, "source": "enDI", **read_info.get(src, {}), "rows": int(len(frame))}
+            endi_sources |= set(read_info)
+            for name, info in read_info.items():
+                fd.files.setdefault(name, {"table": None, "source": "enDI", **info})
+    for t in missing_required:
+        if t not in raw_frames and t not in found:
+            fd.problems.add(Problem(
+                f"{t}.csv", f"Fichier obligatoire absent : la table « {t} » ({cb['tables'][t].get('label', t)}) est introuvable.",
+                f"Déposez un fichier « {t}.csv » ou « {t}.xlsx » dans le dossier de la CAE (voir les modèles : cae-impact templates)."))
+    for p in others:
+        if p.name not in endi_sources:
+            fd.problems.add(Problem(
+                p.name, "Fichier non reconnu : il est ignoré.",
+                "Nommez les fichiers comme les tables : " + ", ".join(f"{t}.csv ou {t}.xlsx" for t in cb["tables"]) + ".",
+                gravite="avertissement"))
+
+    for table, (frame, fichier, excel) in raw_frames.items():
+        tt, probs = type_table(frame, table, fichier, cb, excel=excel)
+        fd.problems.extend(probs)
+        fd.tables[table] = tt
+    fd.problems.extend(validate_typed(fd.tables, fd.info, cb))
+    fd.problems.items.sort(key=lambda p: (not p.is_error, p.fichier, p.ligne or 0))
+    return fd
+
+
+def validate_dir(path: Path | str) -> ProblemList:
+    """Validate one CAE folder without writing anything (``cae-impact validate``)."""
+    return load_folder(path).problems
+
+
+def raw_fingerprint(cae_raw_dir: Path | str) -> str:
+    """sha256 over the folder's input files: for each file in name order,
+    its name, a NUL, its sha256, a newline. Changes when any input changes."""
+    h = hashlib.sha256()
+    for p in _input_files(Path(cae_raw_dir)):
+        h.update(p.name.encode("utf-8") + b"\0" + hashlib.sha256(p.read_bytes()).hexdigest().encode() + b"\n")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Reports
+# ---------------------------------------------------------------------------
+
+PROBLEM_COLUMNS = {"gravite": "Gravité", "fichier": "Fichier", "ligne": "Ligne", "colonne": "Colonne", "valeur": "Valeur", "message": "Problème", "correction": "Correction"}
+
+
+def problems_frame(problems) -> pd.DataFrame:
+    """Problems as a French table (columns of :data:`PROBLEM_COLUMNS`)."""
+    rows = [p.as_dict() for p in problems]
+    df = pd.DataFrame(rows, columns=list(PROBLEM_COLUMNS))
+    df["ligne"] = df["ligne"].astype("Int64")
+    return df.rename(columns=PROBLEM_COLUMNS)
+
+
+def grouped_lines(problems) -> list[str]:
+    """One French line per problem, except that problems repeating the same
+    message on the same file and column are merged into one line listing
+    their spreadsheet lines (the console stays readable)."""
+    groups: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.gravite, p.fichier, p.colonne, p.message, p.correction), []).append(p)
+    out = []
+    for (grav, fichier, colonne, message, correction), items in groups.items():
+        if len(items) == 1:
+            out.append(str(items[0]))
+            continue
+        lines = [str(p.ligne) for p in items if p.ligne is not None]
+        shown = ", ".join(lines[:8]) + (", …" if len(lines) > 8 else "")
+        where = fichier + (f", colonne « {colonne} »" if colonne else "")
+        fix = f" → {correction}" if correction else ""
+        out.append(f"[{grav}] {where} : {message} ({len(items)} lignes : {shown}){fix}")
+    return out
+
+
+def summary_text(cae: str, problems: ProblemList, limit: int = SUMMARY_LINES) -> str:
+    """Short French console summary: counts, then the first ``limit`` problems
+    (repeats of one message on one column merged, :func:`grouped_lines`)."""
+    ne, nw = len(problems.errors), len(problems.warnings)
+    if not ne and not nw:
+        return f"CAE « {cae} » : aucun problème."
+    head = f"CAE « {cae} » : {ne} erreur{'s' if ne > 1 else ''}, {nw} avertissement{'s' if nw > 1 else ''}."
+    if ne:
+        head += " Les erreurs empêchent le traitement de cette CAE."
+    lines = grouped_lines(problems)
+    out = [head] + [f"  {x}" for x in lines[:limit]]
+    if len(lines) > limit:
+        out.append(f"  … et {len(lines) - limit} autre(s) : voir validation.html.")
+    return "\n".join(out)
+
+
+def write_validation_report(cae: str, problems: ProblemList, out_cae_dir: Path, info: dict | None = None) -> tuple[Path, Path]:
+    """Write ``validation.html`` (Jinja2 template ``templates/validation.html.j2``)
+    and ``validation.csv`` (``;``, UTF-8 with BOM) in ``out_cae_dir``."""
+    import jinja2
+
+    out_cae_dir = Path(out_cae_dir)
+    out_cae_dir.mkdir(parents=True, exist_ok=True)
+    df = problems_frame(problems)
+    csv_path = out_cae_dir / "validation.csv"
+    buf = io.StringIO()
+    if df.empty:
+        buf.write(";".join(PROBLEM_COLUMNS.values()) + "\n")
+        buf.write("aucun problème" + ";" * (len(PROBLEM_COLUMNS) - 1) + "\n")
+    else:
+        df.to_csv(buf, sep=";", index=False, quoting=csv.QUOTE_MINIMAL)
+    csv_path.write_text(buf.getvalue(), encoding="utf-8-sig")
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(config.TEMPLATES_DIR)),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    html = env.get_template("validation.html.j2").render(
+        cae=cae, nom=(info or {}).get("nom", cae), errors=problems.errors, warnings=problems.warnings,
+        date=dt.datetime.now().strftime("%d/%m/%Y %H:%M"),
+    )
+    html_path = out_cae_dir / "validation.html"
+    html_path.write_text(html, encoding="utf-8")
+    return html_path, csv_path
+
+
+# ---------------------------------------------------------------------------
+# Processing
+# ---------------------------------------------------------------------------
+
+
+def key_check_value(key: bytes) -> str:
+    """A short value identifying the key without revealing it:
+    HMAC-SHA256(key, "cae-impact key check"), first 8 hex digits."""
+    return hmac.new(key, b"cae-impact key check", hashlib.sha256).hexdigest()[:8]
+
+
+def _manifest(cae: str, fd: FolderData, out_tables: dict[str, pd.DataFrame], fingerprint: str, key: bytes) -> dict:
+    cb_versions = methodology.versions()
+    return {
+        "cae": cae,
+        "files": fd.files,
+        "tables": {
+            t: {"file": fd.tables[t].fichier, "rows_in": fd.tables[t].rows, "rows_out": int(len(df)), "columns": list(df.columns)}
+            for t, df in out_tables.items()
+        },
+        "codebook_version": str(cbk.load_codebook().get("version", "?")),
+        "methodology": cb_versions,
+        "package_version": __version__,
+        "run_time_utc": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "raw_fingerprint": fingerprint,
+        "pseudonymisation": {"method": "HMAC-SHA256, 16 premiers chiffres hexadécimaux, préfixe p_", "key_check": key_check_value(key)},
+        "warnings": [p.as_dict() for p in fd.problems.warnings],
+    }
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp`` with renames only (the old folder is
+    moved aside first, then deleted), so ``final`` is never half-written."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}-{dt.datetime.now().strftime('%H%M%S%f')}")
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = None) -> IntakeResult:
+    """Read, validate and pseudonymise ``raw_dir/cae/``; always write the
+    French validation report in ``out_dir/cae/``; when there is no error,
+    write ``processed_dir/cae/`` atomically (see module docstring)."""
+    raw_dir = Path(raw_dir or config.RAW_DIR)
+    processed_dir = Path(processed_dir or config.PROCESSED_DIR)
+    out_dir = Path(out_dir or config.OUT_DIR)
+    folder = raw_dir / cae
+    if not folder.is_dir():
+        fd = FolderData(folder)
+        fd.problems.add(Problem(cae, f"Dossier de la CAE introuvable : {folder}.", f"Créez le dossier {folder} et déposez-y cae.yml et les tables."))
+    else:
+        fd = load_folder(folder)
+    problems = fd.problems
+    write_validation_report(cae, problems, out_dir / cae, fd.info)
+    summary = summary_text(cae, problems)
+    if problems.errors:
+        return IntakeResult(False, problems, None, summary)
+
+    key = key if key is not None else load_or_create_key()
+    cb = cbk.load_codebook()
+    out_tables = {t: pseudonymise_table(tt.frame, t, key, cb).reset_index(drop=True) for t, tt in fd.tables.items()}
+    ids = out_tables["entrepreneurs"]["id"]
+    if ids.duplicated().any():  # 64-bit pseudonyms: a collision is ~1e-12 for 10^4 people
+        problems.add(Problem(fd.tables["entrepreneurs"].fichier, "Deux identifiants différents ont reçu le même pseudonyme.", "Signalez-le à l'équipe du projet (changer de clé règle le problème)."))
+        return IntakeResult(False, problems, None, summary_text(cae, problems))
+    manifest = _manifest(cae, fd, out_tables, raw_fingerprint(folder), key)
+    processed_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cae}.tmp-", dir=processed_dir))
+    try:
+        for t, df in out_tables.items():
+            df.to_parquet(tmp / f"{t}.parquet", index=False)
+        (tmp / "cae.json").write_text(json.dumps({**fd.info, "slug": cae}, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        _swap_in(tmp, processed_dir / cae)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return IntakeResult(True, problems, manifest, summary)
+
+
+def _problems_from_manifest(manifest: dict) -> ProblemList:
+    return ProblemList([Problem(**w) for w in manifest.get("warnings", [])])
+
+
+def is_fresh(cae: str, raw_dir=None, processed_dir=None, key: bytes | None = None) -> bool:
+    """True when ``processed/<cae>/manifest.json`` was written from the
+    current raw files, codebook, package version (and key, when given)."""
+    mpath = Path(processed_dir or config.PROCESSED_DIR) / cae / "manifest.json"
+    if not mpath.exists():
+        return False
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    folder = Path(raw_dir or config.RAW_DIR) / cae
+    if folder.is_dir() and m.get("raw_fingerprint") != raw_fingerprint(folder):
+        return False
+    cb_now = methodology.versions().get("codebook", {}).get("sha256")
+    if m.get("methodology", {}).get("codebook", {}).get("sha256") != cb_now or m.get("package_version") != __version__:
+        return False
+    if key is not None and m.get("pseudonymisation", {}).get("key_check") != key_check_value(key):
+        return False
+    return True
+
+
+def ensure_processed(cae: str, raw_dir=None, processed_dir=None, out_dir=None, key: bytes | None = None) -> IntakeResult:
+    """Run intake for ``cae`` unless its processed data is up to date
+    (:func:`is_fresh`), in which case the recorded manifest and warnings are
+    returned. Raises :class:`IntakeError` (French summary) when the CAE's
+    data has errors. Empty-string roots mean the project defaults."""
+    raw_dir, processed_dir, out_dir = (Path(x) if x else None for x in (raw_dir, processed_dir, out_dir))
+    if is_fresh(cae, raw_dir, processed_dir, key):
+        m = json.loads((Path(processed_dir or config.PROCESSED_DIR) / cae / "manifest.json").read_text(encoding="utf-8"))
+        probs = _problems_from_manifest(m)
+        return IntakeResult(True, probs, m, summary_text(cae, probs))
+    res = process_cae(cae, raw_dir, processed_dir, out_dir, key)
+    if not res.ok:
+        raise IntakeError(res.summary_fr)
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Display tables for the cleaning notebook
+# ---------------------------------------------------------------------------
+
+SEPARATORS_FR = {";": "point-virgule", ",": "virgule", "\t": "tabulation"}
+ENCODINGS_FR = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 avec BOM", "cp1252": "Windows-1252", "utf-16": "UTF-16"}
+
+
+def files_table(manifest: dict) -> pd.DataFrame:
+    """Files read and how (French headers)."""
+    rows = []
+    for name, f in manifest.get("files", {}).items():
+        fmt = f.get("format", "")
+        how = f"XLSX, feuille « {f.get('sheet')} »" if fmt == "xlsx" else (
+            f"CSV, {ENCODINGS_FR.get(f.get('encoding'), f.get('encoding', '?'))}, séparateur {SEPARATORS_FR.get(f.get('separator'), f.get('separator', '?'))}" if fmt == "csv" else fmt or "?")
+        rows.append({"Fichier": name, "Table": f.get("table") or "–", "Origine": f.get("source", ""), "Lecture": how,
+                     "Lignes": f.get("rows"), "Empreinte SHA-256": (f.get("sha256") or "")[:12] + "…"})
+    return pd.DataFrame(rows, columns=["Fichier", "Table", "Origine", "Lecture", "Lignes", "Empreinte SHA-256"])
+
+
+def rows_table(manifest: dict) -> pd.DataFrame:
+    """Rows read and written per table."""
+    cb = cbk.load_codebook()
+    rows = [{"Table": cb["tables"].get(t, {}).get("label", t), "Fichier": v.get("file"), "Lignes lues": v.get("rows_in"),
+             "Lignes écrites": v.get("rows_out"), "Colonnes écrites": len(v.get("columns", []))}
+            for t, v in manifest.get("tables", {}).items()]
+    return pd.DataFrame(rows, columns=["Table", "Fichier", "Lignes lues", "Lignes écrites", "Colonnes écrites"])
+
+
+def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
+    """Share of missing values per column of each processed table
+    (columns ``table``, ``colonne``, ``part_manquante`` in [0, 1])."""
+    from .processed import load_cae
+
+    data = load_cae(cae, processed_dir or None)
+    rows = []
+    for t in ("entrepreneurs", "activite", "questionnaire"):
+        df = getattr(data, t)
+        if df is None or df.empty:
+            continue
+        for col in df.columns:
+            rows.append({"table": t, "colonne": col, "part_manquante": float(df[col].isna().mean())})
+    return pd.DataFrame(rows, columns=["table", "colonne", "part_manquante"])
+
+
+def pseudonymisation_statement(manifest: dict) -> str:
+    """The French statement of what intake did to personal data (PROTOCOL §4)."""
+    cb = cbk.load_codebook()
+    dropped = sorted({c for t in cb["tables"] for c, s in cbk.columns(t, cb).items() if s.get("drop")})
+    pseudo = sorted({c for t in cb["tables"] for c, s in cbk.columns(t, cb).items() if s.get("personal") and s.get("type") == "text"})
+    bands = ", ".join(cbk.codes("tranche_age", cb).values())
+    return (
+        f"Les identifiants ({', '.join(pseudo)}) ont été remplacés par des pseudonymes calculés avec une clé secrète "
+        f"(HMAC-SHA256) conservée hors du dépôt (contrôle de clé {manifest.get('pseudonymisation', {}).get('key_check', '?')}) : "
+        "la même clé redonne les mêmes pseudonymes, et sans elle on ne peut pas retrouver une personne. "
+        f"Le texte libre ({', '.join(dropped)}) a été supprimé dès la lecture. "
+        f"L'année de naissance a été remplacée par la tranche d'âge à l'entrée ({bands}). "
+        "Aucune donnée nominative ne sort de data/raw."
+    )
+
+
+def cleaning_report(cae: str, raw_dir=None, processed_dir=None, out_dir=None) -> dict:
+    """Everything the cleaning notebook shows, computed here so the notebook stays thin:
+    ``result`` (:class:`IntakeResult`), ``fichiers``, ``lignes``, ``avertissements``,
+    ``manquants`` (DataFrames) and ``pseudonymisation`` (str)."""
+    res = ensure_processed(cae, raw_dir, processed_dir, out_dir)
+    m = res.manifest or {}
+    return {
+        "result": res,
+        "fichiers": files_table(m),
+        "lignes": rows_table(m),
+        "avertissements": problems_frame(res.problems.warnings),
+        "manquants": missing_table(cae, processed_dir),
+        "pseudonymisation": pseudonymisation_statement(m),
+    }

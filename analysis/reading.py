@@ -1,0 +1,398 @@
+"""Read what CAEs really export: French CSV and XLSX, without help (PROTOCOL §2).
+
+Two layers:
+
+* **File reading** (:func:`read_table_file`): detect the file type from its
+  first bytes (``PK\\x03\\x04`` is an XLSX zip, ``D0 CF 11 E0`` an old ``.xls``
+  or an encrypted workbook), the encoding (BOM, then strict UTF-8, then
+  Windows-1252) and the separator (``;``, ``,`` or tab counted on the header
+  line outside quotes). Every cell is kept as written (strings for CSV, the
+  cell value for XLSX) in a DataFrame whose index is the spreadsheet line
+  (header = line 1) and whose columns are the headers as the user wrote them.
+  Blank rows and unnamed empty columns are dropped; the line numbers of the
+  remaining rows do not move.
+* **Value parsing** (:func:`parse_number`, :func:`parse_date`,
+  :func:`parse_integer`): explicit French formats only. Dates are
+  ``JJ/MM/AAAA`` or ``AAAA-MM-JJ`` (never ``dayfirst`` guessing, which swaps
+  day and month silently, pandas #12585); numbers take a decimal comma or
+  point and thousands separated by spaces, no-break spaces or narrow no-break
+  spaces.
+
+Nothing here raises on bad input: problems come back as French
+:class:`~analysis.problems.Problem` objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .codebook import normalize_name
+from .problems import Problem
+
+XLSX_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, or an encrypted .xlsx
+TABLE_SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm", ".xls"}
+_SPACES = "\u0020\u00a0\u202f\u2009\u2007"  # space, NBSP, NNBSP, thin, figure space
+
+# ---------------------------------------------------------------------------
+# Value parsing
+# ---------------------------------------------------------------------------
+
+_NUMBER_BODY = re.compile(r"^[+-]?(\d+(?:[.,]\d+)*)(?:[eE][+-]?\d+)?$")
+
+
+def is_blank(value: Any) -> bool:
+    """True for None, NaN/NaT/NA and strings made only of (no-break) spaces."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip(_SPACES + "\t\r\n") == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def parse_number(value: Any) -> float:
+    """Parse a number written the French (or English) way; raise ``ValueError``.
+
+    Rules (PROTOCOL §2): spaces, no-break spaces (U+00A0) and narrow no-break
+    spaces (U+202F) are thousands separators and are removed; a trailing
+    ``€`` or ``%`` is ignored; ``−`` (U+2212) is a minus sign. Then, with
+    both ``,`` and ``.`` present, the last one is the decimal mark and the
+    other must group thousands by three (``1.234,5``); a single ``,`` or
+    ``.`` is the decimal mark (``12,5`` and ``12.5`` are 12.5); a mark
+    repeated (``1.234.567``) groups thousands. The result is
+    ``float("<digits>.<decimals>")``, so a value written with up to 15
+    significant digits reads back exactly.
+
+    >>> parse_number("1\u202f234,50 €")
+    1234.5
+    >>> parse_number("-0.25")
+    -0.25
+    """
+    if isinstance(value, bool):
+        raise ValueError("booléen")
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("non fini")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("type")
+    s = value.strip(_SPACES + "\t\r\n")
+    for ch in "€%":
+        s = s.rstrip(_SPACES).removesuffix(ch)
+    s = s.replace("\u2212", "-")
+    for ch in _SPACES:
+        s = s.replace(ch, "")
+    if not _NUMBER_BODY.match(s):
+        raise ValueError("pas un nombre")
+    mantissa, _, exponent = s.replace("E", "e").partition("e")
+    sign = ""
+    if mantissa[:1] in "+-":
+        sign, mantissa = mantissa[0], mantissa[1:]
+    commas, dots = mantissa.count(","), mantissa.count(".")
+    if commas and dots:
+        dec = "," if mantissa.rfind(",") > mantissa.rfind(".") else "."
+        thou = "." if dec == "," else ","
+        if mantissa.count(dec) > 1:
+            raise ValueError("ambigu")
+        int_part, frac = mantissa.split(dec)
+        _check_groups(int_part, thou)
+        int_part = int_part.replace(thou, "")
+    elif commas + dots == 1:
+        int_part, frac = re.split(r"[.,]", mantissa)
+    elif commas + dots > 1:
+        thou = "," if commas else "."
+        _check_groups(mantissa, thou)
+        int_part, frac = mantissa.replace(thou, ""), ""
+    else:
+        int_part, frac = mantissa, ""
+    text = f"{sign}{int_part}" + (f".{frac}" if frac else "") + (f"e{exponent}" if exponent else "")
+    out = float(text)
+    if not math.isfinite(out):
+        raise ValueError("non fini")
+    return out
+
+
+def _check_groups(text: str, sep: str) -> None:
+    groups = text.split(sep)
+    if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+        raise ValueError("séparateur de milliers mal placé")
+
+
+def parse_integer(value: Any) -> int:
+    """Parse a whole number (``1 985``, ``1985,0``, an Excel number); raise ``ValueError``."""
+    x = parse_number(value)
+    if not x.is_integer():
+        raise ValueError("pas un entier")
+    return int(x)
+
+
+#: Accepted date layouts, tried in order. Day first only in the explicit
+#: ``JJ/MM/AAAA`` layout; ISO is year first. A time part (``00:00``) that
+#: spreadsheets add on export is tolerated.
+DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%Y-%m-%d",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+)
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def parse_date(value: Any, excel_serial: bool = False) -> pd.Timestamp:
+    """Parse a date given as ``JJ/MM/AAAA``, ``AAAA-MM-JJ`` or an Excel date
+    cell; raise ``ValueError``. The time of day is dropped.
+
+    With ``excel_serial`` (values from an XLSX cell), a bare number is read as
+    an Excel serial date (days since 1899-12-30, the 1900 system) when it
+    falls between 1900 and 2100.
+
+    >>> parse_date("03/04/2019")
+    Timestamp('2019-04-03 00:00:00')
+    >>> parse_date("2019-04-03")
+    Timestamp('2019-04-03 00:00:00')
+    """
+    if isinstance(value, pd.Timestamp):
+        return value.normalize()
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value.date())
+    if isinstance(value, dt.date):
+        return pd.Timestamp(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if excel_serial and 1 <= value <= 73050:
+            return pd.Timestamp((_EXCEL_EPOCH + dt.timedelta(days=int(value))).date())
+        raise ValueError("nombre")
+    if not isinstance(value, str):
+        raise ValueError("type")
+    s = value.strip(_SPACES + "\t\r\n")
+    for fmt in DATE_FORMATS:
+        try:
+            d = dt.datetime.strptime(s, fmt)
+        except ValueError:
+            continue
+        if d.year < 1000:
+            break
+        return pd.Timestamp(d.date())
+    raise ValueError("pas une date")
+
+
+def looks_like_two_digit_year(value: Any) -> bool:
+    """``01/02/19``: a year on two digits, which we refuse rather than guess."""
+    return isinstance(value, str) and re.fullmatch(r"\s*\d{1,2}/\d{1,2}/\d{2}\s*", value) is not None
+
+
+# ---------------------------------------------------------------------------
+# File reading
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class ReadResult:
+    """A file read as written: ``frame`` (or None when unreadable), how it was
+    read (``info``) and the problems found on the way."""
+
+    frame: pd.DataFrame | None
+    info: dict = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode CSV bytes: UTF-8 with BOM, else strict UTF-8, else Windows-1252.
+
+    Strict UTF-8 practically never accepts Windows-1252 accented text (an
+    ``é`` is the lone byte 0xE9, an invalid UTF-8 lead sequence), so trying
+    it first cannot garble ``é, è, à, ç, œ, ’`` or a no-break space. Raises
+    ``UnicodeDecodeError`` when neither applies (bytes undefined in
+    Windows-1252, such as 0x81).
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252"), "cp1252"
+
+
+def looks_binary(data: bytes, text: str | None = None) -> bool:
+    """Heuristic: NUL bytes, or more than 2 % control characters other than
+    tab/CR/LF, mark a file that is not text (a binary saved as ``.csv``)."""
+    if b"\x00" in data[:65536]:
+        return True
+    sample = text[:65536] if text is not None else ""
+    if not sample:
+        return False
+    ctrl = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\r\n") or 0x7F <= ord(c) < 0xA0)
+    return ctrl / len(sample) > 0.02
+
+
+def sniff_separator(text: str) -> str:
+    """Pick ``;``, ``,`` or tab by counting each on the first non-blank line,
+    outside double quotes; ``;`` wins ties (the French Excel export)."""
+    for line in text.splitlines():
+        if line.strip(_SPACES + "\t"):
+            break
+    else:
+        return ";"
+    counts = {";": 0, ",": 0, "\t": 0}
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts.values())
+    if best == 0:
+        return ";"
+    for sep in (";", ",", "\t"):
+        if counts[sep] == best:
+            return sep
+    return ";"  # pragma: no cover
+
+
+def _frame_from_rows(rows: list[tuple[int, list[Any]]], fichier: str) -> ReadResult:
+    """Rows as (spreadsheet line, cells) -> DataFrame of cells with the line
+    as index and the header (first non-blank row) as columns."""
+    problems: list[Problem] = []
+    rows = [(n, cells) for n, cells in rows if any(not is_blank(c) for c in cells)]
+    if not rows:
+        return ReadResult(None, {}, [Problem(fichier, "Le fichier est vide.", "Enregistrez le tableau avec sa ligne d'en-tête et au moins une ligne de données.")])
+    header_line, header = rows[0]
+    width = max(len(c) for _, c in rows)
+    header = [("" if is_blank(h) else str(h).strip(_SPACES + "\t\r\n")) for h in header] + [""] * (width - len(header))
+    body = [(n, list(c) + [None] * (width - len(c))) for n, c in rows[1:]]
+    keep: list[int] = []
+    for j, name in enumerate(header):
+        filled = [n for n, c in body if not is_blank(c[j])]
+        if name:
+            keep.append(j)
+        elif filled:
+            problems.append(Problem(
+                fichier, f"Une colonne sans en-tête contient des valeurs (colonne n° {j + 1}) ; elle est ignorée.",
+                "Donnez-lui un nom de colonne du modèle ou supprimez-la.", ligne=filled[0], gravite="avertissement"))
+    cols = [header[j] for j in keep]
+    data = [[c[j] for j in keep] for _, c in body]
+    index = pd.Index([n for n, _ in body], name="ligne", dtype="int64")
+    frame = pd.DataFrame(data, columns=pd.Index(cols, dtype=object), index=index, dtype=object)
+    return ReadResult(frame, {"header_line": header_line}, problems)
+
+
+def _read_csv_bytes(data: bytes, fichier: str) -> ReadResult:
+    try:
+        text, encoding = decode_text(data)
+    except UnicodeDecodeError:
+        return ReadResult(None, {}, [Problem(
+            fichier, "Le fichier n'est pas un texte lisible (ni UTF-8 ni Windows-1252) : ce n'est sans doute pas un CSV.",
+            "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
+    if looks_binary(data, text):
+        return ReadResult(None, {}, [Problem(
+            fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
+            "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
+    sep = sniff_separator(text)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar='"')
+        rows = [(i, row) for i, row in enumerate(reader, start=1)]
+    except csv.Error as exc:
+        return ReadResult(None, {}, [Problem(
+            fichier, f"Le fichier CSV est mal formé ({exc}).",
+            "Vérifiez les guillemets dans le fichier, ou enregistrez-le à nouveau depuis votre tableur.")])
+    res = _frame_from_rows(rows, fichier)
+    res.info.update({"format": "csv", "encoding": encoding, "separator": sep})
+    return res
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip(_SPACES + "\t\r\n")
+    return value
+
+
+def _read_xlsx_bytes(data: bytes, fichier: str, table: str | None, table_label: str | None) -> ReadResult:
+    import warnings
+
+    import openpyxl
+
+    unreadable = Problem(
+        fichier, "Le classeur Excel est illisible (fichier abîmé, protégé par mot de passe ou d'un autre format).",
+        "Ouvrez-le dans votre tableur, retirez la protection éventuelle et enregistrez-le à nouveau en .xlsx (ou en CSV).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - any failure of a corrupt zip/xml is one French error
+        return ReadResult(None, {}, [unreadable])
+    try:
+        names = wb.sheetnames
+        wanted = {normalize_name(x) for x in (table, table_label) if x}
+        sheet_name = next((n for n in names if normalize_name(n) in wanted), names[0] if names else None)
+        if sheet_name is None:
+            return ReadResult(None, {}, [Problem(fichier, "Le classeur ne contient aucune feuille.", "Mettez le tableau dans la première feuille du classeur.")])
+        ws = wb[sheet_name]
+        rows = [(i, [_xlsx_cell(v) for v in row]) for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+    except Exception:  # noqa: BLE001
+        return ReadResult(None, {}, [unreadable])
+    finally:
+        wb.close()
+    res = _frame_from_rows(rows, fichier)
+    res.info.update({"format": "xlsx", "sheet": sheet_name})
+    return res
+
+
+def read_table_bytes(data: bytes, fichier: str, table: str | None = None, table_label: str | None = None) -> ReadResult:
+    """Read one table file's bytes (see module docstring). Never raises on bad
+    input: an unreadable file gives ``frame=None`` and one French error."""
+    info_base = {"sha256": sha256_bytes(data), "bytes": len(data)}
+    try:
+        if not data.strip():
+            res = ReadResult(None, {}, [Problem(fichier, "Le fichier est vide.", "Enregistrez le tableau avec sa ligne d'en-tête et au moins une ligne de données.")])
+        elif data.startswith(XLSX_MAGIC):
+            res = _read_xlsx_bytes(data, fichier, table, table_label)
+        elif data.startswith(OLE_MAGIC):
+            res = ReadResult(None, {}, [Problem(
+                fichier, "Ce classeur est au format Excel 97-2003 (.xls) ou protégé par mot de passe : il ne peut pas être lu.",
+                "Retirez la protection éventuelle et enregistrez-le en « Classeur Excel (.xlsx) » ou en CSV.")])
+        elif fichier.lower().endswith((".xlsx", ".xlsm")) and looks_binary(data):
+            res = ReadResult(None, {}, [Problem(
+                fichier, "Le classeur Excel est illisible (fichier abîmé, protégé par mot de passe ou d'un autre format).",
+                "Ouvrez-le dans votre tableur, retirez la protection éventuelle et enregistrez-le à nouveau en .xlsx (ou en CSV).")])
+        else:
+            res = _read_csv_bytes(data, fichier)
+    except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for the user
+        res = ReadResult(None, {}, [Problem(fichier, f"Le fichier n'a pas pu être lu ({type(exc).__name__}).",
+                                            "Enregistrez-le à nouveau depuis votre tableur, en .xlsx ou en CSV.")])
+    res.info = {**info_base, **res.info}
+    if res.frame is not None:
+        res.info["rows"] = int(len(res.frame))
+    return res
+
+
+def read_table_file(path: Path | str, table: str | None = None, table_label: str | None = None) -> ReadResult:
+    """Read one table file from disk (see :func:`read_table_bytes`)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ReadResult(None, {}, [Problem(path.name, f"Le fichier ne peut pas être ouvert ({exc.strerror}).",
+                                             "Vérifiez qu'il n'est pas ouvert dans un autre logiciel et que vous avez le droit de le lire.")])
+    return read_table_bytes(data, path.name, table, table_label)

@@ -1,0 +1,627 @@
+"""Validate a CAE's tables against the codebook, all problems at once, in French.
+
+Three steps, so that one bad cell never hides another (pandera discussion
+#833: with ``coerce=True`` a coercion failure hides the later checks):
+
+1. :func:`type_table` maps the headers as written to codebook columns
+   (case, accents, spaces and aliases ignored) and parses every cell by its
+   codebook type with explicit formats, collecting a Problem per cell it
+   cannot read.
+2. :func:`schema_problems` validates the typed frame, without coercion, with
+   a pandera schema built from the codebook (:func:`build_schema`: types,
+   required, unique, ranges, accepted codes; ``lazy=True`` collects every
+   failure) and translates ``SchemaErrors.failure_cases`` into Problems
+   naming the file, the spreadsheet line, the column as the user wrote it
+   and the value. A second schema holds the plausible ranges
+   (``warn_min``/``warn_max``) and yields warnings.
+3. :func:`cross_table_problems` checks the rules that span columns or
+   tables (PROTOCOL §2): ids of ``activite`` and of the survey exist in
+   ``entrepreneurs``, dates not before entry, exit reason required with an
+   exit date, plausible age at entry, entry inside the study period.
+
+:func:`read_cae_yml` validates the CAE description file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+
+from . import codebook as cbk
+from .problems import Problem
+from .reading import is_blank, looks_like_two_digit_year, parse_date, parse_integer, parse_number
+
+MASK = "(masqué : donnée personnelle)"
+
+#: Share of empty cells above which an optional column gets a warning.
+MOSTLY_EMPTY_SHARE = 0.5
+
+#: Cross-column rules of PROTOCOL §2 that the codebook has no syntax for:
+#: (table, later date column, reference date column).
+DATE_ORDER_RULES = [
+    ("entrepreneurs", "date_sortie", "date_entree"),
+    ("entrepreneurs", "date_cesa", "date_entree"),
+    ("entrepreneurs", "date_societariat", "date_entree"),
+]
+#: (table, column required when ..., ... this column is filled).
+REQUIRED_IF_RULES = [("entrepreneurs", "motif_sortie", "date_sortie")]
+#: (table, entry-date column, exit-date column) checked against cae.yml's periode.
+PERIOD_RULE = ("entrepreneurs", "date_entree", "date_sortie")
+#: (table, birth-year column, entry-date column) checked against codebook ``age:``.
+AGE_RULE = ("entrepreneurs", "annee_naissance", "date_entree")
+
+TYPE_LABELS = {"text": "texte", "date": "date", "integer": "entier", "number": "nombre", "code": "code", "scale": "échelle"}
+DTYPES = {"text": "string", "code": "string", "date": "datetime64[ns]", "integer": "Int64", "scale": "Int64", "number": "float64"}
+
+
+def fr_date(d: Any) -> str:
+    return pd.Timestamp(d).strftime("%d/%m/%Y")
+
+
+def fmt_num(x: Any) -> str:
+    """Short French rendering of a bound: ``2500`` → ``2 500``, ``0.5`` → ``0,5``."""
+    x = float(x)
+    if x.is_integer():
+        return f"{int(x):,}".replace(",", "\u202f")
+    return f"{x}".replace(".", ",")
+
+
+@dataclass
+class TypedTable:
+    """One table after typing: canonical columns, index = spreadsheet line."""
+
+    table: str
+    fichier: str
+    frame: pd.DataFrame
+    raw: pd.DataFrame  # cells as written, canonical column names, same index
+    headers: dict[str, str]  # canonical column -> header as written
+    parse_failures: set = field(default_factory=set)  # {(column, line)}
+
+    @property
+    def rows(self) -> int:
+        return int(len(self.frame))
+
+    def header(self, column: str) -> str:
+        return self.headers.get(column, column)
+
+
+def _is_personal_text(spec: dict) -> bool:
+    return bool(spec.get("personal")) and spec.get("type") == "text"
+
+
+def shown_value(value: Any, spec: dict) -> str:
+    """The value as shown in a Problem; personal identifiers are masked so
+    that validation reports never carry names or e-mails (PROTOCOL §4)."""
+    if is_blank(value):
+        return ""
+    if _is_personal_text(spec) or spec.get("drop"):
+        return MASK
+    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
+        return fr_date(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def accepted_codes_text(codes_name: str, codebook: dict | None = None) -> str:
+    """« Femme (F), Homme (H), … » for a fix message."""
+    items = cbk.codes(codes_name, codebook)
+    return ", ".join(f"« {label} » ({code})" if str(code) != str(label) else f"« {label} »" for code, label in items.items())
+
+
+# ---------------------------------------------------------------------------
+# 1. Typing
+# ---------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        return pd.Timestamp(value).date().isoformat()
+    return " ".join(str(value).split())
+
+
+def parse_cell(value: Any, spec: dict, codebook: dict | None = None, excel: bool = False) -> tuple[Any, tuple[str, str] | None]:
+    """Parse one cell by its codebook type. Returns ``(value, None)`` or
+    ``(None, (message, correction))`` in French. Blank cells give ``None``.
+
+    Codes: the code or its French label, case and accents ignored
+    (:func:`analysis.codebook.code_lookup`); an unknown code is returned as
+    written so that the schema's accepted-codes check reports it.
+    """
+    if is_blank(value):
+        return None, None
+    kind = spec.get("type", "text")
+    if kind == "text":
+        return _text(value), None
+    if kind == "date":
+        if looks_like_two_digit_year(value):
+            return None, ("L'année de cette date n'a que deux chiffres.", "Écrivez la date avec l'année sur quatre chiffres : JJ/MM/AAAA (par exemple 15/03/2019).")
+        try:
+            return parse_date(value, excel_serial=excel), None
+        except ValueError:
+            return None, ("Date illisible.", "Écrivez la date au format JJ/MM/AAAA (par exemple 15/03/2019) ou AAAA-MM-JJ.")
+    if kind == "integer":
+        try:
+            return parse_integer(value), None
+        except ValueError:
+            return None, ("Un nombre entier est attendu.", "Écrivez un nombre entier, sans texte (par exemple 1985).")
+    if kind == "number":
+        try:
+            return parse_number(value), None
+        except ValueError:
+            return None, ("Ce n'est pas un nombre.", "Écrivez un nombre, par exemple 1 234,50 (virgule décimale, sans texte ni unité).")
+    if kind == "code":
+        lookup = cbk.code_lookup(spec["codes"], codebook)
+        key = cbk.normalize_name(_text(value))
+        return (str(lookup[key]) if key in lookup else _text(value)), None
+    if kind == "scale":
+        lookup = cbk.code_lookup(spec["codes"], codebook)
+        key = cbk.normalize_name(_text(value))
+        if key in lookup:
+            return int(lookup[key]), None
+        try:
+            return parse_integer(value), None
+        except ValueError:
+            return None, ("Réponse non reconnue.", f"Écrivez le nombre ou l'intitulé de la réponse : {accepted_codes_text(spec['codes'], codebook)}.")
+    return _text(value), None  # pragma: no cover - unknown type in codebook
+
+
+def _empty_column(kind: str, index: pd.Index) -> pd.Series:
+    return pd.Series([None] * len(index), index=index, dtype=object).astype(DTYPES[kind])
+
+
+def _to_dtype(values: list, kind: str, index: pd.Index) -> pd.Series:
+    s = pd.Series(values, index=index, dtype=object)
+    if kind == "date":
+        return pd.to_datetime(s, errors="raise").astype("datetime64[ns]")
+    if kind in ("integer", "scale"):
+        return s.astype("Int64")
+    if kind == "number":
+        return pd.to_numeric(s.astype(object).where(s.notna(), None), errors="raise").astype("float64")
+    return s.astype("string")
+
+
+def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | None = None, excel: bool = False) -> tuple[TypedTable, list[Problem]]:
+    """Map headers and parse every cell of ``raw`` (cells as written, index =
+    spreadsheet line) by the codebook types of ``table``.
+
+    Returns the typed table (every codebook column present, missing optional
+    ones filled with NA; ``drop`` columns such as ``commentaire`` are never
+    copied) and the Problems: unknown column (warning), two headers for one
+    column, missing required column, unreadable cell (errors), optional
+    columns absent (one warning).
+    """
+    specs = cbk.columns(table, codebook)
+    lookup = cbk.header_lookup(table, codebook)
+    problems: list[Problem] = []
+    headers: dict[str, str] = {}
+    positions: dict[str, int] = {}
+    for j, header in enumerate(raw.columns):
+        name = lookup.get(cbk.normalize_name(header))
+        if name is None:
+            close = difflib.get_close_matches(cbk.normalize_name(header), list(lookup), n=1, cutoff=0.75)
+            hint = f"Vouliez-vous dire « {lookup[close[0]]} » ? " if close else ""
+            problems.append(Problem(
+                fichier, "Colonne inconnue : elle est ignorée.",
+                f"{hint}Renommez-la comme dans le modèle si elle doit être lue (voir le dictionnaire des données), sinon supprimez-la.",
+                colonne=str(header), gravite="avertissement"))
+            continue
+        if name in headers:
+            problems.append(Problem(
+                fichier, f"Deux colonnes correspondent à « {name} » : « {headers[name]} » et « {header} ».",
+                "Gardez une seule de ces deux colonnes.", colonne=str(header)))
+            continue
+        headers[name] = str(header)
+        positions[name] = j
+    missing_optional = []
+    for name, spec in specs.items():
+        if name not in headers and not spec.get("drop"):
+            if spec.get("required"):
+                problems.append(Problem(
+                    fichier, f"Colonne obligatoire absente : « {name} » ({spec.get('label', name)}).",
+                    f"Ajoutez une colonne « {name} » (voir le modèle de la table « {table} »).", colonne=name))
+            else:
+                missing_optional.append(name)
+    if missing_optional:
+        problems.append(Problem(
+            fichier, "Colonnes facultatives absentes : " + ", ".join(f"« {c} »" for c in missing_optional) + " ; les résultats qui en dépendent seront omis.",
+            "Ajoutez-les si vous disposez de ces informations.", gravite="avertissement"))
+
+    index = raw.index
+    data: dict[str, pd.Series] = {}
+    raw_canon: dict[str, pd.Series] = {}
+    failures: set = set()
+    for name, spec in specs.items():
+        if spec.get("drop"):
+            continue
+        kind = spec.get("type", "text")
+        if name not in headers:
+            data[name] = _empty_column(kind, index)
+            raw_canon[name] = pd.Series([None] * len(index), index=index, dtype=object)
+            continue
+        cells = raw.iloc[:, positions[name]]
+        raw_canon[name] = cells
+        values = []
+        for line, cell in cells.items():
+            value, err = parse_cell(cell, spec, codebook, excel=excel)
+            if err:
+                failures.add((name, int(line)))
+                problems.append(Problem(fichier, err[0], err[1], ligne=int(line), colonne=headers[name], valeur=shown_value(cell, spec)))
+            values.append(value)
+        data[name] = _to_dtype(values, kind, index)
+    frame = pd.DataFrame(data, index=index)
+    raw_frame = pd.DataFrame(raw_canon, index=index)
+    return TypedTable(table, fichier, frame, raw_frame, headers, failures), problems
+
+
+# ---------------------------------------------------------------------------
+# 2. Schema from the codebook
+# ---------------------------------------------------------------------------
+
+
+def build_schema(table: str, level: str = "erreur", codebook: dict | None = None) -> tuple[pa.DataFrameSchema, dict]:
+    """A pandera schema for the typed ``table`` built from the codebook.
+
+    ``level="erreur"``: dtypes, ``required`` (not nullable), ``unique``
+    (NA ignored), ``min``/``max``, accepted codes, ``unique_together``.
+    ``level="avertissement"``: the plausible ranges ``warn_min``/``warn_max``.
+    Returns the schema and ``{(column, check name): (message, correction)}``
+    used to translate failures into French.
+    """
+    messages: dict[tuple[str, str], tuple[str, str]] = {}
+    cols = {}
+    for name, spec in cbk.columns(table, codebook).items():
+        if spec.get("drop"):
+            continue
+        kind = spec.get("type", "text")
+        label = spec.get("label", name)
+        checks = []
+        if level == "erreur":
+            if "min" in spec:
+                checks.append(pa.Check.ge(spec["min"], name="min"))
+                messages[(name, "min")] = (f"La valeur doit être supérieure ou égale à {fmt_num(spec['min'])}.", f"Corrigez « {label} » sur cette ligne.")
+            if "max" in spec:
+                checks.append(pa.Check.le(spec["max"], name="max"))
+                messages[(name, "max")] = (f"La valeur doit être inférieure ou égale à {fmt_num(spec['max'])}.", f"Corrigez « {label} » sur cette ligne.")
+            if kind in ("code", "scale"):
+                allowed = list(cbk.codes(spec["codes"], codebook))
+                if kind == "code":
+                    allowed = [str(c) for c in allowed]
+                    msg = "Valeur non reconnue."
+                else:
+                    msg = f"Réponse hors de l'échelle ({min(allowed)} à {max(allowed)})."
+                checks.append(pa.Check.isin(allowed, name="codes"))
+                messages[(name, "codes")] = (msg, f"Valeurs acceptées : {accepted_codes_text(spec['codes'], codebook)}.")
+            cols[name] = pa.Column(DTYPES[kind], nullable=not spec.get("required", False), unique=bool(spec.get("unique")), checks=checks, required=True)
+        else:
+            if "warn_min" in spec:
+                checks.append(pa.Check.ge(spec["warn_min"], name="warn_min"))
+                messages[(name, "warn_min")] = (f"Valeur inhabituelle (moins de {fmt_num(spec['warn_min'])}).", "Vérifiez cette valeur ; si elle est juste, ignorez cet avertissement.")
+            if "warn_max" in spec:
+                checks.append(pa.Check.le(spec["warn_max"], name="warn_max"))
+                messages[(name, "warn_max")] = (f"Valeur inhabituelle (plus de {fmt_num(spec['warn_max'])}).", "Vérifiez cette valeur ; si elle est juste, ignorez cet avertissement.")
+            if checks:
+                cols[name] = pa.Column(None, nullable=True, checks=checks, required=True)
+    unique = (codebook or cbk.load_codebook())["tables"][table].get("unique_together")
+    kwargs = {"unique": unique, "report_duplicates": "all"} if (unique and level == "erreur") else {}
+    return pa.DataFrameSchema(cols, coerce=False, **kwargs), messages
+
+
+def _first_lines(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """For each row, the spreadsheet line of the first row with the same values in ``cols``."""
+    key = frame[cols].astype(object).where(frame[cols].notna(), None).astype(str).agg("\x1f".join, axis=1)
+    lines = pd.Series(frame.index, index=frame.index)
+    return lines.groupby(key.values).transform("min")
+
+
+def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None = None) -> list[Problem]:
+    """Validate ``tt.frame`` lazily with :func:`build_schema` and translate
+    every failure case into a French Problem (line, column as written, value
+    as written). Cells that already failed to parse are not reported again."""
+    schema, messages = build_schema(tt.table, level, codebook)
+    try:
+        schema.validate(tt.frame, lazy=True)
+        return []
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    specs = cbk.columns(tt.table, codebook)
+    gravite = "erreur" if level == "erreur" else "avertissement"
+    unique_cols = list(schema.unique or [])
+    problems: list[Problem] = []
+    seen: set = set()
+    for rec in fc.to_dict("records"):
+        col, check, idx = rec.get("column"), str(rec.get("check")), rec.get("index")
+        line = None if idx is None or (isinstance(idx, float) and pd.isna(idx)) else int(idx)
+        if check == "multiple_fields_uniqueness":
+            if line is None or (("__together__", line) in seen):
+                continue
+            seen.add(("__together__", line))
+            first = int(_first_lines(tt.frame, unique_cols).loc[line])
+            if first == line:
+                continue  # report the repeats, pointing to the first row
+            names = " et ".join(f"« {tt.header(c)} »" for c in unique_cols)
+            problems.append(Problem(
+                tt.fichier, f"Ligne en double : même {names} qu'à la ligne {first}.",
+                "Gardez une seule ligne par combinaison (additionnez les montants si besoin).",
+                ligne=line, colonne=tt.header(unique_cols[-1]), valeur=shown_value(tt.raw.at[line, unique_cols[-1]], specs[unique_cols[-1]]), gravite=gravite))
+            continue
+        if col is None or col not in specs or (col, line) in seen:
+            continue
+        spec = specs[col]
+        raw_value = tt.raw.at[line, col] if line is not None and line in tt.raw.index else rec.get("failure_case")
+        if check == "not_nullable":
+            if (col, line) in tt.parse_failures:
+                continue
+            msg, fix = "Valeur obligatoire manquante.", f"Renseignez « {spec.get('label', col)} » sur cette ligne."
+        elif check == "field_uniqueness":
+            first = int(_first_lines(tt.frame, [col]).loc[line])
+            if first == line:
+                continue
+            msg = f"Valeur en double : déjà présente à la ligne {first}."
+            fix = "Chaque valeur doit être unique dans cette colonne : corrigez ou fusionnez les lignes en double."
+        elif (col, check) in messages:
+            msg, fix = messages[(col, check)]
+        elif check.startswith("dtype"):
+            msg, fix = "Type de colonne inattendu.", "Vérifiez le contenu de cette colonne."
+        else:  # pragma: no cover - every codebook check has a message
+            msg, fix = f"Contrôle « {check} » non respecté.", "Corrigez la valeur."
+        seen.add((col, line))
+        problems.append(Problem(tt.fichier, msg, fix, ligne=line, colonne=tt.header(col), valeur=shown_value(raw_value, spec), gravite=gravite))
+    return problems
+
+
+def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[Problem]:
+    """Warn for an optional column the user gave but left mostly empty
+    (share of empty cells > :data:`MOSTLY_EMPTY_SHARE`). Optional dates and
+    columns required only under a condition (e.g. exit reason) are
+    naturally sparse and exempt."""
+    if tt.rows == 0:
+        return []
+    exempt = {c for t, c, _ in REQUIRED_IF_RULES if t == tt.table}
+    out = []
+    for col, spec in cbk.columns(tt.table, codebook).items():
+        if col not in tt.headers or spec.get("required") or spec.get("type") == "date" or col in exempt or spec.get("drop"):
+            continue
+        share = float(tt.raw[col].map(is_blank).mean())
+        if share > MOSTLY_EMPTY_SHARE:
+            out.append(Problem(
+                tt.fichier, f"Colonne presque vide : {round(100 * share)} % des lignes ne sont pas renseignées.",
+                "Complétez-la si possible ; sinon les résultats qui en dépendent porteront sur peu de personnes.",
+                colonne=tt.header(col), gravite="avertissement"))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# 3. Cross-column and cross-table rules
+# ---------------------------------------------------------------------------
+
+
+def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None, codebook: dict | None = None) -> list[Problem]:
+    """PROTOCOL §2 rules spanning columns or tables (plain pandas):
+
+    - ``references`` in the codebook (``activite.id``, ``questionnaire.id``
+      → ``entrepreneurs.id``): the id must exist there (error);
+    - :data:`DATE_ORDER_RULES`: a date not before the entry date (error);
+    - :data:`REQUIRED_IF_RULES`: the exit reason required with an exit date (error);
+    - :data:`AGE_RULE`: age at entry = entry year − birth year within the
+      codebook's ``age.plausible_min``–``plausible_max`` (error);
+    - :data:`PERIOD_RULE`: entry after the end of ``periode`` or exit
+      before its start (warning: the person was not supported in the period).
+    """
+    cb = codebook or cbk.load_codebook()
+    problems: list[Problem] = []
+    # references
+    for tname, tt in tables.items():
+        for col, spec in cbk.columns(tname, cb).items():
+            ref = spec.get("references")
+            if not ref or col not in tt.frame:
+                continue
+            rtable, rcol = ref.split(".")
+            if rtable not in tables:
+                continue
+            known = set(tables[rtable].frame[rcol].dropna())
+            vals = tt.frame[col]
+            bad = vals.notna() & ~vals.isin(known)
+            for line in vals.index[bad]:
+                problems.append(Problem(
+                    tt.fichier, f"Identifiant absent du fichier {tables[rtable].fichier}.",
+                    f"Écrivez l'identifiant exactement comme dans {tables[rtable].fichier}, ou ajoutez la personne à ce fichier.",
+                    ligne=int(line), colonne=tt.header(col), valeur=shown_value(tt.raw.at[line, col], spec)))
+    ent = tables.get("entrepreneurs")
+    if ent is not None:
+        f, specs = ent.frame, cbk.columns("entrepreneurs", cb)
+        for t, later, ref in DATE_ORDER_RULES:
+            if t != ent.table:
+                continue
+            bad = f[later].notna() & f[ref].notna() & (f[later] < f[ref])
+            for line in f.index[bad]:
+                problems.append(Problem(
+                    ent.fichier, f"« {specs[later].get('label', later)} » est antérieure à « {specs[ref].get('label', ref)} » ({fr_date(f.at[line, ref])}).",
+                    "Corrigez l'une des deux dates (jour et mois inversés ?).",
+                    ligne=int(line), colonne=ent.header(later), valeur=shown_value(ent.raw.at[line, later], specs[later])))
+        for t, col, cond in REQUIRED_IF_RULES:
+            if t != ent.table:
+                continue
+            parsed = pd.Series([(col, int(i)) not in ent.parse_failures for i in f.index], index=f.index, dtype=bool)
+            bad = f[cond].notna() & f[col].isna() & parsed
+            for line in f.index[bad]:
+                problems.append(Problem(
+                    ent.fichier, f"« {specs[col].get('label', col)} » manquant alors que « {specs[cond].get('label', cond)} » est renseignée.",
+                    f"Indiquez « {specs[col].get('label', col)} » : {accepted_codes_text(specs[col]['codes'], cb)}." if specs[col].get("codes") else f"Renseignez « {specs[col].get('label', col)} ».",
+                    ligne=int(line), colonne=ent.header(col) if col in ent.headers else col))
+        t, by, entry = AGE_RULE
+        if "age" in cb and by in f:
+            lo, hi = cb["age"]["plausible_min"], cb["age"]["plausible_max"]
+            age = f[entry].dt.year.astype("Int64") - f[by]
+            bad = (age.notna() & ((age < lo) | (age > hi))).fillna(False).astype(bool)
+            for line in f.index[bad]:
+                problems.append(Problem(
+                    ent.fichier, f"Année de naissance peu plausible : {int(age.loc[line])} ans à l'entrée (attendu entre {lo} et {hi} ans).",
+                    "Vérifiez l'année de naissance (quatre chiffres) et la date d'entrée.",
+                    ligne=int(line), colonne=ent.header(by), valeur=shown_value(ent.raw.at[line, by], {})))
+        if info and isinstance(info.get("periode"), dict):
+            t, entry, exit_ = PERIOD_RULE
+            try:
+                debut, fin = pd.Timestamp(info["periode"]["debut"]), pd.Timestamp(info["periode"]["fin"])
+            except (KeyError, ValueError, TypeError):
+                debut = fin = None
+            if debut is not None:
+                for line in f.index[(f[entry] > fin).fillna(False).astype(bool)]:
+                    problems.append(Problem(
+                        ent.fichier, f"Entrée après la fin de la période étudiée ({fr_date(fin)}).",
+                        "Vérifiez la date ; cette personne n'a pas été accompagnée pendant la période de cae.yml.",
+                        ligne=int(line), colonne=ent.header(entry), valeur=shown_value(ent.raw.at[line, entry], {}), gravite="avertissement"))
+                for line in f.index[(f[exit_] < debut).fillna(False).astype(bool)]:
+                    problems.append(Problem(
+                        ent.fichier, f"Sortie avant le début de la période étudiée ({fr_date(debut)}).",
+                        "Vérifiez la date ; cette personne n'a pas été accompagnée pendant la période de cae.yml.",
+                        ligne=int(line), colonne=ent.header(exit_), valeur=shown_value(ent.raw.at[line, exit_], {}), gravite="avertissement"))
+    return problems
+
+
+def validate_typed(tables: dict[str, TypedTable], info: dict | None = None, codebook: dict | None = None) -> list[Problem]:
+    """Schema errors, plausibility warnings, mostly-empty columns and cross rules for typed tables."""
+    out: list[Problem] = []
+    for tt in tables.values():
+        out += schema_problems(tt, "erreur", codebook)
+        out += schema_problems(tt, "avertissement", codebook)
+        out += mostly_empty_problems(tt, codebook)
+    out += cross_table_problems(tables, info, codebook)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# cae.yml
+# ---------------------------------------------------------------------------
+
+
+def _as_date(value: Any) -> pd.Timestamp | None:
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict | None, list[Problem]]:
+    """Read and check ``cae.yml`` (PROTOCOL §2): YAML syntax, required keys
+    (codebook ``cae_yml.required``), ``type``/``territoire`` codes (code or
+    label), ``annee_creation`` a year, ``periode`` two dates with
+    ``debut`` ≤ ``fin``, ``ressources`` non-negative amounts,
+    ``equipe_appui_etp`` ≥ 0. Returns the description with ISO date strings
+    and codes, or None with the errors."""
+    cb = codebook or cbk.load_codebook()
+    rules = cb["cae_yml"]
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        return None, [Problem(name, "Fichier cae.yml absent : la description de la CAE est obligatoire.",
+                              "Copiez le modèle cae.yml (commande « cae-impact templates DOSSIER ») dans le dossier de la CAE et complétez-le.")]
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = path.read_bytes().decode("cp1252")
+        except UnicodeDecodeError:
+            return None, [Problem(name, "Le fichier cae.yml n'est pas un texte lisible.", "Enregistrez-le comme texte brut en UTF-8.")]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(exc, "problem", None) or "syntaxe YAML invalide"
+        return None, [Problem(name, f"Le fichier cae.yml est mal formé ({what}).",
+                              "Vérifiez l'indentation (espaces, pas de tabulations), les deux-points après chaque clé et les guillemets ; comparez avec le modèle.",
+                              ligne=line)]
+    if not isinstance(data, dict):
+        return None, [Problem(name, "Le fichier cae.yml ne contient pas une liste de clés « clé: valeur ».", "Repartez du modèle cae.yml.")]
+    problems: list[Problem] = []
+
+    def err(msg, fix, key, value=None):
+        problems.append(Problem(name, msg, fix, colonne=key, valeur=None if value is None else str(value)))
+
+    for key in rules["required"]:
+        if key not in data or data[key] is None or data[key] == "":
+            err(f"Clé obligatoire absente : « {key} ».", f"Ajoutez la ligne « {key}: … » (voir le modèle cae.yml).", key)
+    known = set(rules["required"]) | {"slug"}
+    for key in data:
+        if key not in known:
+            problems.append(Problem(name, f"Clé inconnue « {key} » : elle est ignorée.", "Vérifiez son orthographe (voir le modèle cae.yml).", colonne=str(key), gravite="avertissement"))
+    info: dict = {k: v for k, v in data.items()}
+    for key, codes_key in (("type", "type_codes"), ("territoire", "territoire_codes")):
+        if data.get(key) not in (None, ""):
+            allowed = rules[codes_key]
+            lookup = {cbk.normalize_name(c): c for c in allowed} | {cbk.normalize_name(lab): c for c, lab in allowed.items()}
+            code = lookup.get(cbk.normalize_name(data[key]))
+            if code is None:
+                err(f"Valeur non reconnue pour « {key} ».", "Valeurs acceptées : " + ", ".join(allowed) + ".", key, data[key])
+            else:
+                info[key] = code
+    if data.get("annee_creation") not in (None, ""):
+        try:
+            year = parse_integer(data["annee_creation"])
+            if not 1900 <= year <= dt.date.today().year:
+                raise ValueError
+            info["annee_creation"] = year
+        except ValueError:
+            err("« annee_creation » doit être une année sur quatre chiffres.", "Écrivez par exemple « annee_creation: 2001 ».", "annee_creation", data["annee_creation"])
+    per = data.get("periode")
+    if per not in (None, ""):
+        if not isinstance(per, dict) or "debut" not in per or "fin" not in per:
+            err("« periode » doit donner « debut » et « fin ».", "Écrivez par exemple « periode: {debut: 2019-01-01, fin: 2019-12-31} ».", "periode", None)
+        else:
+            d0, d1 = _as_date(per["debut"]), _as_date(per["fin"])
+            for k, d in (("debut", d0), ("fin", d1)):
+                if d is None:
+                    err(f"Date illisible pour « periode.{k} ».", "Écrivez la date au format AAAA-MM-JJ ou JJ/MM/AAAA.", f"periode.{k}", per[k])
+            if d0 is not None and d1 is not None:
+                if d1 < d0:
+                    err("La période est incohérente : « fin » est avant « debut ».", "Corrigez les dates de la période.", "periode", f"{fr_date(d0)} – {fr_date(d1)}")
+                info["periode"] = {"debut": d0.date().isoformat(), "fin": d1.date().isoformat()}
+    res = data.get("ressources")
+    if res not in (None, ""):
+        if not isinstance(res, dict):
+            err("« ressources » doit lister les montants par clé.", "Repartez du modèle cae.yml.", "ressources", None)
+        else:
+            clean = dict(res)
+            for key in rules["ressources_required"]:
+                if key not in res or res[key] in (None, ""):
+                    err(f"Clé obligatoire absente : « ressources.{key} ».", f"Ajoutez « {key}: … » sous « ressources » (0 si aucun).", f"ressources.{key}")
+                    continue
+                try:
+                    x = parse_number(res[key])
+                    if x < 0:
+                        raise ValueError
+                    clean[key] = x
+                except ValueError:
+                    err(f"« ressources.{key} » doit être un nombre positif ou nul.", "Écrivez un montant sans texte, par exemple 95000.", f"ressources.{key}", res[key])
+            info["ressources"] = clean
+    if data.get("equipe_appui_etp") not in (None, ""):
+        try:
+            x = parse_number(data["equipe_appui_etp"])
+            if x < 0:
+                raise ValueError
+            info["equipe_appui_etp"] = x
+        except ValueError:
+            err("« equipe_appui_etp » doit être un nombre positif ou nul.", "Écrivez par exemple « equipe_appui_etp: 4.5 ».", "equipe_appui_etp", data["equipe_appui_etp"])
+    if any(p.is_error for p in problems):
+        return None, problems
+    return _jsonable(info), problems
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    return obj
