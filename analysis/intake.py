@@ -150,6 +150,13 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
         res = read_table_file(p, table, cb["tables"][table].get("label"))
         fd.problems.extend(res.problems)
         fd.files[p.name] = {"table": table, "source": "protocole", **res.info}
+        if res.frame is not None and len(res.frame) == 0:
+            required = cb["tables"][table].get("required")
+            fd.problems.add(Problem(
+                p.name, "Le fichier ne contient que la ligne d'en-tête, aucune ligne de données." + ("" if required else " La table est ignorée."),
+                "Ajoutez les données sous la ligne d'en-tête." if required else "Complétez le fichier ou retirez-le du dossier.",
+                gravite="erreur" if required else "avertissement"))
+            continue
         if res.frame is not None:
             raw_frames[table] = (res.frame, p.name, res.info.get("format") == "xlsx")
 

@@ -580,7 +580,9 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         else:
             d0, d1 = _as_date(per["debut"]), _as_date(per["fin"])
             for k, d in (("debut", d0), ("fin", d1)):
-                if d is None:
+                if per[k] in (None, ""):
+                    err(f"Valeur manquante pour « periode.{k} ».", "Écrivez la date au format AAAA-MM-JJ (par exemple 2019-01-01).", f"periode.{k}")
+                elif d is None:
                     err(f"Date illisible pour « periode.{k} ».", "Écrivez la date au format AAAA-MM-JJ ou JJ/MM/AAAA.", f"periode.{k}", per[k])
             if d0 is not None and d1 is not None:
                 if d1 < d0:

@@ -1,0 +1,244 @@
+"""Blank templates and the data dictionary, derived from the codebook.
+
+``write_templates(dir)`` writes, per codebook table, an XLSX template (header
+row with the column names, each header commented with its French label,
+description and accepted codes; drop-down lists of French labels for coded
+and scale columns; date and number formats; a "Dictionnaire" sheet) and a
+CSV template (``;``, UTF-8 with BOM, header only), plus a commented
+``cae.yml``. :func:`data_dictionary` is the annex table of the report.
+Everything follows ``methodology/codebook.yml``; nothing here lists columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import codebook as cbk
+from .validation import REQUIRED_IF_RULES, TYPE_LABELS, fmt_num
+
+#: Rows of the XLSX templates that get drop-down lists and formats.
+TEMPLATE_ROWS = 1000
+
+#: French comments of the cae.yml template, per key (the keys themselves and
+#: the accepted codes come from the codebook's ``cae_yml`` section).
+CAE_YML_HELP = {
+    "nom": ("nom affiché de la CAE", '"Coopérative Exemple"'),
+    "region": ("région administrative", '"Pays de la Loire"'),
+    "type": ("type de CAE", "generaliste"),
+    "territoire": ("territoire d'implantation", "urbain"),
+    "annee_creation": ("année de création de la CAE", "2001"),
+    "periode": ("période étudiée : dates de début et de fin, au format AAAA-MM-JJ", None),
+    "ressources": ("ressources de la CAE sur la période, en euros (0 si aucune)", None),
+    "equipe_appui_etp": ("équipe d'appui, en équivalents temps plein (point décimal)", "4.5"),
+    "periode.debut": ("début de la période", "2019-01-01"),
+    "periode.fin": ("fin de la période", "2019-12-31"),
+    "ressources.subventions_publiques": ("subventions publiques reçues", "180000"),
+    "ressources.contribution_entrepreneurs": ("contribution coopérative versée par les entrepreneurs", "95000"),
+    "ressources.autres_produits": ("autres produits", "12000"),
+    "ressources.benevolat_heures": ("heures de bénévolat (valorisées selon la méthode)", "300"),
+}
+
+
+def _required_if(table: str) -> dict[str, str]:
+    return {col: cond for t, col, cond in REQUIRED_IF_RULES if t == table}
+
+
+def _codes_text(spec: dict, codebook: dict) -> str:
+    if spec.get("type") not in ("code", "scale"):
+        return ""
+    return " ; ".join(f"{code} = {label}" for code, label in cbk.codes(spec["codes"], codebook).items())
+
+
+def _rule_text(table: str, name: str, spec: dict, codebook: dict) -> str:
+    parts = []
+    if spec.get("description"):
+        parts.append(spec["description"].rstrip("."))
+    kind = spec.get("type", "text")
+    if kind == "date":
+        parts.append("format JJ/MM/AAAA ou AAAA-MM-JJ (ou cellule date Excel)")
+    elif kind == "number":
+        parts.append("virgule ou point décimal, milliers séparés par une espace")
+    elif kind in ("code", "scale"):
+        parts.append("le code ou son intitulé (majuscules et accents indifférents)")
+    if spec.get("unique"):
+        parts.append("unique")
+    if "min" in spec:
+        parts.append(f"≥ {fmt_num(spec['min'])}")
+    if "max" in spec:
+        parts.append(f"≤ {fmt_num(spec['max'])}")
+    if "warn_max" in spec:
+        parts.append(f"avertissement au-delà de {fmt_num(spec['warn_max'])}")
+    if "warn_min" in spec:
+        parts.append(f"avertissement en deçà de {fmt_num(spec['warn_min'])}")
+    if spec.get("references"):
+        parts.append(f"doit exister dans {spec['references']}")
+    ut = codebook["tables"][table].get("unique_together") or []
+    if name in ut:
+        parts.append("une seule ligne par (" + ", ".join(ut) + ")")
+    if spec.get("drop"):
+        parts.append("jamais copié au-delà de la lecture")
+    elif spec.get("personal"):
+        parts.append("pseudonymisé à la lecture" if kind == "text" else "remplacé par une tranche d'âge à la lecture")
+    if spec.get("reverse"):
+        parts.append("item formulé à l'envers (recodé avant calcul des scores)")
+    return " ; ".join(parts) + ("." if parts else "")
+
+
+def data_dictionary(codebook: dict | None = None) -> pd.DataFrame:
+    """The data dictionary (French), one row per codebook column: table,
+    colonne, libellé, type, obligatoire, codes acceptés, règle."""
+    cb = codebook or cbk.load_codebook()
+    rows = []
+    for table in cb["tables"]:
+        req_if = _required_if(table)
+        for name, spec in cbk.columns(table, cb).items():
+            if spec.get("required"):
+                oblig = "oui"
+            elif name in req_if:
+                cond = cbk.columns(table, cb)[req_if[name]]
+                oblig = f"si « {cond.get('label', req_if[name])} » est renseignée"
+            else:
+                oblig = "non"
+            rows.append({
+                "table": table,
+                "colonne": name,
+                "libellé": spec.get("label", name),
+                "type": TYPE_LABELS.get(spec.get("type", "text"), spec.get("type")),
+                "obligatoire": oblig,
+                "codes acceptés": _codes_text(spec, cb),
+                "règle": _rule_text(table, name, spec, cb),
+            })
+    return pd.DataFrame(rows, columns=["table", "colonne", "libellé", "type", "obligatoire", "codes acceptés", "règle"])
+
+
+def _write_xlsx(path: Path, table: str, cb: dict, dictionary: pd.DataFrame) -> None:
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    specs = cbk.columns(table, cb)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = table
+    lists = wb.create_sheet("Listes")
+    dico = wb.create_sheet("Dictionnaire")
+    list_ranges: dict[str, str] = {}
+    last = TEMPLATE_ROWS + 1
+    for j, (name, spec) in enumerate(specs.items(), start=1):
+        letter = get_column_letter(j)
+        cell = ws.cell(row=1, column=j, value=name)
+        cell.font = Font(bold=True, color="FFFFFF" if spec.get("required") else "000000")
+        cell.fill = PatternFill("solid", fgColor="1F4E79" if spec.get("required") else "D9E1F2")
+        note = [spec.get("label", name)]
+        if spec.get("description"):
+            note.append(spec["description"])
+        note.append("Obligatoire." if spec.get("required") else "Facultatif.")
+        codes_txt = _codes_text(spec, cb)
+        if codes_txt:
+            note.append("Codes : " + codes_txt)
+        cell.comment = Comment("\n".join(note), "CAE-IMPACT", width=320, height=160)
+        ws.column_dimensions[letter].width = max(14, min(40, len(spec.get("label", name)) + 2))
+        kind = spec.get("type", "text")
+        rng = f"{letter}2:{letter}{last}"
+        if kind in ("code", "scale"):
+            cname = spec["codes"]
+            if cname not in list_ranges:
+                col = len(list_ranges) + 1
+                cl = get_column_letter(col)
+                lists.cell(row=1, column=col, value=cname)
+                labels = [str(v) for v in cbk.codes(cname, cb).values()]
+                for i, lab in enumerate(labels, start=2):
+                    lists.cell(row=i, column=col, value=lab)
+                list_ranges[cname] = f"Listes!${cl}$2:${cl}${len(labels) + 1}"
+            dv = DataValidation(type="list", formula1=f"={list_ranges[cname]}", allow_blank=True, showDropDown=False)
+            dv.errorStyle = "warning"  # the code itself (or a number on a scale) is accepted too
+            dv.error = "Choisissez une réponse de la liste (le code est aussi accepté)."
+            dv.errorTitle = "Réponse non prévue"
+            dv.prompt = spec.get("label", name)
+            dv.add(rng)
+            ws.add_data_validation(dv)
+        elif kind == "date":
+            dv = DataValidation(type="date", operator="greaterThan", formula1="1", allow_blank=True)
+            dv.error = "Saisissez une date (JJ/MM/AAAA)."
+            dv.errorTitle = "Date attendue"
+            dv.add(rng)
+            ws.add_data_validation(dv)
+            for r in range(2, last + 1):
+                ws.cell(row=r, column=j).number_format = "DD/MM/YYYY"
+        elif kind in ("number", "integer"):
+            dv = DataValidation(type="decimal" if kind == "number" else "whole", operator="greaterThanOrEqual",
+                                formula1=str(spec.get("min", -1e12)), allow_blank=True)
+            dv.error = "Saisissez un nombre" + (f" supérieur ou égal à {fmt_num(spec['min'])}." if "min" in spec else ".")
+            dv.errorTitle = "Nombre attendu"
+            dv.add(rng)
+            ws.add_data_validation(dv)
+    ws.freeze_panes = "A2"
+    lists.sheet_state = "hidden"
+    sub = dictionary[dictionary["table"] == table]
+    for j, h in enumerate(sub.columns, start=1):
+        c = dico.cell(row=1, column=j, value=h)
+        c.font = Font(bold=True)
+        dico.column_dimensions[get_column_letter(j)].width = [14, 22, 40, 10, 14, 50, 70][j - 1]
+    for i, row in enumerate(sub.itertuples(index=False), start=2):
+        for j, v in enumerate(row, start=1):
+            dico.cell(row=i, column=j, value=v).alignment = Alignment(wrap_text=True, vertical="top")
+    wb.properties.creator = "CAE-IMPACT"
+    wb.save(path)
+
+
+def cae_yml_template(codebook: dict | None = None) -> str:
+    """A commented ``cae.yml`` to fill in: the required keys of the codebook's
+    ``cae_yml`` section, empty, each with a French comment and an example."""
+    cb = codebook or cbk.load_codebook()
+    rules = cb["cae_yml"]
+    lines = [
+        "# Description de la CAE (fichier obligatoire, à déposer dans data/raw/<nom-de-la-cae>/).",
+        "# Complétez chaque valeur après les deux-points. Les lignes commençant par # sont",
+        "# des commentaires. Dates au format AAAA-MM-JJ ; nombres sans espace, point décimal.",
+        "",
+    ]
+
+    def line(key: str, indent: str = "") -> str:
+        help_, example = CAE_YML_HELP.get(key, (key, None))
+        short = key.split(".")[-1]
+        comment = f"# {help_}"
+        codes_key = f"{short}_codes"
+        if codes_key in rules:
+            comment += " : " + ", ".join(f"{c} ({lab})" for c, lab in rules[codes_key].items())
+        if example:
+            comment += f" ; par exemple {example}"
+        return f"{indent}{short}:".ljust(36) + comment
+
+    for key in rules["required"]:
+        lines.append(line(key))
+        if key == "periode":
+            lines += [line("periode.debut", "  "), line("periode.fin", "  ")]
+        elif key == "ressources":
+            lines += [line(f"ressources.{k}", "  ") for k in rules["ressources_required"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_templates(dir: Path | str) -> list[Path]:
+    """Write the templates into ``dir`` (created if needed): per table
+    ``<table>.xlsx`` and ``<table>.csv``, then ``cae.yml`` and
+    ``dictionnaire_des_donnees.csv``. Returns the paths written."""
+    cb = cbk.load_codebook()
+    out = Path(dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dictionary = data_dictionary(cb)
+    paths: list[Path] = []
+    for table in cb["tables"]:
+        x = out / f"{table}.xlsx"
+        _write_xlsx(x, table, cb, dictionary)
+        c = out / f"{table}.csv"
+        c.write_text(";".join(cbk.columns(table, cb)) + "\r\n", encoding="utf-8-sig")
+        paths += [x, c]
+    y = out / "cae.yml"
+    y.write_text(cae_yml_template(cb), encoding="utf-8")
+    d = out / "dictionnaire_des_donnees.csv"
+    dictionary.to_csv(d, sep=";", index=False, encoding="utf-8-sig")
+    return paths + [y, d]
