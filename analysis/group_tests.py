@@ -45,13 +45,15 @@ def rank_biserial(u1: float, n1: int, n2: int) -> float:
     return float(1 - 2 * u2 / (n1 * n2))
 
 
-def compare_groups(values, groups, min_n: int = 10, exclude=()) -> dict:
+def compare_groups(values, groups, min_n: int = 10, exclude=(), order=None) -> dict:
     """Compare ``values`` across ``groups``.
 
     Missing values and missing/excluded groups are dropped; groups with fewer
     than ``min_n`` values are dropped too (suppressed). With two groups left:
-    two-sided Mann–Whitney U (scipy, asymptotic with continuity correction
-    when ties) and rank-biserial r (first group = first in sorted order); with
+    two-sided Mann–Whitney U (scipy's default method: exact without ties
+    for small samples, else asymptotic) and rank-biserial r (first group =
+    first in ``order``, e.g. the codebook order; groups not in ``order``
+    follow in sorted order); with
     three or more: Kruskal–Wallis H (``nan_policy='omit'``) and ε². With
     fewer than two groups nothing is tested.
 
@@ -63,7 +65,8 @@ def compare_groups(values, groups, min_n: int = 10, exclude=()) -> dict:
                        "g": pd.Series(groups).reset_index(drop=True).astype("string")})
     df = df[df["v"].notna() & df["g"].notna() & ~df["g"].isin(list(exclude))]
     counts = df["g"].value_counts()
-    kept = sorted(g for g, c in counts.items() if c >= min_n)
+    rank = {g: i for i, g in enumerate(order or [])}
+    kept = sorted((g for g, c in counts.items() if c >= min_n), key=lambda g: (rank.get(g, len(rank)), g))
     dropped = sorted(g for g, c in counts.items() if c < min_n)
     samples = [df.loc[df["g"] == g, "v"].to_numpy(dtype=float) for g in kept]
     out = {"test": None, "statistic": math.nan, "p": math.nan, "effect_size": math.nan,
@@ -111,7 +114,9 @@ def comparison_table(scores: pd.DataFrame, outcomes: dict[str, str], factors: di
     """Every (outcome × factor) comparison, corrected within each factor
     across outcomes (the family is one factor's tests over the scales).
 
-    ``outcomes``: {column: label}; ``factors``: {column: {"label": ...}}.
+    ``outcomes``: {column: label}; ``factors``: {column: {"label": ...}};
+    ``group_labels``: {factor: {group code: label}}, whose key order is the
+    order of the groups (and fixes the sign of the rank-biserial r).
     Returns dimension, label, factor, factor_label, groups (text with each
     group's n), dropped (groups under min_n), n, test, statistic, p, p_adj,
     correction, effect_size, effect_name, suppressed.
@@ -123,7 +128,8 @@ def comparison_table(scores: pd.DataFrame, outcomes: dict[str, str], factors: di
             if factor not in scores.columns or dim not in scores.columns:
                 res = compare_groups([], [], min_n, exclude)
             else:
-                res = compare_groups(scores[dim], scores[factor], min_n, exclude)
+                res = compare_groups(scores[dim], scores[factor], min_n, exclude,
+                                     order=list(group_labels.get(factor, {})))
             labs = group_labels.get(factor, {})
             rows.append({
                 "dimension": dim, "label": label, "factor": factor,

@@ -113,12 +113,27 @@ def agrees(scores: pd.Series, threshold: float) -> pd.Series:
     return (s >= threshold - 1e-12).astype("boolean").mask(s.isna())
 
 
-def seniority_years(entry: pd.Series, period_end, days_per_year: float = 365.25) -> pd.Series:
-    """Years from entry to the end of the period: (end − entry) in days / 365.25
-    (``anciennete.jours_par_an``)."""
+def seniority_years(entry: pd.Series, period_end) -> pd.Series:
+    """Seniority in years from entry to the end of the period, counted in
+    calendar years: completed anniversaries plus the elapsed fraction of the
+    current year (so that someone who entered exactly two years before the
+    period end has 2.0 years). NaN where the entry date is missing.
+
+    years = f + (end − A_f) / (A_{f+1} − A_f), with A_f the f-th anniversary
+    of entry and f the number of anniversaries reached by ``period_end``.
+    """
     end = pd.Timestamp(period_end)
-    days = (end - pd.to_datetime(pd.Series(entry))).dt.days.astype("float64")
-    return days / float(days_per_year)
+    dates = pd.to_datetime(pd.Series(entry))
+    out = []
+    for d in dates:
+        if pd.isna(d):
+            out.append(np.nan)
+            continue
+        full = end.year - d.year - ((end.month, end.day) < (d.month, d.day))
+        a0 = d + pd.DateOffset(years=full)
+        a1 = d + pd.DateOffset(years=full + 1)
+        out.append(full + (end - a0).days / (a1 - a0).days)
+    return pd.Series(out, index=dates.index, dtype="float64")
 
 
 def seniority_band(years: pd.Series, spec: dict | None = None) -> pd.Series:
@@ -130,15 +145,15 @@ def seniority_band(years: pd.Series, spec: dict | None = None) -> pd.Series:
     for band in a["bandes"]:
         lo = -math.inf if band.get("min") is None else float(band["min"])
         hi = math.inf if band.get("max") is None else float(band["max"])
-        out[(y >= lo) & (y < hi)] = band["code"]
+        out[(y >= lo) & (y < hi)] = str(band["code"])
     # negative seniorities (entry after period end) are not a band
-    out[y < 0] = a["non_relie"]["code"]
+    out[y < 0] = str(a["non_relie"]["code"])
     return out
 
 
 def seniority_labels(spec: dict | None = None) -> dict[str, str]:
     a = load_spec(spec)["anciennete"]
-    labels = {b["code"]: b["label"] for b in a["bandes"]}
+    labels = {str(b["code"]): b["label"] for b in a["bandes"]}
     labels[a["non_relie"]["code"]] = a["non_relie"]["label"]
     return labels
 
@@ -165,8 +180,7 @@ def link_groups(questionnaire: pd.DataFrame, entrepreneurs: pd.DataFrame, period
         src = ent[col].astype("string") if col in ent.columns else pd.Series(pd.NA, index=ent.index, dtype="string")
         out[col] = key.map(src).astype("string")
     entry = key.map(ent["date_entree"]) if "date_entree" in ent.columns else pd.Series(pd.NaT, index=out.index)
-    years = seniority_years(entry, period_end, spec["anciennete"].get("jours_par_an", 365.25)) \
-        if period_end is not None else \
+    years = seniority_years(entry, period_end) if period_end is not None else \
         pd.Series(np.nan, index=out.index)
     out["anciennete_annees"] = years.astype("float64")
     out["anciennete"] = seniority_band(years, spec)

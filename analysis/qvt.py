@@ -1,0 +1,709 @@
+"""QVT and WHO-5 summaries per CAE and for the network: what notebooks call.
+
+Tables are tidy and already respect the publication rules
+(``publication.yml``): a mean or share on fewer than ``seuil_denominateur``
+people is suppressed (values blanked, ``suppressed`` True), a published count
+under ``seuil_effectif`` is blanked, and so is a share whose complement is
+such a count. Groups and reliability use the QVT minimum n of ``qvt.yml``.
+The statistics themselves live in :mod:`analysis.qvt_scores`,
+:mod:`analysis.reliability`, :mod:`analysis.group_tests` and
+:mod:`analysis.qvt_models`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from . import codebook as _codebook
+from . import group_tests, qvt_models, reliability
+from . import qvt_scores as qs
+from .formatting import fr_interval, fr_number, fr_percent
+from .processed import CaeData
+from .stats import mean_t_interval, wilson_interval
+
+SCORE_TABLES = ("qvt_dimensions", "qvt_reliability", "qvt_who5", "qvt_comparisons", "qvt_scores")
+
+DIMENSION_COLUMNS = ["cae", "dimension", "label", "n", "mean", "ci_low", "ci_high", "share_agree", "share_n",
+                     "share_ci_low", "share_ci_high", "reference", "reference_source", "suppressed",
+                     "share_suppressed"]
+RELIABILITY_COLUMNS = ["dimension", "label", "k", "n_complete", "alpha", "alpha_ci_low", "alpha_ci_high", "omega",
+                       "reported", "reason"]
+ITEM_TOTAL_COLUMNS = ["dimension", "item", "item_label", "n_complete", "r_corrigee", "reported"]
+COMPARISON_COLUMNS = ["dimension", "label", "factor", "factor_label", "groups", "dropped", "n", "test", "statistic",
+                      "p", "p_adj", "correction", "effect_size", "effect_name", "suppressed"]
+
+
+@dataclass
+class QvtResult:
+    """One CAE's QVT results (tidy tables; see the module docstring)."""
+
+    cae: str
+    available: bool
+    note_fr: str = ""
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dimensions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIMENSION_COLUMNS))
+    reliability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIABILITY_COLUMNS))
+    item_total: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ITEM_TOTAL_COLUMNS))
+    who5: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparisons: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMPARISON_COLUMNS))
+    notes_fr: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QvtNational:
+    """Pooled results over the CAEs that have a questionnaire."""
+
+    available: bool
+    note_fr: str = ""
+    n_cae: int = 0
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dimensions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIMENSION_COLUMNS))
+    matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reliability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RELIABILITY_COLUMNS))
+    who5: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparisons: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COMPARISON_COLUMNS))
+    models_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    models_items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    model_notes_fr: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _rules(spec: dict | None = None) -> dict:
+    spec = qs.load_spec(spec)
+    pub = qs.publication_rules()
+    comp = spec["comparaisons"]
+    return {
+        "seuil_effectif": int(pub["seuil_effectif"]),
+        "seuil_denominateur": int(pub["seuil_denominateur"]),
+        "level": float(pub.get("niveau_confiance", 0.95)),
+        "anonymiser": bool(pub.get("anonymiser_cae", False)),
+        "n_min_fiabilite": int(spec["fiabilite"]["n_min"]),
+        "omega_items_min": int(spec["fiabilite"].get("omega_items_min", 3)),
+        "n_min_groupe": int(comp["n_min_groupe"]),
+        "correction": str(comp.get("correction", "holm")),
+        "exclus": list(comp.get("exclus", [])),
+        "seuil_accord": float(spec["echelle"]["seuil_accord"]),
+    }
+
+
+def _small(count, seuil_effectif: int) -> bool:
+    """A count that may not be published: 1 ≤ count < seuil_effectif."""
+    return count is not None and not pd.isna(count) and 1 <= count < seuil_effectif
+
+
+def _mask_count(count, seuil_effectif: int):
+    return pd.NA if _small(count, seuil_effectif) else count
+
+
+def _reference(spec: dict, code: str) -> tuple[float, str]:
+    ref = (spec.get("references") or {}).get(code)
+    if not ref:
+        return (math.nan, "")
+    src = str(ref.get("source", ""))
+    if ref.get("annee"):
+        src = f"{src} ({ref['annee']})"
+    return (float(ref["valeur"]), src)
+
+
+def outcomes(spec: dict | None = None) -> dict[str, str]:
+    """{score column: French label}: the seven dimensions then WHO-5."""
+    spec = qs.load_spec(spec)
+    out = {d: v["label"] for d, v in qs.dimensions(spec).items()}
+    out["who5"] = spec["who5"]["label"]
+    return out
+
+
+def group_labels(spec: dict | None = None) -> dict[str, dict]:
+    """French labels of the groups of each comparison factor."""
+    spec = qs.load_spec(spec)
+    out = {}
+    for f, fs in spec["comparaisons"]["facteurs"].items():
+        if f == "anciennete":
+            out[f] = qs.seniority_labels(spec)
+        elif fs.get("codes"):
+            out[f] = {str(k): str(v) for k, v in _codebook.codes(fs["codes"]).items()}
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def dimension_table(scores: pd.DataFrame, cae: str, spec: dict | None = None) -> pd.DataFrame:
+    """Per dimension: mean with Student t interval, share who agree (score ≥
+    ``echelle.seuil_accord``) with Wilson interval, reference, suppression.
+
+    Mean: x̄ ± t_{n−1}·s/√n (:func:`analysis.stats.mean_t_interval`). Share:
+    Wilson score interval (:func:`analysis.stats.wilson_interval`). For a
+    two-item score (values 1, 1.5, …, 5), "agree" means a mean of the
+    recoded items ≥ 4. ``n`` is the number of respondents with a score,
+    ``share_n`` the number who agree. Rows with n < seuil_denominateur are
+    suppressed (values blanked); a share whose count or complement is under
+    seuil_effectif is blanked (``share_suppressed``).
+    """
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    rows = []
+    for dim, d in qs.dimensions(spec).items():
+        v = scores[dim] if dim in scores.columns else pd.Series(dtype="float64")
+        mean, lo, hi, n = mean_t_interval(v, r["level"])
+        x = int((pd.Series(v, dtype="float64") >= r["seuil_accord"] - 1e-12).sum())
+        s_lo, s_hi = wilson_interval(x, n, r["level"]) if n else (math.nan, math.nan)
+        ref, src = _reference(spec, dim)
+        suppressed = n < r["seuil_denominateur"]
+        share_supp = suppressed or _small(x, r["seuil_effectif"]) or _small(n - x, r["seuil_effectif"])
+        row = {"cae": cae, "dimension": dim, "label": d["label"], "n": _mask_count(n, r["seuil_effectif"]),
+               "mean": mean, "ci_low": lo, "ci_high": hi, "share_agree": x / n if n else math.nan,
+               "share_n": x, "share_ci_low": s_lo, "share_ci_high": s_hi, "reference": ref,
+               "reference_source": src, "suppressed": suppressed, "share_suppressed": share_supp}
+        if suppressed:
+            row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
+        if share_supp:
+            row.update(share_agree=math.nan, share_n=pd.NA, share_ci_low=math.nan, share_ci_high=math.nan)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=DIMENSION_COLUMNS)
+    out["n"] = out["n"].astype("Int64")
+    out["share_n"] = out["share_n"].astype("Int64")
+    for c in ("mean", "ci_low", "ci_high", "share_agree", "share_ci_low", "share_ci_high", "reference"):
+        out[c] = out[c].astype("float64")
+    out["suppressed"] = out["suppressed"].astype(bool)
+    out["share_suppressed"] = out["share_suppressed"].astype(bool)
+    return out
+
+
+def _recoded_items(questionnaire: pd.DataFrame, items: list[str], spec: dict, who5: bool = False) -> pd.DataFrame:
+    if who5:
+        w = spec["who5"]
+        return qs.items_frame(questionnaire, items, reverse=[], scale_min=w["min"], scale_max=w["max"])
+    return qs.items_frame(questionnaire, items, None, spec["echelle"]["min"], spec["echelle"]["max"])
+
+
+def reliability_table(questionnaire: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+    """Cronbach's α with Feldt interval (complete rows; :mod:`analysis.reliability`)
+    for each dimension and WHO-5, McDonald's ω where the scale has at least
+    ``fiabilite.omega_items_min`` items (WHO-5; with two items a one-factor
+    model is not identified). Reported only with ``fiabilite.n_min``
+    complete responses; otherwise ``reported`` is False with the reason.
+    """
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    scales = [(d, v["label"], v["items"], False) for d, v in qs.dimensions(spec).items()]
+    scales.append(("who5", spec["who5"]["label"], spec["who5"]["items"], True))
+    rows = []
+    for code, label, items, is_who5 in scales:
+        x = _recoded_items(questionnaire, items, spec, is_who5)
+        alpha, n, k = reliability.cronbach_alpha(x)
+        lo, hi = reliability.feldt_interval(alpha, n, k, r["level"])
+        omega = math.nan
+        if k >= r["omega_items_min"]:
+            omega, _ = reliability.mcdonald_omega(x, r["omega_items_min"])
+        reported = n >= r["n_min_fiabilite"] and np.isfinite(alpha)
+        reason = ""
+        if n < r["n_min_fiabilite"]:
+            reason = f"moins de {r['n_min_fiabilite']} réponses complètes"
+        elif not np.isfinite(alpha):
+            reason = "variance nulle : α non défini"
+        elif k < r["omega_items_min"]:
+            reason = f"ω non calculé : un modèle à un facteur n'est pas identifié avec {k} items"
+        if not reported:
+            alpha = lo = hi = omega = math.nan
+        rows.append({"dimension": code, "label": label, "k": k, "n_complete": _mask_count(n, r["seuil_effectif"]),
+                     "alpha": alpha, "alpha_ci_low": lo, "alpha_ci_high": hi, "omega": omega,
+                     "reported": bool(reported), "reason": reason})
+    out = pd.DataFrame(rows, columns=RELIABILITY_COLUMNS)
+    out["n_complete"] = out["n_complete"].astype("Int64")
+    return out
+
+
+def item_total_table(questionnaire: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+    """Corrected item–total correlations per scale (two-item scales: the
+    inter-item correlation), reported with ``fiabilite.n_min`` complete rows."""
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    labels = {c: s.get("label", c) for c, s in _codebook.columns("questionnaire").items()}
+    scales = [(d, v["items"], False) for d, v in qs.dimensions(spec).items()]
+    scales.append(("who5", spec["who5"]["items"], True))
+    parts = []
+    for code, items, is_who5 in scales:
+        t = reliability.corrected_item_total(_recoded_items(questionnaire, items, spec, is_who5))
+        t.insert(0, "dimension", code)
+        t["item_label"] = t["item"].map(labels)
+        t["reported"] = t["n_complete"] >= r["n_min_fiabilite"]
+        t.loc[~t["reported"], "r_corrigee"] = np.nan
+        t["n_complete"] = [_mask_count(v, r["seuil_effectif"]) for v in t["n_complete"]]
+        parts.append(t)
+    out = pd.concat(parts, ignore_index=True)[ITEM_TOTAL_COLUMNS]
+    out["n_complete"] = out["n_complete"].astype("Int64")
+    return out
+
+
+def who5_table(scores: pd.DataFrame, spec: dict | None = None, cae: str | None = None) -> pd.DataFrame:
+    """WHO-5 summary (one row): n, mean with t interval, for each threshold
+    T the share with score ≤ T (``share_le_T``, count ``n_le_T``) with
+    Wilson interval (Topp et al. 2015 cut-offs), reference, and Spearman's ρ
+    between the score and years of seniority among linked respondents
+    (Spearman 1904; scipy ``spearmanr``), reported with at least
+    ``comparaisons.n_min_groupe`` linked respondents.
+    """
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    v = scores["who5"] if "who5" in scores.columns else pd.Series(dtype="float64")
+    mean, lo, hi, n = mean_t_interval(v, r["level"])
+    suppressed = n < r["seuil_denominateur"]
+    ref, src = _reference(spec, "who5")
+    row = {"cae": cae, "n": _mask_count(n, r["seuil_effectif"]), "mean": mean, "ci_low": lo, "ci_high": hi}
+    vv = pd.Series(v, dtype="float64").dropna()
+    for t in spec["who5"]["seuils"]:
+        T = t["valeur"]
+        x = int((vv <= T).sum())
+        s_lo, s_hi = wilson_interval(x, n, r["level"]) if n else (math.nan, math.nan)
+        hide = suppressed or _small(x, r["seuil_effectif"]) or _small(n - x, r["seuil_effectif"])
+        row[f"share_le_{T}"] = math.nan if hide else (x / n if n else math.nan)
+        row[f"n_le_{T}"] = pd.NA if hide else x
+        row[f"share_le_{T}_ci_low"] = math.nan if hide else s_lo
+        row[f"share_le_{T}_ci_high"] = math.nan if hide else s_hi
+    rho = p = math.nan
+    n_link = 0
+    if {"who5", "anciennete_annees"} <= set(scores.columns):
+        d = scores[["who5", "anciennete_annees"]].astype("float64").dropna()
+        n_link = len(d)
+        if n_link >= r["n_min_groupe"] and d["who5"].nunique() > 1 and d["anciennete_annees"].nunique() > 1:
+            res = _st.spearmanr(d["who5"], d["anciennete_annees"])
+            rho, p = float(res.statistic), float(res.pvalue)
+    row.update(spearman_anciennete=rho, spearman_p=p, n_relies=_mask_count(n_link, r["seuil_effectif"]),
+               reference=ref, reference_source=src, suppressed=suppressed)
+    if suppressed:
+        row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
+    out = pd.DataFrame([row])
+    for c in out.columns:
+        if c == "n" or c.startswith("n_"):
+            out[c] = out[c].astype("Int64")
+    out["cae"] = out["cae"].astype("string")
+    return out
+
+
+def comparisons_table(scores: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+    """Kruskal–Wallis / Mann–Whitney of every score (seven dimensions and
+    WHO-5) by status, seniority band and gender, with ε² or rank-biserial r,
+    groups under ``comparaisons.n_min_groupe`` dropped, p-values corrected
+    within each factor across the scores (``comparaisons.correction``);
+    see :func:`analysis.group_tests.comparison_table`."""
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    t = group_tests.comparison_table(scores, outcomes(spec), spec["comparaisons"]["facteurs"],
+                                     min_n=r["n_min_groupe"], method=r["correction"], exclude=r["exclus"],
+                                     group_labels=group_labels(spec))
+    return t[COMPARISON_COLUMNS]
+
+
+# --------------------------------------------------------------------------- per CAE
+
+
+def _period_end(info: dict):
+    try:
+        return (info.get("periode") or {}).get("fin")
+    except AttributeError:
+        return None
+
+
+def no_survey_note(data: CaeData) -> str:
+    nom = data.info.get("nom", data.slug) if isinstance(data.info, dict) else data.slug
+    return (f"La coopérative « {nom} » n'a pas transmis de questionnaire : la qualité de vie au travail "
+            "et le bien-être (WHO-5) ne sont pas analysés pour elle.")
+
+
+def score_cae(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
+    """Respondent-level scores of one CAE (empty when it has no questionnaire)."""
+    if not data.has_survey:
+        return pd.DataFrame()
+    return qs.score_respondents(data.questionnaire, data.entrepreneurs, _period_end(data.info), data.slug, spec)
+
+
+def summarise_cae(data: CaeData, spec: dict | None = None) -> QvtResult:
+    """Every QVT table of one CAE (see :class:`QvtResult`)."""
+    spec = qs.load_spec(spec)
+    if not data.has_survey:
+        return QvtResult(cae=data.slug, available=False, note_fr=no_survey_note(data))
+    scores = score_cae(data, spec)
+    q = data.questionnaire.reset_index(drop=True)
+    r = _rules(spec)
+    notes = []
+    n_linked = int(scores["relie"].sum())
+    notes.append(f"{n_linked} répondant(s) sur {len(scores)} relié(s) au fichier des entrepreneurs par leur identifiant."
+                 if not (_small(n_linked, r["seuil_effectif"]) or _small(len(scores) - n_linked, r["seuil_effectif"]))
+                 else "Le nombre de répondants reliés au fichier des entrepreneurs n'est pas publié (effectif trop faible).")
+    return QvtResult(
+        cae=data.slug, available=True, scores=scores,
+        dimensions=dimension_table(scores, data.slug, spec),
+        reliability=reliability_table(q, spec),
+        item_total=item_total_table(q, spec),
+        who5=who5_table(scores, spec, data.slug),
+        comparisons=comparisons_table(scores, spec),
+        notes_fr=notes,
+    )
+
+
+# --------------------------------------------------------------------------- national
+
+
+def cae_labels(datas: list[CaeData], anonymise: bool | None = None) -> dict[str, str]:
+    """Display name of each CAE: its ``nom``, or "CAE 1 … CAE N" (sorted by
+    slug) when ``publication.anonymiser_cae`` is true."""
+    if anonymise is None:
+        anonymise = bool(qs.publication_rules().get("anonymiser_cae", False))
+    slugs = sorted(d.slug for d in datas)
+    names = {d.slug: (d.info.get("nom") or d.slug) if isinstance(d.info, dict) else d.slug for d in datas}
+    return {s: (f"CAE {i}" if anonymise else names[s]) for i, s in enumerate(slugs, 1)}
+
+
+def pooled_items(datas: list[CaeData], spec: dict | None = None) -> pd.DataFrame:
+    """Respondent-level recoded QVT items (higher = better) with groups and CAE, pooled."""
+    spec = qs.load_spec(spec)
+    parts = []
+    for d in datas:
+        if not d.has_survey:
+            continue
+        q = d.questionnaire.reset_index(drop=True)
+        groups = qs.link_groups(q, d.entrepreneurs, _period_end(d.info), spec)
+        items = _recoded_items(q, qs.all_items(spec), spec)
+        part = pd.concat([groups, items], axis=1)
+        part.insert(0, "cae", d.slug)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+FE_NOTE = ("La coopérative entre dans les modèles comme effet fixe : avec sept coopératives, la variance d'un effet "
+           "aléatoire serait estimée sur sept valeurs seulement, et les erreurs-types robustes par grappe sont "
+           "biaisées avec si peu de grappes ; les coefficients comparent donc des répondants d'une même coopérative.")
+
+
+def summarise_national(datas: list[CaeData], spec: dict | None = None) -> QvtNational:
+    """Pooled QVT results: dimension statistics over all respondents, the
+    dimension × CAE matrix (suppressed cells flagged), pooled reliability and
+    comparisons (descriptive: they ignore the CAE), and the fixed-effect
+    models — OLS of each score and ordinal logit of each item on status,
+    seniority band and gender with the CAE as a fixed effect
+    (:mod:`analysis.qvt_models`)."""
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    with_survey = [d for d in datas if d.has_survey]
+    if not with_survey:
+        return QvtNational(available=False, note_fr="Aucune coopérative n'a transmis de questionnaire : "
+                                                    "la qualité de vie au travail n'est pas analysée.")
+    labels = cae_labels(datas, r["anonymiser"])
+    scores = pd.concat([score_cae(d, spec) for d in with_survey], ignore_index=True)
+    items = pooled_items(with_survey, spec)
+    questionnaires = pd.concat([d.questionnaire.reset_index(drop=True) for d in with_survey], ignore_index=True)
+    matrix = pd.concat([dimension_table(scores[scores["cae"] == d.slug], d.slug, spec) for d in with_survey],
+                       ignore_index=True)
+    matrix.insert(1, "cae_label", matrix["cae"].map(labels))
+    facteurs = {f: fs.get("reference") for f, fs in spec["comparaisons"]["facteurs"].items()}
+    coef_scores, coef_items, notes = [], [], [FE_NOTE]
+    for outcome in outcomes(spec):
+        tab, n = qvt_models.fit_score_ols(scores, outcome, facteurs, "cae", r["n_min_groupe"], r["exclus"], r["level"])
+        coef_scores.append(tab)
+        notes += n
+    mo = spec.get("modeles", {}).get("ordinal", {})
+    for item in qs.all_items(spec):
+        tab, n = qvt_models.fit_item_ordinal(items, item, facteurs, "cae", r["n_min_groupe"], r["exclus"], r["level"],
+                                             distr=mo.get("distr", "logit"), method=mo.get("method", "bfgs"),
+                                             maxiter=int(mo.get("maxiter", 2000)))
+        coef_items.append(tab)
+        notes += n
+    for tab in coef_scores + coef_items:
+        sel = tab["factor"] == "cae"
+        tab.loc[sel, "level"] = tab.loc[sel, "level"].map(labels).fillna(tab.loc[sel, "level"])
+        tab.loc[sel, "reference"] = tab.loc[sel, "reference"].map(labels).fillna(tab.loc[sel, "reference"])
+    return QvtNational(
+        available=True, n_cae=len(with_survey), scores=scores,
+        dimensions=dimension_table(scores, "ensemble", spec),
+        matrix=matrix,
+        reliability=reliability_table(questionnaires, spec),
+        who5=who5_table(scores, spec, "ensemble"),
+        comparisons=comparisons_table(scores, spec),
+        models_scores=pd.concat(coef_scores, ignore_index=True),
+        models_items=pd.concat(coef_items, ignore_index=True),
+        model_notes_fr=notes,
+    )
+
+
+def network_median(processed_dir: Path | str | None = None, exclude: str | None = None) -> pd.Series | None:
+    """Median over the other CAEs of their published dimension means, read
+    from ``<processed_dir>/<cae>/qvt_dimensions.parquet``; None when no
+    other CAE has results. Suppressed means are left out."""
+    from . import config
+
+    root = Path(processed_dir or config.PROCESSED_DIR)
+    parts = []
+    for p in sorted(root.glob("*/qvt_dimensions.parquet")):
+        if p.parent.name == exclude:
+            continue
+        t = pd.read_parquet(p)
+        if len(t):
+            parts.append(t[~t["suppressed"].astype(bool)][["dimension", "mean"]])
+    if not parts:
+        return None
+    all_ = pd.concat(parts).dropna()
+    if all_.empty:
+        return None
+    return all_.groupby("dimension")["mean"].median()
+
+
+def write_results(result: QvtResult, processed_dir: Path | str | None = None) -> list[Path]:
+    """Write ``qvt_dimensions``, ``qvt_reliability``, ``qvt_who5``,
+    ``qvt_comparisons`` and ``qvt_scores`` (pseudonymous ids only) into
+    ``<processed_dir>/<cae>/``; empty tables when the CAE has no survey."""
+    from . import config
+    from .results import write_result
+
+    d = Path(processed_dir or config.PROCESSED_DIR) / result.cae
+    tables = {"qvt_dimensions": result.dimensions, "qvt_reliability": result.reliability,
+              "qvt_who5": result.who5, "qvt_comparisons": result.comparisons, "qvt_scores": result.scores}
+    out = []
+    for stem, df in tables.items():
+        out += list(write_result(df.reset_index(drop=True), d / stem))
+    return out
+
+
+# --------------------------------------------------------------------------- display (French)
+
+
+def fr_p(p) -> str:
+    """A p-value in French: ``< 0,001`` or three decimals."""
+    if p is None or pd.isna(p):
+        return "–"
+    return "< 0,001" if p < 0.001 else fr_number(p, 3)
+
+
+def format_dimensions(t: pd.DataFrame) -> pd.DataFrame:
+    """French display of :func:`dimension_table` (suppressed values shown as « s »)."""
+    rows = []
+    for _, x in t.iterrows():
+        s = "s" if x["suppressed"] else None
+        ss = "s" if x["share_suppressed"] else None
+        rows.append({
+            "Dimension": x["label"],
+            "Répondants": fr_number(x["n"]) if not pd.isna(x["n"]) else "s",
+            "Score moyen (1 à 5)": s or fr_number(x["mean"], 2),
+            "IC 95 %": s or fr_interval(x["ci_low"], x["ci_high"], decimals=2),
+            "D'accord (score ≥ 4)": ss or f"{fr_percent(x['share_agree'])} ({fr_number(x['share_n'])})",
+            "IC 95 % (part)": ss or fr_interval(x["share_ci_low"], x["share_ci_high"], "percent"),
+            "Référence": fr_number(x["reference"], 2) if not pd.isna(x["reference"]) else "–",
+        })
+    return pd.DataFrame(rows)
+
+
+def format_reliability(t: pd.DataFrame) -> pd.DataFrame:
+    """French display of :func:`reliability_table`."""
+    rows = []
+    for _, x in t.iterrows():
+        rows.append({
+            "Échelle": x["label"], "Items": int(x["k"]),
+            "Réponses complètes": fr_number(x["n_complete"]) if not pd.isna(x["n_complete"]) else "s",
+            "α de Cronbach": fr_number(x["alpha"], 2),
+            "IC 95 % (Feldt)": fr_interval(x["alpha_ci_low"], x["alpha_ci_high"], decimals=2),
+            "ω de McDonald": fr_number(x["omega"], 2),
+            "Remarque": x["reason"] or "",
+        })
+    return pd.DataFrame(rows)
+
+
+def format_who5(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+    """French display of :func:`who5_table` (one line per statistic)."""
+    spec = qs.load_spec(spec)
+    x = t.iloc[0]
+    s = bool(x["suppressed"])
+    rows = [("Répondants", fr_number(x["n"]) if not pd.isna(x["n"]) else "s"),
+            ("Score moyen (0 à 100)", "s" if s else
+             f"{fr_number(x['mean'], 1)} {fr_interval(x['ci_low'], x['ci_high'], decimals=1)}")]
+    for th in spec["who5"]["seuils"]:
+        T = th["valeur"]
+        share = x[f"share_le_{T}"]
+        rows.append((th["label"], "s" if pd.isna(share) else
+                     f"{fr_percent(share)} ({fr_number(x[f'n_le_{T}'])}) "
+                     f"{fr_interval(x[f'share_le_{T}_ci_low'], x[f'share_le_{T}_ci_high'], 'percent')}"))
+    rows.append(("Corrélation de Spearman avec l'ancienneté",
+                 "–" if pd.isna(x["spearman_anciennete"]) else
+                 f"ρ = {fr_number(x['spearman_anciennete'], 2)} (p = {fr_p(x['spearman_p'])})"))
+    if not pd.isna(x["reference"]):
+        rows.append(("Référence", f"{fr_number(x['reference'], 1)} — {x['reference_source']}"))
+    return pd.DataFrame(rows, columns=["Indicateur", "Valeur"])
+
+
+def format_comparisons(t: pd.DataFrame) -> pd.DataFrame:
+    """French display of :func:`comparisons_table`."""
+    rows = []
+    for _, x in t.iterrows():
+        rows.append({
+            "Échelle": x["label"], "Facteur": x["factor_label"],
+            "Groupes comparés": x["groups"] or "–",
+            "Groupes écartés (n < seuil)": x["dropped"] or "–",
+            "Test": x["test"] or "non réalisé",
+            "p": fr_p(x["p"]), "p ajusté": fr_p(x["p_adj"]),
+            "Taille d'effet": "–" if pd.isna(x["effect_size"]) else f"{x['effect_name']} = {fr_number(x['effect_size'], 2)}",
+        })
+    return pd.DataFrame(rows)
+
+
+def format_coefficients(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+    """French display of a model coefficient table (:mod:`analysis.qvt_models`)."""
+    spec = qs.load_spec(spec)
+    labs = group_labels(spec)
+    fl = {f: fs.get("label", f) for f, fs in spec["comparaisons"]["facteurs"].items()}
+    fl.update({"cae": "Coopérative", "const": "Constante", "seuil": "Seuil"})
+    out_labels = outcomes(spec)
+    item_labels = {c: s.get("label", c) for c, s in _codebook.columns("questionnaire").items()}
+    rows = []
+    for _, x in t.iterrows():
+        f = x["factor"]
+        lev = labs.get(f, {}).get(x["level"], x["level"])
+        ref = labs.get(f, {}).get(x["reference"], x["reference"])
+        term = fl.get(f, f) if not lev else f"{fl.get(f, f)} : {lev}" + (f" (réf. {ref})" if ref else "")
+        rows.append({"Variable expliquée": out_labels.get(x["outcome"], item_labels.get(x["outcome"], x["outcome"])),
+                     "Terme": term, "Coefficient": fr_number(x["coef"], 2),
+                     "IC 95 %": fr_interval(x["ci_low"], x["ci_high"], decimals=2), "p": fr_p(x["p"]),
+                     "n": fr_number(x["n"])})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _palette():
+    import seaborn as sns
+
+    return sns.color_palette("colorblind")
+
+
+def plot_dimensions(result: QvtResult | pd.DataFrame, network_median: pd.Series | None = None, ax=None):
+    """Dot chart of the dimension means with their 95 % intervals, against
+    the network median when given; suppressed dimensions are not drawn
+    (marked « effectif insuffisant »)."""
+    import matplotlib.pyplot as plt
+
+    t = result.dimensions if isinstance(result, QvtResult) else result
+    if ax is None:
+        _, ax = plt.subplots()
+    pal = _palette()
+    t = t.reset_index(drop=True)
+    y = np.arange(len(t))[::-1]
+    for yi, (_, x) in zip(y, t.iterrows()):
+        if x["suppressed"] or pd.isna(x["mean"]):
+            ax.text(1.05, yi, "effectif insuffisant", va="center", color="0.5", fontsize=8, style="italic")
+            continue
+        ax.errorbar(x["mean"], yi, xerr=[[x["mean"] - x["ci_low"]], [x["ci_high"] - x["mean"]]], fmt="o",
+                    color=pal[0], ecolor=pal[0], capsize=3, label="Moyenne de la coopérative (IC 95 %)"
+                    if yi == y[0] or not ax.get_legend_handles_labels()[1] else None)
+    if network_median is not None:
+        med = t["dimension"].map(network_median)
+        ok = med.notna().to_numpy()
+        if ok.any():
+            ax.scatter(med[ok], y[ok], marker="D", s=30, color=pal[1], zorder=3, label="Médiane du réseau")
+    ax.set_yticks(y, t["label"])
+    ax.set_xlim(1, 5)
+    ax.set_xlabel("Score moyen (1 = très défavorable, 5 = très favorable)")
+    from .plotting import fr_axis
+
+    fr_axis(ax, "x", decimals=1)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        uniq = dict(zip(labels, handles))
+        ax.legend(uniq.values(), uniq.keys(), loc="lower right", fontsize=8)
+    ax.set_title("Qualité de vie au travail par dimension")
+    return ax
+
+
+def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
+    """Heatmap of dimension means × CAE; suppressed cells are left grey and
+    marked « s » (secret statistique)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    m = national.matrix if isinstance(national, QvtNational) else national
+    if ax is None:
+        _, ax = plt.subplots()
+    if m is None or m.empty:
+        ax.text(0.5, 0.5, "Aucune donnée", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    col = "cae_label" if "cae_label" in m.columns else "cae"
+    order = list(dict.fromkeys(m["label"]))
+    mean = m.pivot(index="label", columns=col, values="mean").reindex(order)
+    supp = m.pivot(index="label", columns=col, values="suppressed").reindex(order).astype(bool)
+    annot = mean.map(lambda v: fr_number(v, 1)).where(~supp, "s")
+    sns.heatmap(mean, mask=supp | mean.isna(), cmap="cividis", vmin=1, vmax=5, annot=annot, fmt="",
+                cbar_kws={"label": "Score moyen (1 à 5)"}, ax=ax, linewidths=0.5, linecolor="white")
+    for (i, j), hidden in np.ndenumerate(supp.to_numpy()):
+        if hidden:
+            ax.text(j + 0.5, i + 0.5, "s", ha="center", va="center", color="0.3", fontsize=9)
+    ax.set_facecolor("0.85")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title("Qualité de vie au travail : dimensions par coopérative")
+    return ax
+
+
+def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
+    """Distribution of WHO-5 scores (share of respondents per class of
+    ``who5.classes_histogramme``) with the thresholds marked; classes whose
+    count is under ``seuil_effectif`` are not drawn, and nothing is drawn on
+    fewer than ``seuil_denominateur`` respondents."""
+    import matplotlib.pyplot as plt
+
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    if isinstance(result_or_scores, QvtResult | QvtNational):
+        v = result_or_scores.scores["who5"] if "who5" in result_or_scores.scores.columns else pd.Series(dtype=float)
+    elif isinstance(result_or_scores, pd.DataFrame):
+        v = result_or_scores["who5"]
+    else:
+        v = pd.Series(result_or_scores)
+    v = pd.Series(v, dtype="float64").dropna()
+    if ax is None:
+        _, ax = plt.subplots()
+    pal = _palette()
+    n = len(v)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Score WHO-5 (0 à 100)")
+    ax.set_ylabel("Part des répondants")
+    ax.set_title("Bien-être (WHO-5)")
+    if n < r["seuil_denominateur"]:
+        ax.text(50, 0.5, "Effectif insuffisant pour publier la distribution", ha="center", va="center",
+                transform=ax.get_xaxis_transform(), color="0.4")
+        return ax
+    edges = np.asarray(spec["who5"]["classes_histogramme"], dtype=float)
+    counts, _ = np.histogram(v, bins=edges)
+    hidden = np.array([_small(c, r["seuil_effectif"]) for c in counts])
+    shares = counts / n
+    widths = np.diff(edges)
+    ax.bar(edges[:-1][~hidden], shares[~hidden], width=widths[~hidden], align="edge", color=pal[0],
+           edgecolor="white", label="Répondants")
+    for x0, w in zip(edges[:-1][hidden], widths[hidden]):
+        ax.text(x0 + w / 2, 0.005, "s", ha="center", va="bottom", color="0.4", fontsize=9)
+    for k, th in enumerate(spec["who5"]["seuils"]):
+        ax.axvline(th["valeur"], color=pal[3 + k], linestyle="--", linewidth=1.5, label=th["label"])
+    from .plotting import fr_axis
+
+    fr_axis(ax, "y", kind="percent", decimals=0)
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def design_caveats_fr(result: QvtResult | QvtNational) -> str:
+    """The French paragraph on what the design can and cannot say, with the
+    number of respondents computed from the data."""
+    n = len(result.scores)
+    n_txt = f"{fr_number(n)} répondants" if n >= qs.publication_rules()["seuil_denominateur"] else "peu de répondants"
+    return (f"Ces résultats reposent sur un questionnaire transversal ({n_txt}) rempli par les entrepreneurs qui "
+            "ont choisi d'y répondre : ils décrivent la situation déclarée à un moment donné, pas une évolution, "
+            "et les répondants peuvent différer des non-répondants (auto-sélection). Les différences entre groupes "
+            "sont des associations : elles ne permettent pas de conclure que le statut, l'ancienneté ou le genre "
+            "en sont la cause. Aucune référence publiée n'existe pour les dimensions de QVT de ce questionnaire, "
+            "conçu pour l'étude.")
