@@ -373,7 +373,7 @@ def _activity(profile: dict, rng: np.random.Generator, people: pd.DataFrame) -> 
         mid_sen = (_days(start[idx] - entry[idx]) + _days(stop[idx] - entry[idx])) / 2 / 365.25
         c = cesa[idx]
         paid = ~np.isnat(c) & (c <= stop[idx])
-        paid_start = np.where(paid, np.maximum(start[idx], np.where(paid, c, start[idx])), start[idx])
+        paid_start = np.maximum(start[idx], np.where(paid, c, start[idx]))  # CESA or 1 January
         months_paid = np.where(paid, (_days(stop[idx] - paid_start) + 1) / ndays * 12, 0.0)
         log_ca = 0.5 * np.log1p(mid_sen) + person_eff[idx] + 0.2 * rng.standard_normal(len(idx))
         parts.append(pd.DataFrame({
@@ -426,7 +426,7 @@ def _survey(profile: dict, rng: np.random.Generator, people: pd.DataFrame) -> pd
     qcols = cb.columns("questionnaire")
     reverse = set(cb.reverse_items())
     dims: dict[str, np.ndarray] = {}
-    for name, spec in qcols.items():
+    for name in qcols:
         if name.startswith("eff_"):
             x = 0.55 * e_lat + np.sqrt(1 - 0.55**2) * rng.standard_normal(r)
             cols[name] = _ordinal(x, P_LIKERT_SPECIAL.get(name, P_LIKERT_EFF), 1)
@@ -464,10 +464,13 @@ def _survey(profile: dict, rng: np.random.Generator, people: pd.DataFrame) -> pd
             continue
         miss = rng.random(r) < P_MISSING_ITEM
         v = cols[name]
-        cols[name] = np.where(miss, np.nan if v.dtype.kind in "fi" else None, v.astype(float) if v.dtype.kind == "i" else v)
+        if v.dtype.kind in "fi":  # numbers: NaN
+            cols[name] = np.where(miss, np.nan, v.astype(float))
+        else:  # codes: None
+            cols[name] = np.where(miss, None, v)
     cols["commentaire"] = np.where(rng.random(r) < P_COMMENT,
                                    _choice(rng, COMMENTAIRES, np.ones(len(COMMENTAIRES)), r), None)
-    out = pd.DataFrame({k: cols[k] for k in ["id", *[c for c in qcols if c != "id"]]})
+    out = pd.DataFrame({k: cols[k] for k in qcols if k in cols})  # codebook order
     return out.iloc[rng.permutation(r)].reset_index(drop=True)  # response order
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,10 @@ def test_xlsx_metadata_is_fixed(full):
     raw, _, _ = full
     wb = openpyxl.load_workbook(raw / "demo-nord" / "entrepreneurs.xlsx", read_only=False)
     assert wb.properties.modified.year == 2020 and wb.properties.created.year == 2020
+    # ZIP entry times are fixed too (a same-second rerun would hide a live clock).
+    for path in raw.rglob("*.xlsx"):
+        with zipfile.ZipFile(path) as z:
+            assert {i.date_time for i in z.infolist()} == {(2020, 1, 15, 9, 0, 0)}, path
 
 
 def test_slugs_profiles_and_survey_presence(full, tmp_path):
