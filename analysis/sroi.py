@@ -1,0 +1,887 @@
+"""SROI valuation: value map, present value, ratio, sensitivity, Monte Carlo.
+
+Method: SROI Network / Cabinet Office, *A guide to Social Return on
+Investment* (2012), stages 3–5. For each outcome i of the value map
+(``methodology/sroi.yml``)::
+
+    impact_1 = Q_i × proxy_i × (1 − poids_mort)(1 − attribution)(1 − déplacement)
+    impact_t = impact_1 × (1 − érosion)^(t−1)            t = 1 … durée
+    PV_i     = Σ_t impact_t / (1 + r)^t                  (t − 1 when year 1 is not discounted)
+
+    SROI ratio     = Σ PV / inputs
+    net SROI ratio = (Σ PV − inputs) / inputs
+
+Inputs are the CAE's ``ressources`` (``cae.yml``) with volunteer hours valued
+at ``parametres.taux_horaire_benevolat``. Proxies of another year are indexed
+to ``annee_base`` with the price index of the YAML.
+
+Every coefficient and proxy is a parameter with a point value and a range
+[min, max]. Deadweight and attribution marked ``enquete`` come from the CAE's
+survey (``sans_cae``, ``part_cae``) when it has at least
+``enquete.min_repondants`` valid answers; their range is then a seeded
+percentile-bootstrap interval. Uncertainty is shown three ways:
+
+- tornado: each parameter moved alone to its min and its max;
+- break-even: the value of each parameter at which the ratio equals 1
+  (closed form where the ratio is linear in it, ``scipy.optimize.brentq``
+  for the drop-off);
+- Monte Carlo: every parameter drawn from a Beta-PERT (or triangular) law on
+  its range, vectorised with numpy. Each parameter has its own random stream
+  seeded by (``publication.graine``, parameter key), so draws are common to
+  every CAE for shared parameters (proxies and default coefficients) and
+  independent for survey-based ones (whose key carries the CAE slug).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from . import methodology as _meth
+from .processed import CaeData
+from .sroi_quantities import RULES, compute_quantity, rule_spec
+
+KINDS = ("poids_mort", "attribution", "deplacement", "erosion")
+KIND_LABELS = {
+    "poids_mort": "Poids mort",
+    "attribution": "Attribution",
+    "deplacement": "Déplacement",
+    "erosion": "Érosion",
+    "proxy": "Proxy financier",
+}
+SOURCE_SURVEY = "questionnaire"
+SOURCE_DEFAULT = "défaut méthodologique"
+SURVEY_QUESTIONS = {"sans_cae": "poids_mort", "part_cae": "attribution"}
+LAWS = ("pert", "triangulaire")
+RESSOURCES = {
+    "subventions_publiques": "Subventions publiques",
+    "contribution_entrepreneurs": "Contribution coopérative des entrepreneurs",
+    "autres_produits": "Autres produits",
+    "benevolat_heures": "Bénévolat valorisé",
+}
+
+
+class ValueMapError(ValueError):
+    """The SROI methodology file is invalid; the message lists every problem in French."""
+
+
+# ==========================================================================
+# Loading and validation
+# ==========================================================================
+def _is_share(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= float(x) <= 1.0
+
+
+def validate_value_map(vm: dict) -> list[str]:
+    """Every problem of a value-map dict, in French (empty list when valid)."""
+    pb: list[str] = []
+    if not isinstance(vm, dict):
+        return ["Le fichier sroi.yml doit contenir un dictionnaire YAML."]
+    for block in ("version", "parametres", "parties_prenantes", "indice", "enquete", "cotisations", "coefficients", "proxys", "resultats"):
+        if block not in vm:
+            pb.append(f"Bloc « {block} » absent de sroi.yml.")
+    if pb:
+        return pb
+    p = vm["parametres"]
+    for key in ("annee_base", "taux_actualisation", "taux_actualisation_sensibilite", "actualiser_annee_1", "taux_horaire_benevolat", "tirages_monte_carlo", "loi"):
+        if key not in p:
+            pb.append(f"parametres : « {key} » manquant.")
+    if not pb:
+        for key in ("taux_actualisation", "taux_actualisation_sensibilite"):
+            if not (isinstance(p[key], (int, float)) and 0 <= p[key] < 1):
+                pb.append(f"parametres.{key} = {p[key]!r} : un taux entre 0 et 1 est attendu (0.035 pour 3,5 %).")
+        if not isinstance(p["actualiser_annee_1"], bool):
+            pb.append("parametres.actualiser_annee_1 : true ou false attendu.")
+        if not (isinstance(p["tirages_monte_carlo"], int) and p["tirages_monte_carlo"] >= 1000):
+            pb.append("parametres.tirages_monte_carlo : un entier d'au moins 1 000 est attendu (10 000 conseillé).")
+        if p["loi"] not in LAWS:
+            pb.append(f"parametres.loi = {p['loi']!r} : choisir « pert » ou « triangulaire ».")
+        if not (isinstance(p["taux_horaire_benevolat"], (int, float)) and p["taux_horaire_benevolat"] >= 0):
+            pb.append("parametres.taux_horaire_benevolat : un montant positif est attendu.")
+    idx = (vm["indice"] or {}).get("valeurs") or {}
+    idx_years = {int(k) for k in idx}
+    if "annee_base" in p and int(p["annee_base"]) not in idx_years:
+        pb.append(f"indice.valeurs : pas de valeur pour l'année de base {p['annee_base']}.")
+    enq = vm["enquete"]
+    if not (isinstance(enq.get("min_repondants"), int) and enq["min_repondants"] >= 1):
+        pb.append("enquete.min_repondants : un entier ≥ 1 est attendu.")
+    for code, v in (enq.get("poids_mort_sans_cae") or {}).items():
+        if not _is_share(v):
+            pb.append(f"enquete.poids_mort_sans_cae.{code} = {v!r} : une part entre 0 et 1 est attendue.")
+    coefs, proxys = vm["coefficients"] or {}, vm["proxys"] or {}
+    for name in set(coefs) & set(proxys):
+        pb.append(f"« {name} » est à la fois un coefficient et un proxy : donnez-leur des noms différents.")
+    for name, c in coefs.items():
+        where = f"coefficients.{name}"
+        if c.get("type") not in KINDS:
+            pb.append(f"{where}.type = {c.get('type')!r} : choisir parmi {', '.join(KINDS)}.")
+        vals = [c.get(k) for k in ("min", "valeur", "max")]
+        if not all(_is_share(v) for v in vals):
+            pb.append(f"{where} : min, valeur et max doivent être des parts entre 0 et 1.")
+        elif not (vals[0] <= vals[1] <= vals[2]):
+            pb.append(f"{where} : il faut min ≤ valeur ≤ max (ici {vals[0]} ; {vals[1]} ; {vals[2]}).")
+        if c.get("enquete") not in (None, *SURVEY_QUESTIONS):
+            pb.append(f"{where}.enquete = {c.get('enquete')!r} : choisir « sans_cae » ou « part_cae ».")
+        elif c.get("enquete") and SURVEY_QUESTIONS[c["enquete"]] != c.get("type"):
+            pb.append(f"{where} : la question « {c['enquete']} » mesure un coefficient de type « {SURVEY_QUESTIONS[c['enquete']]} ».")
+        if not c.get("source"):
+            pb.append(f"{where} : source manquante.")
+    for name, x in proxys.items():
+        where = f"proxys.{name}"
+        vals = [x.get(k) for k in ("min", "valeur", "max")]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in vals):
+            pb.append(f"{where} : min, valeur et max doivent être des montants positifs.")
+        elif not (vals[0] <= vals[1] <= vals[2]):
+            pb.append(f"{where} : il faut min ≤ valeur ≤ max.")
+        for k in ("unite", "annee", "source"):
+            if not x.get(k):
+                pb.append(f"{where} : « {k} » manquant.")
+        if "url" not in x:
+            pb.append(f"{where} : « url » manquant (chaîne vide si aucune).")
+        if x.get("indexer") and x.get("annee") is not None and int(x["annee"]) not in idx_years:
+            pb.append(f"{where} : l'indice n'a pas de valeur pour {x['annee']} (bloc indice.valeurs).")
+    ids = set()
+    for i, o in enumerate(vm["resultats"] or []):
+        where = f"resultats[{i + 1}] ({o.get('id', '?')})"
+        if o.get("id") in ids:
+            pb.append(f"{where} : identifiant en double.")
+        ids.add(o.get("id"))
+        for k in ("id", "partie_prenante", "resultat", "indicateur", "quantite", "duree", "proxy", *KINDS):
+            if k not in o:
+                pb.append(f"{where} : « {k} » manquant.")
+        if o.get("partie_prenante") not in (vm["parties_prenantes"] or {}):
+            pb.append(f"{where} : partie prenante « {o.get('partie_prenante')} » absente du bloc parties_prenantes.")
+        if not (isinstance(o.get("duree"), int) and o["duree"] >= 1):
+            pb.append(f"{where} : durée en années entières ≥ 1 attendue.")
+        if o.get("proxy") not in proxys:
+            pb.append(f"{where} : proxy « {o.get('proxy')} » inconnu.")
+        for kind in KINDS:
+            ref = o.get(kind)
+            if ref not in coefs:
+                pb.append(f"{where} : {kind} « {ref} » absent du bloc coefficients.")
+            elif coefs[ref].get("type") != kind:
+                pb.append(f"{where} : « {ref} » est de type « {coefs[ref].get('type')} », pas « {kind} ».")
+        if "quantite" in o:
+            try:
+                name, _ = rule_spec(o["quantite"])
+                if name not in RULES:
+                    pb.append(f"{where} : règle de quantité « {name} » inconnue (disponibles : {', '.join(sorted(RULES))}).")
+            except ValueError as exc:
+                pb.append(f"{where} : {exc}")
+    return pb
+
+
+def load_value_map(methodology_dir: Path | str | None = None) -> dict:
+    """Read and validate ``methodology/sroi.yml``; raise :class:`ValueMapError`
+    (French, every problem listed) when it is invalid."""
+    path = _meth.path_of("sroi", Path(methodology_dir) if methodology_dir else None)
+    try:
+        vm = _meth.load("sroi", Path(methodology_dir) if methodology_dir else None)
+    except FileNotFoundError:
+        raise ValueMapError(f"Fichier de méthodologie SROI introuvable : {path}.") from None
+    except Exception as exc:  # YAML syntax
+        raise ValueMapError(f"sroi.yml illisible ({path}) : {exc}") from None
+    check(vm, path)
+    return vm
+
+
+def check(vm: dict, path: Path | str = "sroi.yml") -> None:
+    """Raise :class:`ValueMapError` if ``vm`` is invalid."""
+    pb = validate_value_map(vm)
+    if pb:
+        raise ValueMapError(f"La méthodologie SROI ({path}) comporte {len(pb)} problème(s) :\n- " + "\n- ".join(pb))
+
+
+def _publication(methodology_dir=None) -> dict:
+    try:
+        return _meth.load("publication", Path(methodology_dir) if methodology_dir else None) or {}
+    except FileNotFoundError:
+        return {}
+
+
+# ==========================================================================
+# Present value arithmetic
+# ==========================================================================
+def annuity_factor(erosion, duration, rate: float, discount_first: bool = True):
+    """Σ_{t=1..D} (1 − e)^(t−1) / (1 + r)^τ with τ = t (or t − 1 when year 1
+    is not discounted): PV of a year-1 impact of 1 with drop-off e.
+
+    ``erosion`` may be an array; ``duration`` an int or an array broadcasting
+    with it (years beyond an outcome's duration contribute 0).
+    """
+    e = np.asarray(erosion, dtype=float)
+    d = np.asarray(duration)
+    dmax = int(np.max(d))
+    out = np.zeros(np.broadcast(e, d).shape)
+    for t in range(1, dmax + 1):
+        tau = t if discount_first else t - 1
+        out = out + np.where(t <= d, (1.0 - e) ** (t - 1) / (1.0 + rate) ** tau, 0.0)
+    return out
+
+
+def impact_year1(quantity, proxy, deadweight, attribution, displacement):
+    """Q × proxy × (1 − deadweight)(1 − attribution)(1 − displacement)."""
+    return quantity * proxy * (1 - deadweight) * (1 - attribution) * (1 - displacement)
+
+
+def impact_path(impact1: float, erosion: float, duration: int) -> np.ndarray:
+    """Undiscounted impacts of years 1..D: impact1 × (1 − e)^(t−1)
+    (guide's example: 100, 10 % → 100, 90, 81)."""
+    t = np.arange(duration)
+    return impact1 * (1.0 - erosion) ** t
+
+
+def present_value(quantity, proxy, deadweight, attribution, displacement, erosion, duration, rate, discount_first=True):
+    """PV of one outcome (see module docstring); vectorised over arrays."""
+    return impact_year1(quantity, proxy, deadweight, attribution, displacement) * annuity_factor(
+        erosion, duration, rate, discount_first
+    )
+
+
+# ==========================================================================
+# Survey-based deadweight and attribution
+# ==========================================================================
+@dataclass
+class SurveyEstimate:
+    valeur: float
+    min: float
+    max: float
+    n: int
+
+
+def _rng(seed: int, tag: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed), zlib.crc32(tag.encode("utf-8"))])
+
+
+def bootstrap_mean_interval(values, reps: int, level: float, seed: int, tag: str = "") -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (Efron & Tibshirani 1993, §13.3):
+    resample the n values with replacement ``reps`` times, take the
+    (1 − level)/2 and (1 + level)/2 quantiles of the resampled means."""
+    x = np.asarray(values, dtype=float)
+    n = x.size
+    if n == 0:
+        return (math.nan, math.nan)
+    idx = _rng(seed, "bootstrap:" + tag).integers(0, n, size=(int(reps), n))
+    means = x[idx].mean(axis=1)
+    a = (1 - level) / 2
+    return (float(np.quantile(means, a)), float(np.quantile(means, 1 - a)))
+
+
+def survey_deadweight(questionnaire: pd.DataFrame | None, vm: dict, seed: int, level: float = 0.95, tag: str = "") -> SurveyEstimate | None:
+    """Deadweight from ``sans_cae``: mean over valid answers of the mapped
+    share ``enquete.poids_mort_sans_cae`` (e.g. meme_activite → 1,
+    pas_cree → 0). Missing answers, ``reponses_exclues`` (nsp) and codes
+    absent from the mapping are left out of numerator and denominator.
+    Interval: percentile bootstrap of that mean. None without the column."""
+    if questionnaire is None or "sans_cae" not in questionnaire:
+        return None
+    enq = vm["enquete"]
+    mapping = {str(k): float(v) for k, v in enq["poids_mort_sans_cae"].items()}
+    ans = questionnaire["sans_cae"].astype("string").dropna()
+    ans = ans[~ans.isin([str(x) for x in enq.get("reponses_exclues") or []]) & ans.isin(list(mapping))]
+    vals = ans.map(mapping).to_numpy(dtype=float)
+    if vals.size == 0:
+        return SurveyEstimate(math.nan, math.nan, math.nan, 0)
+    lo, hi = bootstrap_mean_interval(vals, enq.get("repetitions_bootstrap", 2000), level, seed, "sans_cae:" + tag)
+    return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
+
+
+def survey_attribution(questionnaire: pd.DataFrame | None, vm: dict, seed: int, level: float = 0.95, tag: str = "") -> SurveyEstimate | None:
+    """Attribution from ``part_cae`` (share of their progress respondents
+    attribute to the CAE, 0–100): attribution = 1 − mean(part_cae)/100.
+
+    SROI attribution is the share of the outcome owed to others; everything
+    a respondent does not credit to the CAE (other organisations, family,
+    their own effort) is treated as attributed to others, a deliberately
+    prudent reading. Interval: percentile bootstrap of the mean."""
+    if questionnaire is None or "part_cae" not in questionnaire:
+        return None
+    x = pd.to_numeric(questionnaire["part_cae"], errors="coerce").dropna().clip(0, 100).to_numpy(dtype=float)
+    if x.size == 0:
+        return SurveyEstimate(math.nan, math.nan, math.nan, 0)
+    vals = 1.0 - x / 100.0
+    lo, hi = bootstrap_mean_interval(vals, vm["enquete"].get("repetitions_bootstrap", 2000), level, seed, "part_cae:" + tag)
+    return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
+
+
+# ==========================================================================
+# Parameters of one CAE
+# ==========================================================================
+def index_factor(vm: dict, year: int) -> float:
+    """indice(annee_base) / indice(year): multiply a value of ``year`` by it."""
+    idx = {int(k): float(v) for k, v in vm["indice"]["valeurs"].items()}
+    return idx[int(vm["parametres"]["annee_base"])] / idx[int(year)]
+
+
+def _used(vm: dict) -> tuple[set, set]:
+    active = [o for o in vm["resultats"] if o.get("actif", True)]
+    coefs = {o[k] for o in active for k in KINDS}
+    proxys = {o["proxy"] for o in active}
+    return coefs, proxys
+
+
+def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) -> pd.DataFrame:
+    """One row per parameter used by the active outcomes of ``vm`` for this
+    CAE: ``cle`` (key of its random stream), ``nom``, ``type``, ``libelle``,
+    ``valeur``, ``min``, ``max``, ``origine`` ("questionnaire" or
+    "défaut méthodologique" for coefficients, the citation for proxies),
+    ``n_repondants``, ``cae`` (slug for survey-based keys, else ""), and for
+    proxies the original value, year, unit, URL and index applied."""
+    min_n = int(vm["enquete"]["min_repondants"])
+    used_c, used_p = _used(vm)
+    rows = []
+    for name, c in vm["coefficients"].items():
+        if name not in used_c:
+            continue
+        row = dict(cle=name, nom=name, type=c["type"], libelle=c.get("libelle", name), valeur=float(c["valeur"]),
+                   min=float(c["min"]), max=float(c["max"]), origine=SOURCE_DEFAULT, n_repondants=0, cae="",
+                   source=c.get("source", ""), url=c.get("url", ""))
+        q = c.get("enquete")
+        if q:
+            fn = survey_deadweight if q == "sans_cae" else survey_attribution
+            est = fn(data.questionnaire if data.has_survey else None, vm, seed, level, tag=data.slug)
+            if est is not None:
+                row["n_repondants"] = est.n
+                if est.n >= min_n:
+                    row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=min(est.min, est.valeur),
+                               max=max(est.max, est.valeur), origine=SOURCE_SURVEY, cae=data.slug,
+                               source=f"Questionnaire de la CAE (« {q} », {est.n} réponses valides ; intervalle bootstrap à {level:.0%})")
+        rows.append(row)
+    base = int(vm["parametres"]["annee_base"])
+    idx_vals = {int(k): float(v) for k, v in vm["indice"]["valeurs"].items()}
+    for name, x in vm["proxys"].items():
+        if name not in used_p:
+            continue
+        year = int(x["annee"])
+        f = index_factor(vm, year) if x.get("indexer") and year != base else 1.0
+        idx_txt = (f"{vm['indice']['nom']} : {idx_vals[base]:.2f} ({base}) / {idx_vals[year]:.2f} ({year})".replace(".", ",")
+                   if f != 1.0 else "aucun")
+        rows.append(dict(cle=name, nom=name, type="proxy", libelle=x.get("libelle", name), valeur=float(x["valeur"]) * f,
+                         min=float(x["min"]) * f, max=float(x["max"]) * f, origine=x["source"], n_repondants=0, cae="",
+                         source=x["source"], url=x.get("url", ""), valeur_origine=float(x["valeur"]), annee=year,
+                         unite=x["unite"], indice=idx_txt, facteur_indice=f))
+    return pd.DataFrame(rows).set_index("cle", drop=False)
+
+
+# ==========================================================================
+# Model: outcome rows + parameters + inputs
+# ==========================================================================
+@dataclass
+class _Model:
+    rows: pd.DataFrame  # one per outcome (and CAE)
+    params: pd.DataFrame  # indexed by key
+    inputs: float
+    rate: float
+    discount_first: bool
+
+    def point(self) -> dict:
+        return {k: float(v) for k, v in self.params["valeur"].items()}
+
+    def pv_matrix(self, values: Mapping, rate: float | None = None) -> np.ndarray:
+        """PV per outcome row: array (n_rows, n_draws) (n_draws = 1 for scalars)."""
+        r = self.rate if rate is None else rate
+        n = max((np.size(v) for v in values.values()), default=1)
+
+        def stack(col):
+            return np.stack([np.broadcast_to(np.asarray(values[k], dtype=float), (n,)) for k in self.rows[col]])
+
+        q = self.rows["quantite"].to_numpy(dtype=float)[:, None]
+        d = self.rows["duree"].to_numpy(dtype=int)[:, None]
+        imp = impact_year1(q, stack("k_proxy"), stack("k_poids_mort"), stack("k_attribution"), stack("k_deplacement"))
+        return imp * annuity_factor(stack("k_erosion"), d, r, self.discount_first)
+
+    def ratio(self, values: Mapping, rate: float | None = None):
+        pv = self.pv_matrix(values, rate).sum(axis=0)
+        out = pv / self.inputs if self.inputs > 0 else np.full_like(pv, np.nan)
+        return float(out[0]) if out.size == 1 else out
+
+    def yearly(self, values: Mapping) -> np.ndarray:
+        """Discounted impacts per outcome row and year: (n_rows, max duration)."""
+        q = self.rows["quantite"].to_numpy(dtype=float)
+        dmax = int(self.rows["duree"].max()) if len(self.rows) else 0
+        out = np.zeros((len(self.rows), dmax))
+        for i, row in enumerate(self.rows.itertuples()):
+            imp1 = impact_year1(q[i], values[row.k_proxy], values[row.k_poids_mort], values[row.k_attribution], values[row.k_deplacement])
+            path = impact_path(float(imp1), float(values[row.k_erosion]), int(row.duree))
+            for t in range(int(row.duree)):
+                tau = t + 1 if self.discount_first else t
+                out[i, t] = path[t] / (1 + self.rate) ** tau
+        return out
+
+
+def inputs_table(info: dict, vm: dict) -> pd.DataFrame:
+    """The CAE's inputs (``ressources``) in euros: volunteer hours × hourly rate."""
+    res = (info or {}).get("ressources") or {}
+    rate = float(vm["parametres"]["taux_horaire_benevolat"])
+    rows = []
+    for key, label in RESSOURCES.items():
+        v = res.get(key)
+        v = 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+        rows.append({"poste": key, "libelle": label, "quantite": v,
+                     "montant": v * rate if key == "benevolat_heures" else v})
+    return pd.DataFrame(rows)
+
+
+def _active(vm: dict) -> list[dict]:
+    return [o for o in vm["resultats"] if o.get("actif", True)]
+
+
+def _build(data: CaeData, vm: dict, seed: int, level: float) -> tuple[_Model, pd.DataFrame]:
+    params = resolve_parameters(data, vm, seed, level)
+    key_of = {}  # (name) -> key for this CAE
+    for k, row in params.iterrows():
+        key_of[row["nom"]] = k
+    rows = []
+    for o in _active(vm):
+        q = compute_quantity(o["quantite"], data, vm)
+        name, _ = rule_spec(o["quantite"])
+        rows.append(dict(cae=data.slug, id=o["id"], partie_prenante=o["partie_prenante"], resultat=o["resultat"],
+                         indicateur=o["indicateur"], quantite=float(q), regle_quantite=name, note_quantite=getattr(q, "note", ""),
+                         unite_quantite=o.get("unite_quantite", ""), duree=int(o["duree"]), k_proxy=key_of[o["proxy"]],
+                         **{f"k_{k}": key_of[o[k]] for k in KINDS}))
+    inputs = inputs_table(data.info, vm)
+    p = vm["parametres"]
+    model = _Model(pd.DataFrame(rows), params, float(inputs["montant"].sum()), float(p["taux_actualisation"]), bool(p["actualiser_annee_1"]))
+    return model, inputs
+
+
+# ==========================================================================
+# Results
+# ==========================================================================
+@dataclass
+class SroiResult:
+    """Everything the notebook and the national synthesis need."""
+
+    slug: str
+    value_map: pd.DataFrame
+    parameters: pd.DataFrame
+    inputs: pd.DataFrame
+    total_inputs: float
+    total_pv: float
+    ratio: float
+    net_ratio: float
+    ratio_public: float
+    payback_months: float
+    by_stakeholder: pd.DataFrame
+    tornado: pd.DataFrame
+    break_even: pd.DataFrame
+    mc_summary: pd.DataFrame
+    draws: np.ndarray
+    scenarios: pd.DataFrame
+    settings: dict
+    notes: list[str] = field(default_factory=list)
+    by_cae: pd.DataFrame | None = None
+
+    @property
+    def mc(self) -> dict:
+        return self.mc_summary.iloc[0].to_dict()
+
+    def summary(self) -> pd.DataFrame:
+        """The headline numbers as a two-column table (indicateur, valeur)."""
+        from .formatting import fr_percent
+
+        mc = self.mc
+        rows = [
+            ("Valeur actuelle des résultats (€)", self.total_pv),
+            ("Valeur des intrants (€)", self.total_inputs),
+            ("Ratio SROI (valeur actuelle / intrants)", self.ratio),
+            ("Ratio SROI net ((valeur actuelle − intrants) / intrants)", self.net_ratio),
+            ("Valeur créée par euro de subvention publique", self.ratio_public),
+            ("Délai de récupération (mois)", self.payback_months),
+            ("Monte Carlo : médiane du ratio", mc["mediane"]),
+            (f"Monte Carlo : quantile {fr_percent(mc['q_bas'], 0)} du ratio", mc["ratio_bas"]),
+            (f"Monte Carlo : quantile {fr_percent(mc['q_haut'], 0)} du ratio", mc["ratio_haut"]),
+            ("Monte Carlo : probabilité que le ratio dépasse 1", mc["p_ratio_sup_1"]),
+        ]
+        for s in self.scenarios.itertuples():
+            rows.append((f"Ratio SROI au taux d'actualisation de {fr_percent(s.taux, 1)}", s.ratio))
+        return pd.DataFrame(rows, columns=["indicateur", "valeur"])
+
+
+def _value_map_table(model: _Model, vm: dict) -> pd.DataFrame:
+    P = model.params
+    pt = model.point()
+    pv = model.pv_matrix(pt)[:, 0]
+    labels = vm["parties_prenantes"]
+    out = []
+    for i, r in enumerate(model.rows.itertuples()):
+        px = P.loc[r.k_proxy]
+        row = dict(
+            cae=r.cae, id=r.id, partie_prenante=labels.get(r.partie_prenante, r.partie_prenante), code_partie_prenante=r.partie_prenante,
+            resultat=r.resultat, indicateur=r.indicateur, quantite=r.quantite, unite_quantite=r.unite_quantite,
+            regle_quantite=r.regle_quantite, note_quantite=r.note_quantite, duree=r.duree,
+            proxy=px["libelle"], proxy_valeur=px["valeur"], proxy_valeur_origine=px["valeur_origine"], proxy_unite=px["unite"],
+            proxy_annee=int(px["annee"]), proxy_source=px["source"], proxy_url=px["url"], indice=px["indice"],
+        )
+        for k in KINDS:
+            c = P.loc[getattr(r, f"k_{k}")]
+            row[k] = c["valeur"]
+            row[f"{k}_source"] = c["origine"]
+        row["impact_annee_1"] = float(impact_year1(r.quantite, pt[r.k_proxy], pt[r.k_poids_mort], pt[r.k_attribution], pt[r.k_deplacement]))
+        row["valeur_actuelle"] = float(pv[i])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _payback_months(model: _Model, values: Mapping) -> float:
+    """Months until cumulative discounted impact covers the inputs (linear
+    within a year; SROI guide 2012 §5.4: inputs / (annual impact / 12) when
+    reached in year 1). NaN when never reached within the durations."""
+    if model.inputs <= 0:
+        return 0.0
+    per_year = model.yearly(values).sum(axis=0)
+    cum = 0.0
+    for t, y in enumerate(per_year):
+        if y > 0 and cum + y >= model.inputs:
+            return 12.0 * (t + (model.inputs - cum) / y)
+        cum += y
+    return math.nan
+
+
+def tornado_table(model: _Model) -> pd.DataFrame:
+    """One-way sensitivity: the ratio with each parameter alone at its min and max."""
+    base = model.point()
+    r0 = model.ratio(base)
+    rows = []
+    for k, p in model.params.iterrows():
+        lo, hi = dict(base), dict(base)
+        lo[k], hi[k] = p["min"], p["max"]
+        rlo, rhi = model.ratio(lo), model.ratio(hi)
+        rows.append(dict(cle=k, libelle=p["libelle"] + (f" ({p['cae']})" if p["cae"] else ""), type=KIND_LABELS[p["type"]],
+                         origine=p["origine"] if p["type"] != "proxy" else "proxy", valeur=p["valeur"], min=p["min"], max=p["max"],
+                         ratio_base=r0, ratio_min=rlo, ratio_max=rhi, ecart=abs(rhi - rlo)))
+    return pd.DataFrame(rows).sort_values("ecart", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def break_even_table(model: _Model, target: float = 1.0) -> pd.DataFrame:
+    """Value of each parameter, alone, at which the ratio equals ``target``.
+
+    Deadweight, attribution, displacement and proxies enter the PV linearly,
+    so x* = x0 + (target − f(x0)) / slope; the drop-off enters through a
+    polynomial, solved with ``scipy.optimize.brentq`` on [0, 1]. Shares whose
+    root lies outside [0, 1] (and negative proxies) are "non atteint";
+    parameters without a range (min = max) are reported as fixed.
+    """
+    base = model.point()
+    rows = []
+    for k, p in model.params.iterrows():
+
+        def f(x, k=k):
+            v = dict(base)
+            v[k] = x
+            return model.ratio(v)
+
+        seuil, statut = math.nan, ""
+        if not p["max"] - p["min"] > 0:
+            statut = "paramètre fixe (sans plage)"
+        elif p["type"] == "erosion":
+            g0, g1 = f(0.0) - target, f(1.0) - target
+            if abs(g0 - g1) < 1e-12:
+                statut = "sans effet (durée d'un an)"
+            elif g0 * g1 > 0:
+                statut = "non atteint dans [0 ; 1]"
+            else:
+                seuil, statut = optimize.brentq(lambda x: f(x) - target, 0.0, 1.0, xtol=1e-12), "atteint"
+        else:
+            x0, x1 = 0.0, (1.0 if p["type"] != "proxy" else max(p["valeur"], 1.0))
+            f0, f1 = f(x0), f(x1)
+            slope = (f1 - f0) / (x1 - x0)
+            if abs(slope) < 1e-15:
+                statut = "sans effet"
+            else:
+                x = x0 + (target - f0) / slope
+                if p["type"] == "proxy":
+                    seuil, statut = (x, "atteint") if x >= 0 else (math.nan, "non atteint (valeur négative)")
+                else:
+                    seuil, statut = (x, "atteint") if 0.0 <= x <= 1.0 else (math.nan, "non atteint dans [0 ; 1]")
+        rows.append(dict(cle=k, libelle=p["libelle"] + (f" ({p['cae']})" if p["cae"] else ""), type=KIND_LABELS[p["type"]],
+                         valeur=p["valeur"], min=p["min"], max=p["max"], seuil=seuil, statut=statut,
+                         dans_la_plage=bool(not math.isnan(seuil) and p["min"] <= seuil <= p["max"])))
+    return pd.DataFrame(rows)
+
+
+def draw_parameter(key: str, mode: float, low: float, high: float, n: int, law: str, seed: int) -> np.ndarray:
+    """``n`` draws of one parameter from its own stream (seed, key).
+
+    Beta-PERT (Vose 2008, §13.2): α = 1 + 4(m − a)/(b − a),
+    β = 1 + 4(b − m)/(b − a), x = a + (b − a)·Beta(α, β); or triangular(a, m, b).
+    A point range (a = b) gives a constant."""
+    if not high - low > 1e-15:
+        return np.full(n, float(mode))
+    rng = _rng(seed, "mc:" + key)
+    m = min(max(mode, low), high)
+    if law == "triangulaire":
+        return rng.triangular(low, m, high, size=n)
+    a = 1.0 + 4.0 * (m - low) / (high - low)
+    b = 1.0 + 4.0 * (high - m) / (high - low)
+    return low + (high - low) * rng.beta(a, b, size=n)
+
+
+def monte_carlo(model: _Model, n: int, law: str, seed: int) -> np.ndarray:
+    """Ratio draws (vectorised; one stream per parameter key)."""
+    values = {k: draw_parameter(k, p["valeur"], p["min"], p["max"], n, law, seed) for k, p in model.params.iterrows()}
+    return np.asarray(model.ratio(values), dtype=float).reshape(-1)
+
+
+def mc_summary(draws: np.ndarray, quantiles=(0.05, 0.95), law: str = "pert") -> pd.DataFrame:
+    """Median, interval quantiles, mean and P(ratio > 1) of the draws."""
+    qlo, qhi = quantiles
+    return pd.DataFrame([dict(
+        mediane=float(np.median(draws)), ratio_bas=float(np.quantile(draws, qlo)), ratio_haut=float(np.quantile(draws, qhi)),
+        q_bas=float(qlo), q_haut=float(qhi), moyenne=float(np.mean(draws)), p_ratio_sup_1=float(np.mean(draws > 1.0)),
+        tirages=int(draws.size), loi=law,
+    )])
+
+
+def _by_stakeholder(table: pd.DataFrame, vm: dict) -> pd.DataFrame:
+    total = table["valeur_actuelle"].sum()
+    order = list(vm["parties_prenantes"])
+    g = table.groupby("code_partie_prenante", sort=False)["valeur_actuelle"].sum()
+    rows = [dict(code=c, partie_prenante=vm["parties_prenantes"][c], valeur_actuelle=float(g.get(c, 0.0)),
+                 part=float(g.get(c, 0.0) / total) if total > 0 else math.nan) for c in order]
+    return pd.DataFrame(rows)
+
+
+def _settings(vm: dict, methodology_dir, draws, seed):
+    pub = _publication(methodology_dir)
+    p = vm["parametres"]
+    return dict(
+        seed=int(seed if seed is not None else pub.get("graine", 0)),
+        level=float(pub.get("niveau_confiance", 0.95)),
+        draws=int(draws if draws is not None else p["tirages_monte_carlo"]),
+        law=str(p["loi"]),
+        quantiles=tuple(p.get("quantiles_monte_carlo", (0.05, 0.95))),
+        rate=float(p["taux_actualisation"]),
+        rate_sensitivity=float(p["taux_actualisation_sensibilite"]),
+        discount_first=bool(p["actualiser_annee_1"]),
+        base_year=int(p["annee_base"]),
+        version=str(vm.get("version", "?")),
+    )
+
+
+def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, st: dict, slug: str, notes: list[str]) -> SroiResult:
+    pt = model.point()
+    total_pv = float(table["valeur_actuelle"].sum())
+    ratio = model.ratio(pt) if len(model.rows) else math.nan
+    public = float(inputs.loc[inputs["poste"] == "subventions_publiques", "montant"].sum())
+    if model.inputs <= 0:
+        notes.append("Intrants nuls ou absents dans cae.yml : le ratio ne peut pas être calculé.")
+    draws = monte_carlo(model, st["draws"], st["law"], st["seed"])
+    scen = pd.DataFrame([dict(scenario="taux de référence", taux=st["rate"], ratio=ratio),
+                         dict(scenario="taux de sensibilité", taux=st["rate_sensitivity"], ratio=model.ratio(pt, st["rate_sensitivity"]))])
+    return SroiResult(
+        slug=slug, value_map=table, parameters=model.params.reset_index(drop=True), inputs=inputs,
+        total_inputs=model.inputs, total_pv=total_pv, ratio=ratio,
+        net_ratio=(total_pv - model.inputs) / model.inputs if model.inputs > 0 else math.nan,
+        ratio_public=total_pv / public if public > 0 else math.nan,
+        payback_months=_payback_months(model, pt), by_stakeholder=_by_stakeholder(table, vm),
+        tornado=tornado_table(model), break_even=break_even_table(model),
+        mc_summary=mc_summary(draws, st["quantiles"], st["law"]), draws=draws, scenarios=scen, settings=st, notes=notes,
+    )
+
+
+def _notes_for(model: _Model, data_slug: str) -> list[str]:
+    notes = []
+    for _, p in model.params.iterrows():
+        if p["type"] in ("poids_mort", "attribution") and p["cae"] == "" and p["n_repondants"] > 0:
+            notes.append(f"{KIND_LABELS[p['type']]} « {p['nom']} » ({data_slug}) : {p['n_repondants']} réponse(s) valide(s), "
+                         f"en dessous du minimum : valeur par défaut de la méthode.")
+    return notes
+
+
+def evaluate(data: CaeData, vm: dict | None = None, *, methodology_dir: Path | str | None = None,
+             draws: int | None = None, seed: int | None = None) -> SroiResult:
+    """SROI of one CAE: value map, ratio, sensitivity and Monte Carlo.
+
+    ``vm`` defaults to :func:`load_value_map`; ``seed`` to
+    ``publication.graine``; ``draws`` to ``parametres.tirages_monte_carlo``.
+    """
+    vm = load_value_map(methodology_dir) if vm is None else vm
+    check(vm)
+    st = _settings(vm, methodology_dir, draws, seed)
+    model, inputs = _build(data, vm, st["seed"], st["level"])
+    table = _value_map_table(model, vm)
+    return _finish(model, table, inputs, vm, st, data.slug, _notes_for(model, data.slug))
+
+
+def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodology_dir: Path | str | None = None,
+                      draws: int | None = None, seed: int | None = None) -> SroiResult:
+    """National SROI: Σ PV over Σ inputs of the CAEs.
+
+    Shared parameters (proxies, coefficients on their default value) have one
+    key, hence one random stream, common to every CAE; survey-based
+    coefficients have a key per CAE (``nom@cae``), hence independent draws.
+    ``by_cae`` gives each CAE's PV, inputs and ratio.
+    """
+    vm = load_value_map(methodology_dir) if vm is None else vm
+    check(vm)
+    if not datas:
+        raise ValueError("Aucune CAE à agréger.")
+    st = _settings(vm, methodology_dir, draws, seed)
+    models, inputs_all, notes = [], [], []
+    for d in datas:
+        m, inp = _build(d, vm, st["seed"], st["level"])
+        models.append(m)
+        inputs_all.append(inp.assign(cae=d.slug))
+        notes += _notes_for(m, d.slug)
+    params = pd.concat([m.params for m in models])
+    params = params[~params.index.duplicated(keep="first")]
+    rows = pd.concat([m.rows for m in models], ignore_index=True)
+    inputs = pd.concat(inputs_all, ignore_index=True)
+    model = _Model(rows, params, float(inputs["montant"].sum()), models[0].rate, models[0].discount_first)
+    table = _value_map_table(model, vm)
+    res = _finish(model, table, inputs.groupby(["poste", "libelle"], as_index=False, sort=False)[["quantite", "montant"]].sum(),
+                  vm, st, "national", notes)
+    by = table.groupby("cae", sort=False)["valeur_actuelle"].sum()
+    res.by_cae = pd.DataFrame([dict(cae=m.rows["cae"].iloc[0] if len(m.rows) else d.slug, valeur_actuelle=float(by.get(d.slug, 0.0)),
+                                    intrants=m.inputs, ratio=float(by.get(d.slug, 0.0)) / m.inputs if m.inputs > 0 else math.nan)
+                               for m, d in zip(models, datas)])
+    return res
+
+
+def value_map_table(data: CaeData, vm: dict | None = None, *, methodology_dir: Path | str | None = None) -> pd.DataFrame:
+    """The value map of one CAE (one row per active outcome), without the
+    uncertainty analysis. Columns: see :func:`evaluate` (``value_map``)."""
+    vm = load_value_map(methodology_dir) if vm is None else vm
+    check(vm)
+    st = _settings(vm, methodology_dir, 1000, None)
+    model, _ = _build(data, vm, st["seed"], st["level"])
+    return _value_map_table(model, vm)
+
+
+# ==========================================================================
+# Publication helpers
+# ==========================================================================
+def mask_small_counts(table: pd.DataFrame, threshold: int, unit: str = "personnes") -> pd.DataFrame:
+    """Publication rule (PROTOCOL §4): hide the quantity, year-1 impact and
+    PV of outcomes counting 1 to ``threshold − 1`` people (their PV would
+    give the count back). When exactly one row is hidden, the next smallest
+    person-count row is hidden too, so that the total does not reveal it.
+    Hidden cells become NaN and ``masque`` is True."""
+    t = table.copy()
+    counts = t["unite_quantite"].eq(unit)
+    small = counts & (t["quantite"] > 0) & (t["quantite"] < threshold)
+    if small.sum() == 1:
+        others = t.loc[counts & ~small & (t["quantite"] > 0), "quantite"]
+        if len(others):
+            small.loc[others.idxmin()] = True
+    t["masque"] = small
+    for col in ("quantite", "impact_annee_1", "valeur_actuelle"):
+        t[col] = t[col].astype(float).where(~small)
+    return t
+
+
+def dominant_proxies(result: SroiResult, top: int = 3) -> pd.DataFrame:
+    """The parameters that move the ratio most (from the tornado), with their
+    share of the PV for proxies: the "which proxies dominate" paragraph."""
+    tor = result.tornado.head(top).copy()
+    vm_pv = result.value_map.groupby("proxy")["valeur_actuelle"].sum()
+    total = result.value_map["valeur_actuelle"].sum()
+    tor["part_valeur_actuelle"] = [float(vm_pv.get(lbl, math.nan)) / total if total > 0 else math.nan for lbl in tor["libelle"]]
+    return tor
+
+
+def result_tables(result: SroiResult) -> dict[str, pd.DataFrame]:
+    """Tables to write under ``<processed>/<cae>/`` (stem → DataFrame)."""
+    mc = result.mc_summary.copy()
+    return {
+        "sroi_carte_valeur": result.value_map,
+        "sroi_synthese": result.summary(),
+        "sroi_parties_prenantes": result.by_stakeholder,
+        "sroi_tornado": result.tornado,
+        "sroi_seuils": result.break_even,
+        "sroi_monte_carlo": mc,
+        "sroi_parametres": result.parameters,
+        "sroi_intrants": result.inputs,
+    }
+
+
+# ==========================================================================
+# Figures (French labels, colour-blind palette)
+# ==========================================================================
+def _palette(n: int):
+    import seaborn as sns
+
+    from .plotting import PALETTE
+
+    return sns.color_palette(PALETTE, n)
+
+
+def plot_tornado(result: SroiResult, ax=None, top: int = 12):
+    """Horizontal bars: the ratio with each parameter at its min and max."""
+    import matplotlib.pyplot as plt
+
+    from .formatting import fr_number
+
+    t = result.tornado[result.tornado["ecart"] > 0].head(top).iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(t), 2) + 1.2))
+    c = _palette(2)
+    base = result.ratio
+    y = np.arange(len(t))
+    ax.barh(y, t["ratio_min"] - base, left=base, color=c[0], label="paramètre à son minimum")
+    ax.barh(y, t["ratio_max"] - base, left=base, color=c[1], label="paramètre à son maximum")
+    ax.axvline(base, color="black", lw=1)
+    ax.axvline(1.0, color="grey", lw=1, ls="--")
+    ax.set_yticks(y, [lbl if len(lbl) <= 60 else lbl[:57] + "…" for lbl in t["libelle"]], fontsize=8)
+    ax.set_xlabel(f"Ratio SROI (valeur centrale {fr_number(base, 2)} ; tirets : ratio = 1)")
+    ax.set_title("Sensibilité du ratio à chaque hypothèse")
+    ax.legend(loc="lower right", fontsize=8)
+    from .plotting import fr_axis
+
+    fr_axis(ax, "x", decimals=1)
+    return ax
+
+
+def plot_mc(result: SroiResult, ax=None):
+    """Histogram of the Monte Carlo ratio draws with median and interval."""
+    import matplotlib.pyplot as plt
+
+    from .formatting import fr_number, fr_percent
+    from .plotting import fr_axis
+
+    if ax is None:
+        _, ax = plt.subplots()
+    mc = result.mc
+    c = _palette(3)
+    ax.hist(result.draws, bins=60, color=c[0], alpha=0.85)
+    ax.axvline(mc["mediane"], color=c[1], lw=2, label=f"médiane {fr_number(mc['mediane'], 2)}")
+    ax.axvspan(mc["ratio_bas"], mc["ratio_haut"], color=c[2], alpha=0.2,
+               label=f"intervalle {fr_percent(mc['q_bas'], 0)}–{fr_percent(mc['q_haut'], 0)} : "
+                     f"[{fr_number(mc['ratio_bas'], 2)} ; {fr_number(mc['ratio_haut'], 2)}]")
+    ax.axvline(1.0, color="grey", ls="--", lw=1, label="ratio = 1")
+    ax.set_xlabel("Ratio SROI simulé")
+    ax.set_ylabel("Nombre de tirages")
+    ax.set_title(f"Monte Carlo ({fr_number(mc['tirages'])} tirages) : P(ratio > 1) = {fr_percent(mc['p_ratio_sup_1'])}")
+    ax.legend(fontsize=8)
+    fr_axis(ax, "x", decimals=1)
+    fr_axis(ax, "y")
+    return ax
+
+
+def plot_stakeholders(result: SroiResult, ax=None):
+    """Bars: present value per stakeholder, with its share of the total."""
+    import matplotlib.pyplot as plt
+
+    from .formatting import fr_percent
+    from .plotting import fr_axis
+
+    if ax is None:
+        _, ax = plt.subplots()
+    b = result.by_stakeholder
+    c = _palette(len(b))
+    bars = ax.bar(b["partie_prenante"], b["valeur_actuelle"], color=c)
+    for bar, share in zip(bars, b["part"]):
+        ax.annotate(fr_percent(share, 0), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel("Valeur actuelle")
+    ax.set_title("Valeur créée par partie prenante")
+    fr_axis(ax, "y", kind="euro")
+    return ax

@@ -1,0 +1,216 @@
+"""Named quantity rules of the SROI value map.
+
+Each outcome of ``methodology/sroi.yml`` names the rule that computes its
+quantity from one CAE's processed tables, either as a string (``quantite:
+remuneration_nette``) or as a mapping with the rule's arguments
+(``quantite: {regle: sorties_selon_motif, motifs: [emploi_salarie]}``).
+Codes such as ``rsa`` or ``emploi_salarie`` therefore live in the YAML, not
+here, so the rules serve any work collective.
+
+A rule takes ``(data: CaeData, vm: dict, **arguments)`` (``vm`` is the whole
+value map, for the ``cotisations`` and ``enquete`` blocks) and returns a
+:class:`Quantity`: a float that carries a French note saying how it was
+obtained (shown in the value map).
+
+The period: activity rows count when ``annee`` falls within the CAE's
+``periode`` (``cae.yml``); exits count when ``date_sortie`` falls within it.
+Without a period, every row counts.
+
+Survey-based quantities scale the respondents' share to the number of
+entrepreneurs supported (the survey is treated as representative: stated in
+the note and in ``assumptions.yml``), and return 0 with a note when the CAE
+has no survey or fewer valid answers than ``enquete.min_repondants``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+from . import contributions
+from .formatting import fr_euro, fr_number, fr_percent
+from .processed import CaeData
+
+
+class Quantity(float):
+    """A float with a French note explaining how it was computed."""
+
+    note: str
+
+    def __new__(cls, value: float, note: str = ""):
+        obj = super().__new__(cls, float(value))
+        obj.note = note
+        return obj
+
+
+#: Rule registry: name → function(data, vm, **arguments) -> Quantity.
+RULES: dict[str, Callable[..., Quantity]] = {}
+
+
+def rule(name: str):
+    """Register a quantity rule under ``name``."""
+
+    def deco(fn):
+        RULES[name] = fn
+        return fn
+
+    return deco
+
+
+# --------------------------------------------------------------------------
+# period helpers
+# --------------------------------------------------------------------------
+def period_bounds(data: CaeData) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """(start, end) of ``info["periode"]`` as Timestamps, or (None, None)."""
+    per = (data.info or {}).get("periode") or {}
+    start = pd.Timestamp(per["debut"]) if per.get("debut") else None
+    end = pd.Timestamp(per["fin"]) if per.get("fin") else None
+    return start, end
+
+
+def period_activity(data: CaeData) -> pd.DataFrame:
+    """Activity rows whose ``annee`` lies in the period's calendar years."""
+    act = data.activite
+    start, end = period_bounds(data)
+    years = pd.to_numeric(act["annee"], errors="coerce")
+    keep = pd.Series(True, index=act.index)
+    if start is not None:
+        keep &= years >= start.year
+    if end is not None:
+        keep &= years <= end.year
+    return act.loc[keep.fillna(False).astype(bool)]
+
+
+def _years_text(act: pd.DataFrame) -> str:
+    ys = sorted(int(y) for y in pd.to_numeric(act["annee"], errors="coerce").dropna().unique())
+    if not ys:
+        return "aucune année"
+    return str(ys[0]) if len(ys) == 1 else f"{ys[0]}–{ys[-1]}"
+
+
+# --------------------------------------------------------------------------
+# rules over the administrative tables
+# --------------------------------------------------------------------------
+@rule("constante")
+def constante(data: CaeData, vm: dict, valeur: float, note: str = "") -> Quantity:
+    """A quantity typed in the methodology file (e.g. from another study)."""
+    return Quantity(float(valeur), note or "Valeur saisie dans la méthodologie")
+
+
+@rule("remuneration_nette")
+def remuneration_nette(data: CaeData, vm: dict) -> Quantity:
+    """Net pay paid over the period: Σ gross × (1 − taux_salarial).
+
+    Gross pay is ``activite.remuneration_brute``; the employee rate is
+    ``cotisations.taux_salarial`` (see :mod:`analysis.contributions`).
+    """
+    act = period_activity(data)
+    tab = contributions.contributions_table(act, vm["cotisations"])
+    paid = tab.groupby("id")["remuneration_brute"].sum()
+    n = int((paid > 0).sum())
+    total = float(tab["remuneration_nette"].sum())
+    return Quantity(
+        total,
+        f"Rémunération brute versée ({_years_text(act)}) × (1 − {fr_percent(vm['cotisations']['taux_salarial'], 0)}) ; "
+        f"{fr_number(n)} personne(s) rémunérée(s)",
+    )
+
+
+@rule("cotisations_sociales")
+def cotisations_sociales(data: CaeData, vm: dict) -> Quantity:
+    """Employee + employer contributions after the general reduction, summed
+    over each person-year of the period (:func:`analysis.contributions.contributions_table`)."""
+    act = period_activity(data)
+    tab = contributions.contributions_table(act, vm["cotisations"])
+    emp = float(tab["cotisations_salariales"].sum())
+    er = float(tab["cotisations_patronales"].sum())
+    return Quantity(
+        emp + er,
+        f"Cotisations salariales {fr_euro(emp)} + patronales après réduction générale {fr_euro(er)} "
+        f"sur la rémunération brute réelle ({_years_text(act)})",
+    )
+
+
+@rule("effectif_remunere_selon_entree")
+def effectif_remunere_selon_entree(data: CaeData, vm: dict, situations: list[str]) -> Quantity:
+    """People whose ``situation_entree`` is in ``situations`` and who drew
+    gross pay > 0 in the period (summed over the period's years)."""
+    ent = data.entrepreneurs
+    who = set(ent.loc[ent["situation_entree"].isin(list(situations)).fillna(False).astype(bool), "id"].astype(str))
+    act = period_activity(data)
+    pay = pd.to_numeric(act["remuneration_brute"], errors="coerce").fillna(0.0).groupby(act["id"].astype(str)).sum()
+    paid = set(pay.index[pay > 0])
+    n = len(who & paid)
+    return Quantity(
+        n,
+        f"{fr_number(len(who))} personne(s) entrée(s) en situation {', '.join(situations)}, "
+        f"dont celles rémunérées sur la période ({_years_text(act)})",
+    )
+
+
+@rule("sorties_selon_motif")
+def sorties_selon_motif(data: CaeData, vm: dict, motifs: list[str]) -> Quantity:
+    """Exits during the period whose ``motif_sortie`` is in ``motifs``."""
+    ent = data.entrepreneurs
+    start, end = period_bounds(data)
+    d = pd.to_datetime(ent["date_sortie"])
+    keep = d.notna() & ent["motif_sortie"].isin(list(motifs)).fillna(False).astype(bool)
+    if start is not None:
+        keep &= d >= start
+    if end is not None:
+        keep &= d <= end
+    n = int(keep.fillna(False).sum())
+    return Quantity(n, f"Sorties pendant la période pour motif : {', '.join(motifs)}")
+
+
+# --------------------------------------------------------------------------
+# survey rules
+# --------------------------------------------------------------------------
+@rule("part_enquete_effectif")
+def part_enquete_effectif(
+    data: CaeData, vm: dict, question: str, reponse: str = "oui", exclure: list[str] | None = None
+) -> Quantity:
+    """Share of valid respondents answering ``reponse`` to ``question``,
+    applied to the number of entrepreneurs supported in the period.
+
+    ``Q = N_entrepreneurs × k / n`` with n the answers that are neither
+    missing nor in ``exclure``. Zero (with a note) without a survey or with
+    fewer than ``enquete.min_repondants`` valid answers.
+    """
+    min_n = int(vm["enquete"]["min_repondants"])
+    if not data.has_survey or question not in data.questionnaire:
+        return Quantity(0.0, "Pas de questionnaire : résultat non valorisé (quantité nulle)")
+    ans = data.questionnaire[question].astype("string")
+    valid = ans.dropna()
+    valid = valid[~valid.isin(list(exclure or []))]
+    n = int(len(valid))
+    if n < min_n:
+        return Quantity(0.0, f"Moins de {min_n} réponses valides à « {question} » : résultat non valorisé (quantité nulle)")
+    share = float((valid == reponse).sum()) / n
+    N = int(len(data.entrepreneurs))
+    return Quantity(
+        share * N,
+        f"{fr_percent(share)} des {fr_number(n)} répondants (« {reponse} » à « {question} ») "
+        f"appliqués aux {fr_number(N)} entrepreneurs accompagnés (questionnaire supposé représentatif)",
+    )
+
+
+# --------------------------------------------------------------------------
+def rule_spec(spec) -> tuple[str, dict]:
+    """Split a YAML ``quantite`` (string or mapping) into (rule name, arguments)."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, dict) and "regle" in spec:
+        args = {k: v for k, v in spec.items() if k != "regle"}
+        return str(spec["regle"]), args
+    raise ValueError(f"Quantité mal décrite : {spec!r} (attendu : un nom de règle ou {{regle: nom, …}}).")
+
+
+def compute_quantity(spec, data: CaeData, vm: dict) -> Quantity:
+    """Evaluate the ``quantite`` of an outcome for one CAE."""
+    name, args = rule_spec(spec)
+    if name not in RULES:
+        raise KeyError(f"Règle de quantité inconnue : « {name} ». Règles disponibles : {', '.join(sorted(RULES))}.")
+    q = RULES[name](data, vm, **args)
+    return q if isinstance(q, Quantity) else Quantity(float(q))
