@@ -18,11 +18,13 @@ Design of the generator (all vectorised with numpy, one
 
 - people: entry dates over 2010–2019 (more recent years more frequent), a
   log-normal length of stay; only people present at some time in the
-  2017–2019 export window are kept, so exits fall in 2017–2019;
+  period (2019) are kept, as PROTOCOL §2 asks ("one row per person
+  supported in the period"), so exits fall in 2019;
 - status by rank of seniority plus noise: the most senior share ``p_associe``
   are members (``associe``), the most recent quarter stay in ``cape``; CESA a
   few months after entry, membership one to four years after the CESA;
-- activity: one row per person and year present in 2017–2019; full-year
+- activity: one row per person and year present in 2017–2019 (the history
+  of the people supported in 2019); full-year
   turnover log-normal, growing with ``log(1 + seniority)``; gross pay is a
   per-person share (38–52 %) of turnover, rescaled so that the mean monthly
   pay of paid person-years is the profile's ``pay_mean``;
@@ -70,7 +72,6 @@ TARGETS = {
 PERIOD_START = np.datetime64("2019-01-01")
 PERIOD_END = np.datetime64("2019-12-31")
 WINDOW_YEARS = (2017, 2018, 2019)  # years exported in `activite`
-WINDOW_START = np.datetime64("2017-01-01")
 FIRST_ENTRY_YEAR = 2010
 #: Fixed timestamp for XLSX document properties and ZIP entries.
 FIXED_TIMESTAMP = dt.datetime(2020, 1, 15, 9, 0, 0)
@@ -85,21 +86,21 @@ PROFILES: list[dict] = [
         slug="demo-nord", nom="Coopérative Démo Nord", region="Hauts-de-France",
         type="generaliste", territoire="urbain", annee_creation=2004, size=45,
         format="xlsx", headers="labels", labels_entrepreneurs=True, labels_questionnaire=False,
-        ids="erp", id_pattern="ENT-{:05d}", has_survey=True, response_rate=0.70,
+        ids="erp", id_pattern="ENT-{:05d}", has_survey=True, response_rate=0.62,
         p_femmes=0.56, p_low=0.30, p_high=0.44, p_associe=0.25, pay_mean=1150.0,
     ),
     dict(
         slug="demo-batisseurs-ouest", nom="Coopérative Démo Bâtisseurs de l'Ouest", region="Bretagne",
         type="batiment", territoire="periurbain", annee_creation=2008, size=55,
         format="csv_fr", headers="labels", labels_entrepreneurs=True, labels_questionnaire=True,
-        thousands="\u00a0", ids="erp", id_pattern="BAT{:04d}", has_survey=True, response_rate=0.68,
+        thousands="\u00a0", ids="erp", id_pattern="BAT{:04d}", has_survey=True, response_rate=0.60,
         p_femmes=0.30, p_low=0.50, p_high=0.24, p_associe=0.20, pay_mean=1300.0,
     ),
     dict(
         slug="demo-arts-sud", nom="Coopérative Démo Arts et Scènes du Sud", region="Occitanie",
         type="culture", territoire="urbain", annee_creation=2002, size=120,
         format="xlsx", headers="names", labels_entrepreneurs=False, labels_questionnaire=True,
-        ids="email", has_survey=True, response_rate=0.74,
+        ids="email", has_survey=True, response_rate=0.60,
         p_femmes=0.58, p_low=0.22, p_high=0.53, p_associe=0.22, pay_mean=1000.0,
     ),
     dict(
@@ -114,14 +115,14 @@ PROFILES: list[dict] = [
         slug="demo-terres-centre", nom="Coopérative Démo Terres du Centre", region="Centre-Val de Loire",
         type="agri_rurale", territoire="rural", annee_creation=2010, size=80,
         format="csv_utf8", headers="names", labels_entrepreneurs=False, labels_questionnaire=False,
-        ids="name", has_survey=True, response_rate=0.72,
+        ids="name", has_survey=True, response_rate=0.66,
         p_femmes=0.48, p_low=0.35, p_high=0.40, p_associe=0.35, pay_mean=1050.0,
     ),
     dict(
         slug="demo-metropole", nom="Coopérative Démo Métropole", region="Île-de-France",
         type="generaliste", territoire="urbain", annee_creation=1998, size=300,
         format="xlsx", headers="labels", labels_entrepreneurs=True, labels_questionnaire=False,
-        readme_sheet=True, ids="erp", id_pattern="{year}-{seq:04d}", has_survey=True, response_rate=0.72,
+        readme_sheet=True, ids="erp", id_pattern="{year}-{seq:04d}", has_survey=True, response_rate=0.58,
         p_femmes=0.53, p_low=0.26, p_high=0.50, p_associe=0.24, pay_mean=1200.0,
     ),
     dict(
@@ -129,7 +130,7 @@ PROFILES: list[dict] = [
         type="culture", territoire="periurbain", annee_creation=2005, size=150,
         format="csv_fr", headers="labels", labels_entrepreneurs=False, labels_questionnaire=True,
         thousands="", quirks=True, ids="erp", id_pattern="{:d}", id_start=10400,
-        has_survey=True, response_rate=0.72,
+        has_survey=True, response_rate=0.62,
         p_femmes=0.56, p_low=0.25, p_high=0.48, p_associe=0.28, pay_mean=1100.0,
     ),
 ]
@@ -247,7 +248,7 @@ def _size(profile: dict, scale: float) -> int:
 
 # ---------------------------------------------------------------- people
 def _people(profile: dict, rng: np.random.Generator, n: int) -> pd.DataFrame:
-    """Draw ``n`` people present at some time in the 2017–2019 window."""
+    """Draw ``n`` people present at some time in the period (2019)."""
     first_year = max(FIRST_ENTRY_YEAR, profile["annee_creation"])
     years = np.arange(first_year, 2020)
     w = 1.15 ** (years - FIRST_ENTRY_YEAR)
@@ -258,7 +259,7 @@ def _people(profile: dict, rng: np.random.Generator, n: int) -> pd.DataFrame:
     entry = entry + (rng.random(m) * days_in_year).astype("int64").astype("timedelta64[D]")
     stay = np.exp(np.log(3.0) + 0.9 * rng.standard_normal(m)) * 365.25  # median 3 years
     exit_ = entry + np.maximum(stay, 30).astype("int64").astype("timedelta64[D]")
-    keep = exit_ >= WINDOW_START
+    keep = exit_ >= PERIOD_START
     if keep.sum() < n:  # pragma: no cover - 8x oversampling is ample
         raise RuntimeError("demo: not enough candidates")
     idx = np.flatnonzero(keep)[:n]
@@ -408,7 +409,7 @@ def _activity(profile: dict, rng: np.random.Generator, people: pd.DataFrame) -> 
 
 # ---------------------------------------------------------------- survey
 def _survey(profile: dict, rng: np.random.Generator, people: pd.DataFrame) -> pd.DataFrame:
-    """Questionnaire answers of a random share of the people present in 2019."""
+    """Questionnaire answers of a random share (``response_rate``) of the people supported in 2019."""
     n = len(people)
     end = people["_end"].to_numpy("datetime64[D]")
     eligible = end >= PERIOD_START

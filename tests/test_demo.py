@@ -268,7 +268,9 @@ def test_tables_follow_protocol_rules(full):
         assert e.loc[members, "date_societariat"].notna().all()
         assert (e.loc[members, "date_societariat"] >= e.loc[members, "date_cesa"]).all()
         assert e["date_entree"].dt.year.between(2010, 2019).all()
-        assert e["date_sortie"].dropna().dt.year.between(2017, 2019).all()
+        # one row per person supported in the period (cae.yml periode)
+        debut, fin = (pd.Timestamp(v["info"]["periode"][k]) for k in ("debut", "fin"))
+        assert (e["date_entree"] <= fin).all() and (e["date_sortie"].dropna() >= debut).all()
         # activity rows only for years the person was present
         m = a.merge(e[["id", "date_entree", "date_sortie"]], on="id")
         assert (m["annee"] >= m["date_entree"].dt.year).all()
