@@ -675,14 +675,22 @@ def to_display(table: pd.DataFrame, weighted: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def narrative(table: pd.DataFrame, family: str, spec: dict | None = None) -> str:
+def narrative(table: pd.DataFrame, family: str, spec: dict | None = None, data: CaeData | None = None) -> str:
     """French sentences quoting the family's published values (hidden ones are
-    said to be hidden, never quoted)."""
+    said to be hidden, never quoted). With ``data`` and no survey, a sentence
+    says which of the family's indicators need the questionnaire."""
     spec = spec or load_spec()
     sub = table[table["family"] == family]
     fam = spec["families"].get(family, {}).get("label", family)
+    missing = ""
+    if data is not None and not data.has_survey:
+        k = sum(1 for i in survey_indicators(spec) if i["family"] == family)
+        if k:
+            missing = (f"{k} indicateur{'s' if k > 1 else ''} de cette famille repose{'nt' if k > 1 else ''} sur le "
+                       f"questionnaire, que la CAE n'a pas transmis : {'ils ne sont' if k > 1 else 'il n’est'} pas calculé{'s' if k > 1 else ''}.")
     if sub.empty:
-        return f"Aucun indicateur n'est disponible pour la famille « {fam} »."
+        note = spec["families"].get(family, {}).get("note", "")
+        return " ".join(x for x in [f"Aucun indicateur n'est disponible pour la famille « {fam} ».", note, missing] if x)
     sentences = []
     for r in sub.itertuples(index=False):
         label = r.label + (f" ({r.breakdown})" if isinstance(r.breakdown, str) and r.breakdown else "")
@@ -701,7 +709,7 @@ def narrative(table: pd.DataFrame, family: str, spec: dict | None = None) -> str
             s += f", {pos} la référence nationale de {fmt_value(r.reference, r.unit)}"
         sentences.append(s + ".")
     note = suppressed_note(sub)
-    return " ".join(sentences) + (f" {note}" if note else "")
+    return " ".join(sentences + [x for x in (note, missing) if x])
 
 
 def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = None, spec: dict | None = None):
