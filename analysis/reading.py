@@ -299,6 +299,10 @@ def _frame_from_rows(rows: list[tuple[int, list[Any]]], fichier: str) -> ReadRes
 
 
 def _read_csv_bytes(data: bytes, fichier: str) -> ReadResult:
+    if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return ReadResult(None, {}, [Problem(
+            fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
+            "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
     try:
         text, encoding = decode_text(data)
     except UnicodeDecodeError:

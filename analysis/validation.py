@@ -274,7 +274,8 @@ def build_schema(table: str, level: str = "erreur", codebook: dict | None = None
     ``level="erreur"``: dtypes, ``required`` (not nullable), ``unique``
     (NA ignored), ``min``/``max``, accepted codes, ``unique_together``.
     ``level="avertissement"``: the plausible ranges ``warn_min``/``warn_max``.
-    Returns the schema and ``{(column, check name): (message, correction)}``
+    Returns the schema and ``{(column, check number): (message, correction)}``
+    (the check's position in the column, as in pandera's ``failure_cases``)
     used to translate failures into French.
     """
     messages: dict[tuple[str, str], tuple[str, str]] = {}
@@ -288,10 +289,10 @@ def build_schema(table: str, level: str = "erreur", codebook: dict | None = None
         if level == "erreur":
             if "min" in spec:
                 checks.append(pa.Check.ge(spec["min"], name="min"))
-                messages[(name, "min")] = (f"La valeur doit être supérieure ou égale à {fmt_num(spec['min'])}.", f"Corrigez « {label} » sur cette ligne.")
+                messages[(name, len(checks) - 1)] = (f"La valeur doit être supérieure ou égale à {fmt_num(spec['min'])}.", f"Corrigez « {label} » sur cette ligne.")
             if "max" in spec:
                 checks.append(pa.Check.le(spec["max"], name="max"))
-                messages[(name, "max")] = (f"La valeur doit être inférieure ou égale à {fmt_num(spec['max'])}.", f"Corrigez « {label} » sur cette ligne.")
+                messages[(name, len(checks) - 1)] = (f"La valeur doit être inférieure ou égale à {fmt_num(spec['max'])}.", f"Corrigez « {label} » sur cette ligne.")
             if kind in ("code", "scale"):
                 allowed = list(cbk.codes(spec["codes"], codebook))
                 if kind == "code":
@@ -300,15 +301,15 @@ def build_schema(table: str, level: str = "erreur", codebook: dict | None = None
                 else:
                     msg = f"Réponse hors de l'échelle ({min(allowed)} à {max(allowed)})."
                 checks.append(pa.Check.isin(allowed, name="codes"))
-                messages[(name, "codes")] = (msg, f"Valeurs acceptées : {accepted_codes_text(spec['codes'], codebook)}.")
+                messages[(name, len(checks) - 1)] = (msg, f"Valeurs acceptées : {accepted_codes_text(spec['codes'], codebook)}.")
             cols[name] = pa.Column(DTYPES[kind], nullable=not spec.get("required", False), unique=bool(spec.get("unique")), checks=checks, required=True)
         else:
             if "warn_min" in spec:
                 checks.append(pa.Check.ge(spec["warn_min"], name="warn_min"))
-                messages[(name, "warn_min")] = (f"Valeur inhabituelle (moins de {fmt_num(spec['warn_min'])}).", "Vérifiez cette valeur ; si elle est juste, ignorez cet avertissement.")
+                messages[(name, len(checks) - 1)] = (f"Valeur inhabituelle (moins de {fmt_num(spec['warn_min'])}).", "Vérifiez cette valeur ; si elle est juste, ignorez cet avertissement.")
             if "warn_max" in spec:
                 checks.append(pa.Check.le(spec["warn_max"], name="warn_max"))
-                messages[(name, "warn_max")] = (f"Valeur inhabituelle (plus de {fmt_num(spec['warn_max'])}).", "Vérifiez cette valeur ; si elle est juste, ignorez cet avertissement.")
+                messages[(name, len(checks) - 1)] = (f"Valeur inhabituelle (plus de {fmt_num(spec['warn_max'])}).", "Vérifiez cette valeur ; si elle est juste, ignorez cet avertissement.")
             if checks:
                 cols[name] = pa.Column(None, nullable=True, checks=checks, required=True)
     unique = (codebook or cbk.load_codebook())["tables"][table].get("unique_together")
@@ -318,9 +319,16 @@ def build_schema(table: str, level: str = "erreur", codebook: dict | None = None
 
 def _first_lines(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
     """For each row, the spreadsheet line of the first row with the same values in ``cols``."""
-    key = frame[cols].astype(object).where(frame[cols].notna(), None).astype(str).agg("\x1f".join, axis=1)
+    key = frame[cols].astype(object).map(lambda v: "\x00" if pd.isna(v) else str(v)).agg("\x1f".join, axis=1)
     lines = pd.Series(frame.index, index=frame.index)
     return lines.groupby(key.values).transform("min")
+
+
+def _int_or_none(x: Any) -> int | None:
+    try:
+        return None if x is None or pd.isna(x) else int(x)
+    except (TypeError, ValueError):
+        return None
 
 
 def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None = None) -> list[Problem]:
@@ -354,8 +362,8 @@ def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None
                 "Gardez une seule ligne par combinaison (additionnez les montants si besoin).",
                 ligne=line, colonne=tt.header(unique_cols[-1]), valeur=shown_value(tt.raw.at[line, unique_cols[-1]], specs[unique_cols[-1]]), gravite=gravite))
             continue
-        if col is None or col not in specs or (col, line) in seen:
-            continue
+        if col is None or col not in specs or (col, line) in seen or col not in tt.headers:
+            continue  # absent columns were reported once by type_table
         spec = specs[col]
         raw_value = tt.raw.at[line, col] if line is not None and line in tt.raw.index else rec.get("failure_case")
         if check == "not_nullable":
@@ -368,8 +376,8 @@ def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None
                 continue
             msg = f"Valeur en double : déjà présente à la ligne {first}."
             fix = "Chaque valeur doit être unique dans cette colonne : corrigez ou fusionnez les lignes en double."
-        elif (col, check) in messages:
-            msg, fix = messages[(col, check)]
+        elif (col, _int_or_none(rec.get("check_number"))) in messages:
+            msg, fix = messages[(col, _int_or_none(rec.get("check_number")))]
         elif check.startswith("dtype"):
             msg, fix = "Type de colonne inattendu.", "Vérifiez le contenu de cette colonne."
         else:  # pragma: no cover - every codebook check has a message
