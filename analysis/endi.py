@@ -591,8 +591,12 @@ class EndiResult:
     ``tables``: ``entrepreneurs`` and/or ``activite`` with protocol column
     names; index = spreadsheet line of the source row (header = line 1).
     ``sources``: table → enDI file name (several joined by ", ").
-    ``row_files``: table → file name of each row, positionally (the index
-    alone is ambiguous when several files feed a table).
+    The index is the true spreadsheet line whenever those lines are unique
+    (one source file); when several files feed a table (one CA export per
+    year) lines repeat, and since validation needs a unique index the rows
+    are then numbered 2, 3, … in table order instead.
+    ``row_files`` / ``row_lines``: table → source file name and true
+    spreadsheet line of each row, positionally (exact origin in all cases).
     ``problems``: French problems (errors stop the CAE at intake).
     ``read_info``: file name → {sha256, encoding, separator ("xlsx" for a
     workbook), rows, kind}.
@@ -603,6 +607,7 @@ class EndiResult:
     problems: list[Problem]
     read_info: dict[str, dict]
     row_files: dict[str, list[str]] = field(default_factory=dict)
+    row_lines: dict[str, list[int]] = field(default_factory=dict)
     mapping_path: Path | None = None
 
 
@@ -667,11 +672,16 @@ class _Mapper:
         return out
 
 
-def _combine_people(exports: list[_Export]) -> tuple[pd.DataFrame, list[str]]:
+def _combine_people(exports: list[_Export], problems: list[Problem]) -> tuple[pd.DataFrame, list[str]]:
     """One row per id over the porteurs exports: the last file (name order)
     wins, earlier files fill its blanks. Returns (rows, file of each row)."""
     frames = []
     for ex in exports:
+        for line in ex.rows.index[ex.rows["id"].isna()]:
+            problems.append(Problem(
+                fichier=ex.name, ligne=int(line), colonne="ID Utilisateur",
+                message="Ligne sans « ID Utilisateur » : personne ignorée.",
+                correction="Refaites l'export depuis enDI sans modifier la colonne « ID Utilisateur »."))
         df = ex.rows.copy()
         df["_fichier"] = ex.name
         df["_ligne"] = df.index
@@ -839,6 +849,7 @@ def convert_folder(folder: Path, mapping_path: Path | None = None) -> EndiResult
     tables: dict[str, pd.DataFrame] = {}
     sources: dict[str, str] = {}
     row_files: dict[str, list[str]] = {}
+    row_lines: dict[str, list[int]] = {}
 
     people = by_kind.get("porteurs_periode", [])
     ent = None
@@ -847,6 +858,7 @@ def convert_folder(folder: Path, mapping_path: Path | None = None) -> EndiResult
         tables["entrepreneurs"] = ent
         sources["entrepreneurs"] = ", ".join(sorted({ex.name for ex in people}))
         row_files["entrepreneurs"] = files
+        row_lines["entrepreneurs"] = _unique_lines(ent)
     else:
         problems.append(Problem(
             fichier=", ".join(sorted(kinds)),
@@ -859,6 +871,7 @@ def convert_folder(folder: Path, mapping_path: Path | None = None) -> EndiResult
         tables["activite"] = act
         sources["activite"] = ", ".join(sorted({ex.name for ex in ca}))
         row_files["activite"] = files
+        row_lines["activite"] = _unique_lines(act)
     else:
         problems.append(Problem(
             fichier=", ".join(sorted(kinds)),
@@ -872,8 +885,24 @@ def convert_folder(folder: Path, mapping_path: Path | None = None) -> EndiResult
             gravite="avertissement"))
 
     problems.extend(mapper.problems())
+    for name, path in _complement_files(folder, rules):
+        read_info[name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "kind": "complement"}
     return EndiResult(tables=tables, sources=sources, problems=problems, read_info=read_info,
-                      row_files=row_files, mapping_path=mpath)
+                      row_files=row_files, row_lines=row_lines, mapping_path=mpath)
+
+
+def _unique_lines(df: pd.DataFrame) -> list[int]:
+    """Keep the true spreadsheet lines in ``df.index`` when unique, else
+    renumber the rows 2, 3, … (see :class:`EndiResult`); return the true lines."""
+    lines = [int(v) for v in df.index]
+    if not df.index.is_unique:
+        df.index = pd.RangeIndex(2, 2 + len(df), name="ligne")
+    return lines
+
+
+def _complement_files(folder: Path, rules: dict) -> list[tuple[str, Path]]:
+    stem = rules["fichier_complement_remuneration"].lower()
+    return [(p.name, p) for p in _candidate_files(folder) if p.stem.lower() == stem]
 
 
 def _exits_from_sorties(exports: list[_Export]) -> dict[str, dict]:
@@ -906,7 +935,7 @@ def _map_exit(type_label, motif_label, mapper: _Mapper, where_file: str, line: i
 
 def _entrepreneurs(people: list[_Export], steps: dict, exits: dict, mapper: _Mapper, rules: dict,
                    problems: list[Problem]) -> tuple[pd.DataFrame, list[str]]:
-    merged, files = _combine_people(people)
+    merged, files = _combine_people(people, problems)
     ign = rules["ignorer"]
     prio = list(rules["priorite_situation_entree"])
     sexe = {norm(k): v for k, v in rules["sexe"].items()}
@@ -979,16 +1008,14 @@ def _entrepreneurs(people: list[_Export], steps: dict, exits: dict, mapper: _Map
         df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
     for c in ["id", "motif_sortie", "genre", "diplome", "situation_entree", "qpv", "zone", "secteur", "statut"]:
         df[c] = df[c].astype("string")
-    df["annee_naissance"] = df["annee_naissance"].astype("Int64")
+    # whole numbers as Python ints (None when missing): plain cells for intake's parser
+    df["annee_naissance"] = pd.Series([None if pd.isna(v) else int(v) for v in df["annee_naissance"]], index=df.index, dtype=object)
     return df, files
 
 
 def _read_complement(folder: Path, rules: dict, problems: list[Problem]) -> dict[tuple[str, int], dict]:
-    stem = rules["fichier_complement_remuneration"]
     out: dict[tuple[str, int], dict] = {}
-    for p in _candidate_files(folder):
-        if p.stem.lower() != stem.lower():
-            continue
+    for _, p in _complement_files(folder, rules):
         ex = _read_export(p, "complement", rules, problems)
         if "id" not in ex.rows.columns or "annee" not in ex.rows.columns:
             problems.append(Problem(fichier=p.name, message="Colonnes « ID Utilisateur » et « Année » attendues.",
@@ -1067,7 +1094,13 @@ def _activite(ca: list[_Export], ent: pd.DataFrame | None, steps: dict, folder: 
             if not pd.isna(c["pay"]):
                 pay = float(c["pay"])
                 hours = float(c["hours"]) if not pd.isna(c["hours"]) else float("nan")
-        if np.isnan(pay):
+        if pid not in info:
+            problems.append(Problem(
+                fichier=rec["_fichier"], ligne=rec["_ligne"], colonne="ID Utilisateur",
+                message="Cette personne figure dans l'export du chiffre d'affaires mais pas dans l'export des porteurs : sa rémunération ne peut pas être calculée.",
+                correction="Exportez « porteurs_accompagnes_periode » (ou porteurs_actifs_periode) sur toute la période de l'étude.",
+                gravite="avertissement"))
+        elif np.isnan(pay):
             problems.append(Problem(
                 fichier=rec["_fichier"], ligne=rec["_ligne"], colonne="remuneration_brute",
                 message=(f"Rémunération brute {y} impossible à calculer à partir des étapes de parcours enDI "
@@ -1082,7 +1115,7 @@ def _activite(ca: list[_Export], ent: pd.DataFrame | None, steps: dict, folder: 
     df = pd.DataFrame.from_records(recs, index=pd.Index(lines, name="ligne"),
                                    columns=["id", "annee", "chiffre_affaires", "remuneration_brute", "heures_remunerees"])
     df["id"] = df["id"].astype("string")
-    df["annee"] = df["annee"].astype("Int64")
+    df["annee"] = pd.Series([int(v) for v in df["annee"]], index=df.index, dtype=object)
     for c in ["chiffre_affaires", "remuneration_brute", "heures_remunerees"]:
         df[c] = df[c].astype("float64")
     return df, files
