@@ -202,7 +202,7 @@ def reliability_table(questionnaire: pd.DataFrame, spec: dict | None = None) -> 
         alpha, n, k = reliability.cronbach_alpha(x)
         lo, hi = reliability.feldt_interval(alpha, n, k, r["level"])
         omega = math.nan
-        if k >= r["omega_items_min"]:
+        if k >= r["omega_items_min"] and n >= r["n_min_fiabilite"]:
             omega, _ = reliability.mcdonald_omega(x, r["omega_items_min"])
         reported = n >= r["n_min_fiabilite"] and np.isfinite(alpha)
         reason = ""
@@ -360,7 +360,9 @@ def cae_labels(datas: list[CaeData], anonymise: bool | None = None) -> dict[str,
         anonymise = bool(qs.publication_rules().get("anonymiser_cae", False))
     slugs = sorted(d.slug for d in datas)
     names = {d.slug: (d.info.get("nom") or d.slug) if isinstance(d.info, dict) else d.slug for d in datas}
-    return {s: (f"CAE {i}" if anonymise else names[s]) for i, s in enumerate(slugs, 1)}
+    out = {s: (f"CAE {i}" if anonymise else str(names[s])) for i, s in enumerate(slugs, 1)}
+    dup = pd.Series(out).duplicated(keep=False)
+    return {s: (f"{v} ({s})" if dup[s] else v) for s, v in out.items()}
 
 
 def pooled_items(datas: list[CaeData], spec: dict | None = None) -> pd.DataFrame:
@@ -379,9 +381,12 @@ def pooled_items(datas: list[CaeData], spec: dict | None = None) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-FE_NOTE = ("La coopérative entre dans les modèles comme effet fixe : avec sept coopératives, la variance d'un effet "
-           "aléatoire serait estimée sur sept valeurs seulement, et les erreurs-types robustes par grappe sont "
-           "biaisées avec si peu de grappes ; les coefficients comparent donc des répondants d'une même coopérative.")
+def fixed_effect_note(n_cae: int) -> str:
+    """Why the CAE is a fixed effect (French, with the number of CAEs)."""
+    return (f"La coopérative entre dans les modèles comme effet fixe : avec {n_cae} coopérative"
+            f"{'s' if n_cae > 1 else ''} seulement, la variance d'un effet aléatoire serait estimée sur aussi peu "
+            "de valeurs, et les erreurs-types robustes par grappe sont biaisées quand les grappes sont si peu "
+            "nombreuses ; les coefficients comparent donc des répondants d'une même coopérative.")
 
 
 def summarise_national(datas: list[CaeData], spec: dict | None = None) -> QvtNational:
@@ -405,16 +410,21 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None) -> QvtNat
                        ignore_index=True)
     matrix.insert(1, "cae_label", matrix["cae"].map(labels))
     facteurs = {f: fs.get("reference") for f, fs in spec["comparaisons"]["facteurs"].items()}
-    coef_scores, coef_items, notes = [], [], [FE_NOTE]
+    names = {f: fs.get("label", f) for f, fs in spec["comparaisons"]["facteurs"].items()}
+    names["cae"] = "Coopérative"
+    level_names = {**group_labels(spec), "cae": labels}
+    kw = dict(names=names, level_names=level_names)
+    coef_scores, coef_items, notes = [], [], [fixed_effect_note(len(with_survey))]
     for outcome in outcomes(spec):
-        tab, n = qvt_models.fit_score_ols(scores, outcome, facteurs, "cae", r["n_min_groupe"], r["exclus"], r["level"])
+        tab, n = qvt_models.fit_score_ols(scores, outcome, facteurs, "cae", r["n_min_groupe"], r["exclus"], r["level"],
+                                          **kw)
         coef_scores.append(tab)
         notes += n
     mo = spec.get("modeles", {}).get("ordinal", {})
     for item in qs.all_items(spec):
         tab, n = qvt_models.fit_item_ordinal(items, item, facteurs, "cae", r["n_min_groupe"], r["exclus"], r["level"],
                                              distr=mo.get("distr", "logit"), method=mo.get("method", "bfgs"),
-                                             maxiter=int(mo.get("maxiter", 2000)))
+                                             maxiter=int(mo.get("maxiter", 2000)), **kw)
         coef_items.append(tab)
         notes += n
     for tab in coef_scores + coef_items:
@@ -430,7 +440,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None) -> QvtNat
         comparisons=comparisons_table(scores, spec),
         models_scores=pd.concat(coef_scores, ignore_index=True),
         models_items=pd.concat(coef_items, ignore_index=True),
-        model_notes_fr=notes,
+        model_notes_fr=list(dict.fromkeys(notes)),
     )
 
 
@@ -615,7 +625,8 @@ def plot_dimensions(result: QvtResult | pd.DataFrame, network_median: pd.Series 
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         uniq = dict(zip(labels, handles))
-        ax.legend(uniq.values(), uniq.keys(), loc="lower right", fontsize=8)
+        ax.legend(uniq.values(), uniq.keys(), loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+                  fontsize=8, frameon=False)
     ax.set_title("Qualité de vie au travail par dimension")
     return ax
 
@@ -638,8 +649,11 @@ def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
     mean = m.pivot(index="label", columns=col, values="mean").reindex(order)
     supp = m.pivot(index="label", columns=col, values="suppressed").reindex(order).astype(bool)
     annot = mean.map(lambda v: fr_number(v, 1)).where(~supp, "s")
+    from matplotlib.ticker import FuncFormatter
+
     sns.heatmap(mean, mask=supp | mean.isna(), cmap="cividis", vmin=1, vmax=5, annot=annot, fmt="",
-                cbar_kws={"label": "Score moyen (1 à 5)"}, ax=ax, linewidths=0.5, linecolor="white")
+                cbar_kws={"label": "Score moyen (1 à 5)", "format": FuncFormatter(lambda v, _: fr_number(v, 1))},
+                ax=ax, linewidths=0.5, linecolor="white")
     for (i, j), hidden in np.ndenumerate(supp.to_numpy()):
         if hidden:
             ax.text(j + 0.5, i + 0.5, "s", ha="center", va="center", color="0.3", fontsize=9)
@@ -650,43 +664,71 @@ def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
     return ax
 
 
-def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
-    """Distribution of WHO-5 scores (share of respondents per class of
-    ``who5.classes_histogramme``) with the thresholds marked; classes whose
-    count is under ``seuil_effectif`` are not drawn, and nothing is drawn on
-    fewer than ``seuil_denominateur`` respondents."""
-    import matplotlib.pyplot as plt
+def who5_histogram(result_or_scores, spec: dict | None = None) -> pd.DataFrame:
+    """Published distribution of WHO-5 scores by class
+    (``who5.classes_histogramme``, [low, high), last class closed): columns
+    classe, low, high, n, denominator, share, suppressed.
+
+    Passed through :func:`analysis.suppression.publish` with the classes as
+    one partition: classes with 1 to seuil_effectif − 1 people are hidden,
+    and complementary classes too when the total would reveal them; nothing
+    is published on fewer than seuil_denominateur respondents.
+    """
+    from .suppression import publish
 
     spec = qs.load_spec(spec)
-    r = _rules(spec)
+    v = _who5_values(result_or_scores)
+    edges = np.asarray(spec["who5"]["classes_histogramme"], dtype=float)
+    counts, _ = np.histogram(v, bins=edges)
+    n = int(len(v))
+    t = pd.DataFrame({
+        "classe": [f"{fr_number(a)}–{fr_number(b)}" for a, b in zip(edges[:-1], edges[1:])],
+        "low": edges[:-1], "high": edges[1:], "n": counts.astype(int), "denominator": n,
+        "share": counts / n if n else np.nan, "partition": "who5",
+    })
+    out = publish(t, count_cols="n", denominator_col="denominator", value_cols=["share"], group_cols="partition",
+                  complement=False)
+    return out.drop(columns=["partition"])
+
+
+def _who5_values(result_or_scores) -> pd.Series:
     if isinstance(result_or_scores, QvtResult | QvtNational):
-        v = result_or_scores.scores["who5"] if "who5" in result_or_scores.scores.columns else pd.Series(dtype=float)
+        sc = result_or_scores.scores
+        v = sc["who5"] if "who5" in sc.columns else pd.Series(dtype="float64")
     elif isinstance(result_or_scores, pd.DataFrame):
         v = result_or_scores["who5"]
     else:
         v = pd.Series(result_or_scores)
-    v = pd.Series(v, dtype="float64").dropna()
+    return pd.Series(v, dtype="float64").dropna()
+
+
+def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
+    """Distribution of WHO-5 scores (share of respondents per class, from
+    :func:`who5_histogram`) with the thresholds marked; suppressed classes
+    are not drawn (marked « s »), and nothing is drawn on fewer than
+    ``seuil_denominateur`` respondents."""
+    import matplotlib.pyplot as plt
+
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    n = len(_who5_values(result_or_scores))
     if ax is None:
         _, ax = plt.subplots()
     pal = _palette()
-    n = len(v)
     ax.set_xlim(0, 100)
     ax.set_xlabel("Score WHO-5 (0 à 100)")
     ax.set_ylabel("Part des répondants")
     ax.set_title("Bien-être (WHO-5)")
     if n < r["seuil_denominateur"]:
-        ax.text(50, 0.5, "Effectif insuffisant pour publier la distribution", ha="center", va="center",
-                transform=ax.get_xaxis_transform(), color="0.4")
+        ax.text(0.5, 0.5, "Effectif insuffisant pour publier la distribution", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
         return ax
-    edges = np.asarray(spec["who5"]["classes_histogramme"], dtype=float)
-    counts, _ = np.histogram(v, bins=edges)
-    hidden = np.array([_small(c, r["seuil_effectif"]) for c in counts])
-    shares = counts / n
-    widths = np.diff(edges)
-    ax.bar(edges[:-1][~hidden], shares[~hidden], width=widths[~hidden], align="edge", color=pal[0],
+    h = who5_histogram(result_or_scores, spec)
+    shown = ~h["suppressed"].to_numpy(dtype=bool)
+    ax.bar(h["low"][shown], h["share"][shown], width=(h["high"] - h["low"])[shown], align="edge", color=pal[0],
            edgecolor="white", label="Répondants")
-    for x0, w in zip(edges[:-1][hidden], widths[hidden]):
-        ax.text(x0 + w / 2, 0.005, "s", ha="center", va="bottom", color="0.4", fontsize=9)
+    for _, x in h[~shown].iterrows():
+        ax.text((x["low"] + x["high"]) / 2, 0.005, "s", ha="center", va="bottom", color="0.4", fontsize=9)
     for k, th in enumerate(spec["who5"]["seuils"]):
         ax.axvline(th["valeur"], color=pal[3 + k], linestyle="--", linewidth=1.5, label=th["label"])
     from .plotting import fr_axis
@@ -696,14 +738,93 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
     return ax
 
 
-def design_caveats_fr(result: QvtResult | QvtNational) -> str:
+def design_caveats_fr(result: QvtResult | QvtNational, spec: dict | None = None) -> str:
     """The French paragraph on what the design can and cannot say, with the
-    number of respondents computed from the data."""
+    number of respondents computed from the data and the reference sentence
+    following ``qvt.yml`` (``references``)."""
+    spec = qs.load_spec(spec)
+    refs = set((spec.get("references") or {}))
+    no_ref = not (refs & set(qs.dimensions(spec)))
     n = len(result.scores)
     n_txt = f"{fr_number(n)} répondants" if n >= qs.publication_rules()["seuil_denominateur"] else "peu de répondants"
     return (f"Ces résultats reposent sur un questionnaire transversal ({n_txt}) rempli par les entrepreneurs qui "
             "ont choisi d'y répondre : ils décrivent la situation déclarée à un moment donné, pas une évolution, "
             "et les répondants peuvent différer des non-répondants (auto-sélection). Les différences entre groupes "
             "sont des associations : elles ne permettent pas de conclure que le statut, l'ancienneté ou le genre "
-            "en sont la cause. Aucune référence publiée n'existe pour les dimensions de QVT de ce questionnaire, "
-            "conçu pour l'étude.")
+            "en sont la cause."
+            + (" Aucune référence publiée n'existe pour les dimensions de QVT de ce questionnaire, conçu pour "
+               "l'étude : les scores se lisent entre coopératives du réseau, pas par rapport à une norme."
+               if no_ref else ""))
+
+
+def method_text_fr(spec: dict | None = None) -> str:
+    """French description of the scoring and testing rules, built from ``qvt.yml``."""
+    spec = qs.load_spec(spec)
+    r = _rules(spec)
+    e = spec["echelle"]
+    rev = [c for c in qs.all_items(spec) if c in set(_codebook.reverse_items())]
+    part = fr_percent(float(spec["part_min_items"]), 0)
+    seuils = " et ".join(f"{th['valeur']}" for th in spec["who5"]["seuils"])
+    corr = {"holm": "de Holm", "fdr_bh": "de Benjamini-Hochberg"}.get(r["correction"], r["correction"])
+    return (
+        f"Chaque dimension réunit {len(qs.dimensions(spec)[next(iter(qs.dimensions(spec)))]['items'])} affirmations "
+        f"notées de {e['min']} à {e['max']} ; les {len(rev)} affirmations formulées négativement sont inversées "
+        f"({e['min'] + e['max']} − réponse) avant le calcul. Le score d'une personne est la moyenne des affirmations "
+        f"auxquelles elle a répondu, s'il y en a au moins {part} ; une personne est « d'accord » quand son score "
+        f"atteint {fr_number(e['seuil_accord'])}. Le score WHO-5 est la somme des {len(spec['who5']['items'])} "
+        f"réponses ({spec['who5']['min']} à {spec['who5']['max']}) multipliée par {spec['who5']['multiplicateur']}, de 0 à 100 ; les seuils {seuils} signalent un bien-être faible et "
+        "une dépression probable (Topp et al., 2015). La fiabilité (α de Cronbach et son intervalle de Feldt) n'est "
+        f"publiée qu'à partir de {r['n_min_fiabilite']} réponses complètes. Les comparaisons de groupes "
+        f"(tests de Kruskal-Wallis ou de Mann-Whitney) écartent les groupes de moins de {r['n_min_groupe']} "
+        f"personnes et corrigent les p-valeurs par la méthode {corr} sur l'ensemble des échelles comparées "
+        "pour un même facteur. Le r rang-bisériel est positif quand le premier groupe cité a tendance à avoir "
+        "des scores plus élevés que le second."
+    )
+
+
+def summary_fr(result: QvtResult) -> str:
+    """A French paragraph of the main results, built from the published tables."""
+    if not result.available:
+        return result.note_fr
+    d = result.dimensions[~result.dimensions["suppressed"] & result.dimensions["mean"].notna()]
+    parts = []
+    if len(d) >= 2:
+        hi = d.loc[d["mean"].idxmax()]
+        lo = d.loc[d["mean"].idxmin()]
+        parts.append(f"La dimension la mieux notée est « {hi['label']} » (score moyen {fr_number(hi['mean'], 2)} sur 5), "
+                     f"la moins bien notée « {lo['label']} » ({fr_number(lo['mean'], 2)}).")
+    elif d.empty:
+        parts.append("Aucune dimension ne réunit assez de répondants pour être publiée.")
+    w = result.who5.iloc[0] if len(result.who5) else None
+    if w is not None and not w["suppressed"]:
+        parts.append(f"Le score moyen de bien-être WHO-5 est de {fr_number(w['mean'], 1)} sur 100.")
+        spec = qs.load_spec()
+        for th in spec["who5"]["seuils"]:
+            share = w.get(f"share_le_{th['valeur']}")
+            if share is not None and not pd.isna(share):
+                parts.append(f"{fr_percent(share)} des répondants ont un score inférieur ou égal à {th['valeur']} "
+                             f"({th['label'].split(' (')[0].lower()}).")
+    c = result.comparisons
+    alpha = 1 - _rules()["level"]
+    seuil = fr_percent(alpha, 0)
+    sig = c[(~c["suppressed"]) & (c["p_adj"] < alpha)]
+    if len(c) and (~c["suppressed"]).any():
+        if sig.empty:
+            parts.append("Après correction pour comparaisons multiples, aucune différence entre groupes n'est "
+                         f"statistiquement significative au seuil de {seuil}.")
+        else:
+            lst = " ; ".join(f"{x['label']} selon {x['factor_label'].lower()}" for _, x in sig.iterrows())
+            parts.append(f"Après correction pour comparaisons multiples, des différences significatives au seuil de "
+                         f"{seuil} apparaissent pour : {lst}.")
+    return " ".join(parts)
+
+
+def format_item_total(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+    """French display of :func:`item_total_table`."""
+    labels = outcomes(spec)
+    return pd.DataFrame({
+        "Échelle": t["dimension"].map(labels).fillna(t["dimension"]).to_numpy(),
+        "Affirmation": t["item_label"].fillna(t["item"]).to_numpy(),
+        "Réponses complètes": [fr_number(v) if not pd.isna(v) else "s" for v in t["n_complete"]],
+        "r corrigé": [fr_number(v, 2) for v in t["r_corrigee"]],
+    })

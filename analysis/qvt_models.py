@@ -32,7 +32,8 @@ FE_FACTOR = "cae"
 
 
 def prepare(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
-            min_n: int = 10, exclude=()) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
+            min_n: int = 10, exclude=(), names: dict[str, str] | None = None,
+            level_names: dict[str, dict] | None = None) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
     """Rows and factors usable by a model.
 
     Drops rows with a missing outcome or factor or an excluded value (e.g.
@@ -41,8 +42,11 @@ def prepare(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: 
     then factors left with a single level. Returns (data, notes_fr,
     references) where references maps each kept factor to its reference
     level (the requested one if present, else the first in sorted order).
+    ``names`` and ``level_names`` give French labels for the notes.
     """
     notes: list[str] = []
+    names = names or {}
+    level_names = level_names or {}
     cols = [outcome] + list(factors) + ([fe] if fe else [])
     missing_cols = [c for c in cols if c not in df.columns]
     if outcome in missing_cols:
@@ -65,12 +69,14 @@ def prepare(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: 
             counts = d[f].value_counts()
             small = sorted(counts[counts < min_n].index)
             if small:
-                notes.append(f"{f} : niveaux exclus (moins de {min_n} répondants) : {', '.join(small)}.")
+                labs = ", ".join(str(level_names.get(f, {}).get(x, x)) for x in small)
+                notes.append(f"{names.get(f, f)} : modalités écartées des modèles (moins de {min_n} "
+                             f"répondants) : {labs}.")
                 d = d[~d[f].isin(small)]
     for f in all_f:
         levels = d[f].value_counts()
         if len(levels) < 2:
-            notes.append(f"{f} : un seul niveau après filtrage, variable retirée du modèle.")
+            notes.append(f"{names.get(f, f)} : une seule modalité après filtrage, variable retirée des modèles.")
             continue
         want = factors.get(f) if f in factors else None
         refs[f] = want if want in levels.index else str(sorted(levels.index)[0])
@@ -109,7 +115,8 @@ def _table(params, low, high, p, model: str, outcome: str, n: int, refs: dict[st
 
 
 def fit_score_ols(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
-                  min_n: int = 10, exclude=(), level: float = 0.95) -> tuple[pd.DataFrame, list[str]]:
+                  min_n: int = 10, exclude=(), level: float = 0.95, names: dict | None = None,
+                  level_names: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """OLS of a score on the factors with the CAE as a fixed effect:
 
         score_i = β₀ + Σ_f β_f·1[factor_f = level] + γ_c(i) + ε_i
@@ -119,14 +126,13 @@ def fit_score_ols(df: pd.DataFrame, outcome: str, factors: dict[str, str | None]
     section and panel data*, ch. 4 and 10). Returns (coefficient table,
     notes in French).
     """
-    d, notes, refs = prepare(df, outcome, factors, fe, min_n, exclude)
+    d, notes, refs = prepare(df, outcome, factors, fe, min_n, exclude, names, level_names)
     X = design(d, refs)
     if len(d) <= X.shape[1] + 1:
         return _table(pd.Series(dtype=float), {}, {}, {}, "mco_ef", outcome, len(d), refs), \
             notes + [f"{outcome} : trop peu d'observations ({len(d)}) pour le modèle."]
     res = sm.OLS(d[outcome], X).fit()
     ci = res.conf_int(alpha=1 - level)
-    notes.append(f"{outcome} : MCO, n = {len(d)}.")
     return _table(res.params, ci[0], ci[1], res.pvalues, "mco_ef", outcome, len(d), refs), notes
 
 
@@ -155,7 +161,8 @@ def threshold_table(result, model, level: float = 0.95) -> tuple[np.ndarray, np.
 
 def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
                      min_n: int = 10, exclude=(), level: float = 0.95, distr: str = "logit",
-                     method: str = "bfgs", maxiter: int = 2000) -> tuple[pd.DataFrame, list[str]]:
+                     method: str = "bfgs", maxiter: int = 2000, names: dict | None = None,
+                     level_names: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Proportional-odds (ordinal logistic) model of one Likert item:
 
         logit P(Y_i ≤ j) = τ_j − x_iᵀβ
@@ -169,7 +176,7 @@ def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None]
     """
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-    d, notes, refs = prepare(df, item, factors, fe, min_n, exclude)
+    d, notes, refs = prepare(df, item, factors, fe, min_n, exclude, names, level_names)
     observed = sorted(int(v) for v in d[item].unique()) if len(d) else []
     X = design(d, refs, constant=False)
     if len(observed) < 2 or len(d) <= X.shape[1] + len(observed):
@@ -190,7 +197,6 @@ def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None]
                         "term": [f"seuil[{a}|{b}]" for a, b in zip(observed[:-1], observed[1:])],
                         "factor": "seuil", "level": [f"{a}|{b}" for a, b in zip(observed[:-1], observed[1:])],
                         "reference": "", "coef": tau, "ci_low": lo, "ci_high": hi, "p": np.nan, "n": len(d)})
-    notes.append(f"{item} : logit ordinal, n = {len(d)}.")
     return pd.concat([tab, thr], ignore_index=True), notes
 
 

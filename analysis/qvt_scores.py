@@ -179,7 +179,9 @@ def link_groups(questionnaire: pd.DataFrame, entrepreneurs: pd.DataFrame, period
     for col in ("statut", "genre"):
         src = ent[col].astype("string") if col in ent.columns else pd.Series(pd.NA, index=ent.index, dtype="string")
         out[col] = key.map(src).astype("string")
-    entry = key.map(ent["date_entree"]) if "date_entree" in ent.columns else pd.Series(pd.NaT, index=out.index)
+    dates = dict(zip(ent.index, pd.to_datetime(ent["date_entree"]))) if "date_entree" in ent.columns else {}
+    entry = pd.Series([pd.NaT if pd.isna(k) else dates.get(k, pd.NaT) for k in key], index=out.index,
+                      dtype="datetime64[ns]")
     years = seniority_years(entry, period_end) if period_end is not None else \
         pd.Series(np.nan, index=out.index)
     out["anciennete_annees"] = years.astype("float64")
