@@ -745,8 +745,8 @@ def annual_pay(year: int, steps: pd.DataFrame | None, entry: pd.Timestamp | None
     step; an amendment's ends it: the previous terms resume); then off
     contract before ``entry`` and after ``exit_`` (the exit day is paid).
     Pay = Σ_days monthly gross ÷ days in that month (full months count the
-    monthly amount exactly). NaN when any day's terms are unknown; hours NaN
-    when any day's hours are unknown.
+    monthly amount exactly), rounded to the cent. NaN when any day's terms
+    are unknown; hours NaN when any day's hours are unknown.
     """
     days = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
     n = len(days)
@@ -791,8 +791,9 @@ def annual_pay(year: int, steps: pd.DataFrame | None, entry: pd.Timestamp | None
     if exit_ is not None:
         paint(exit_ + pd.Timedelta(days=1), None, off)
     dim = np.array([calendar.monthrange(year, m)[1] for m in days.month], dtype=float)
-    total = float(np.sum(pay / dim)) if not np.isnan(pay).any() else float("nan")
-    total_h = float(np.sum(hours / dim)) if not np.isnan(hours).any() else float("nan")
+    # rounded to the cent (and hundredth of an hour): removes float residue of the day sum
+    total = round(float(np.sum(pay / dim)), 2) if not np.isnan(pay).any() else float("nan")
+    total_h = round(float(np.sum(hours / dim)), 2) if not np.isnan(hours).any() else float("nan")
     return total, total_h
 
 

@@ -398,3 +398,33 @@ def test_parse_date_rejects_impossible_date():
 ])
 def test_parse_number(raw, expected):
     assert endi.parse_number(raw) == expected
+
+
+# ------------------------------------------------------------ with intake --
+
+CAE_YML = """nom: "CAE enDI de test"
+region: "Pays de la Loire"
+type: generaliste
+territoire: urbain
+annee_creation: 2001
+periode: {debut: 2019-01-01, fin: 2020-12-31}
+ressources: {subventions_publiques: 1000, contribution_entrepreneurs: 500, autres_produits: 0, benevolat_heures: 0}
+equipe_appui_etp: 1
+"""
+
+
+def test_intake_validates_the_converted_tables(folder):
+    intake = pytest.importorskip("analysis.intake")
+    (folder / "cae.yml").write_text(CAE_YML, encoding="utf-8")
+    (folder / "questionnaire.csv").unlink()
+    mapping = {k: dict(v) for k, v in fx.MAPPING.items()}
+    mapping["niveau_etudes"]["Niveau Bac"] = "bac"
+    _write_mapping(folder, mapping)
+    fx.write_csv(folder / "remunerations_endi.csv", ["ID Utilisateur", "Année", "Rémunération brute"],
+                 [["103", "2019", "21000"], ["103", "2020", "22000"]])
+    fd = intake.load_folder(folder)
+    assert [str(p) for p in fd.problems if p.is_error] == []
+    ent = fd.tables["entrepreneurs"].frame.set_index("id")
+    assert ent.loc["102", "situation_entree"] == "de_indemnise" and ent.loc["102", "annee_naissance"] == 1962
+    act = fd.tables["activite"].frame
+    assert sorted(act["remuneration_brute"]) == sorted([13800.0, 0.0, 21000.0, 6000.0, 18000.0, 22000.0])
