@@ -292,7 +292,8 @@ def _km_data(df, ind) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     ev = df[ind["event"]]
     censor = None
     for c in ind.get("censor", ["$fin"]):
-        s = _resolve_value(c, df) if c.startswith("$") else df[c]
+        # "$fin" is the last day of the period, observed in full: censor at its end
+        s = _resolve_value(c, df) + pd.Timedelta(days=1) if c == "$fin" else _resolve_value(c, df) if c.startswith("$") else df[c]
         censor = s if censor is None else censor.where(censor.notna() & (censor <= s.fillna(censor)), s)
     observed = ev.notna() & (ev <= censor)
     end = ev.where(observed, censor)
@@ -576,7 +577,7 @@ def representativeness_note(rep: pd.DataFrame, tests: pd.DataFrame) -> str:
     if rep.empty or int(tests["n_resp"].max() or 0) == 0:
         return "Aucun répondant n'est relié au fichier des entrepreneurs : la représentativité ne peut pas être évaluée."
     n = int(tests["n_resp"].max())
-    diff = rep[rep["differs"].fillna(False).astype(bool) & ~rep["suppressed"]]
+    diff = rep[rep["differs"].astype("boolean").fillna(False).astype(bool) & ~rep["suppressed"]]
     parts = [f"{r.variable_label.lower()} « {r.category_label} » ({fr_percent(r.share_resp)} des répondants contre "
              f"{fr_percent(r.share_pop)} de la population)" for r in diff.itertuples()]
     txt = f"{n} répondants sont reliés au fichier des entrepreneurs. "
@@ -623,7 +624,9 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
     by_id = pd.Series(w.to_numpy(), index=resp["id"].astype("string").to_numpy())
     qid = data.questionnaire["id"].astype("string")
     out = pd.Series(qid.map(by_id).astype("float64").to_numpy(), index=data.questionnaire.index)
-    note = f"Poids de calage (raking) sur {', '.join(targets)} pour {len(resp)} répondants reliés."
+    labels = spec["representativeness"]["variables"]
+    note = (f"Poids de calage (raking) sur {', '.join(labels[v].get('label', v).lower() for v in targets)} "
+            f"pour {len(resp)} répondants reliés.")
     if notes:
         note += " " + " ; ".join(notes) + "."
     return out, note
@@ -672,6 +675,24 @@ def to_display(table: pd.DataFrame, weighted: bool = False) -> pd.DataFrame:
         if "cae" in table.columns and table["cae"].nunique() > 1:
             d = {"CAE": r.cae, **d}
         rows.append(d)
+    return pd.DataFrame(rows)
+
+
+def representativeness_display(rep: pd.DataFrame) -> pd.DataFrame:
+    """French version of :func:`representativeness` (hidden cells as « s »)."""
+    def cnt(v):
+        return SECRET if pd.isna(v) else fr_number(v)
+
+    rows = []
+    for r in rep.itertuples(index=False):
+        hidden = bool(r.suppressed)
+        rows.append({
+            "Variable": r.variable_label, "Catégorie": r.category_label,
+            "Répondants": cnt(r.n_resp), "Part des répondants": SECRET if hidden else fr_percent(r.share_resp),
+            "Population": cnt(r.n_pop), "Part de la population": SECRET if hidden else fr_percent(r.share_pop),
+            "Écart standardisé": SECRET if hidden else fr_number(r.std_diff, 2),
+            "Écart notable": SECRET if hidden or pd.isna(r.differs) else ("oui" if r.differs else "non"),
+        })
     return pd.DataFrame(rows)
 
 
@@ -742,15 +763,15 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
         d = sub[sub["cae"] == cae]
         ypos = np.array([labels.index(v) for v in d["y"]]) + (k - (len(caes) - 1) / 2) * step
         err = np.vstack([d["value"] - d["ci_low"], d["ci_high"] - d["value"]]).astype(float)
-        err = np.where(np.isnan(err), 0, err)
+        err = np.clip(np.where(np.isnan(err), 0, err), 0, None)
         ax.errorbar(d["value"], ypos, xerr=err, fmt="o", color=pal[k % len(pal)], capsize=3,
                     label=("Ensemble" if cae == "national" else cae) if len(caes) > 1 else "Valeur (IC 95 %)")
     refs = sub.drop_duplicates("y")
     has_ref = refs["reference"].notna()
     if has_ref.any():
         yr = np.array([labels.index(v) for v in refs.loc[has_ref, "y"]])
-        ax.scatter(refs.loc[has_ref, "reference"], yr, marker="|", s=600, color=pal[3], linewidths=2.5,
-                   label="Référence nationale", zorder=3)
+        ax.plot(refs.loc[has_ref, "reference"], yr, linestyle="none", marker="|", markersize=16, markeredgewidth=2.5,
+                color=pal[3], label="Référence nationale", zorder=3)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels([_wrap(v) for v in labels])
     ax.invert_yaxis()
@@ -760,7 +781,7 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
     ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois"}.get(unit, "Valeur"))
     ax.set_ylabel("")
     ax.set_title(spec["families"].get(family, {}).get("label", family))
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
     return ax
 
 

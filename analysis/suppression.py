@@ -320,7 +320,9 @@ def publish(table: pd.DataFrame, count_cols: str | Sequence[str] | None = None,
         out[den] = pd.array(np.where(hide_den, np.nan, d), dtype="Float64").round().astype("Int64")
     for c in value_cols:
         col = out[c]
-        if pd.api.types.is_numeric_dtype(col.dtype):
+        if pd.api.types.is_bool_dtype(col.dtype):
+            out[c] = col.astype("boolean").mask(hide_values)
+        elif pd.api.types.is_numeric_dtype(col.dtype):
             out[c] = col.astype("float64").mask(hide_values)
         else:
             out[c] = col.mask(hide_values)
