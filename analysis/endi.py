@@ -887,7 +887,9 @@ def convert_folder(folder: Path, mapping_path: Path | None = None) -> EndiResult
 
     problems.extend(mapper.problems())
     for name, path in _complement_files(folder, rules):
-        read_info[name] = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "kind": "complement"}
+        _, body, info = _open_rows(path)
+        info["rows"] = sum(1 for _, cells in body() if any(not _blank(c) for c in cells))
+        read_info[name] = {**info, "kind": "complement"}
     return EndiResult(tables=tables, sources=sources, problems=problems, read_info=read_info,
                       row_files=row_files, row_lines=row_lines, mapping_path=mpath)
 

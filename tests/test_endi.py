@@ -139,9 +139,11 @@ def test_complement_file_supplies_missing_pay(folder):
     _write_mapping(folder, fx.MAPPING)
     fx.write_csv(folder / "remunerations_endi.csv", ["ID Utilisateur", "Année", "Rémunération brute", "Heures rémunérées"],
                  [["103", "2019", "21 000,00", "1 607"]])
-    act = endi.convert_folder(folder).tables["activite"]
+    res = endi.convert_folder(folder)
+    act = res.tables["activite"]
     r = act[(act["id"] == "103") & (act["annee"] == 2019)].iloc[0]
     assert r["remuneration_brute"] == 21000.0 and r["heures_remunerees"] == 1607.0
+    assert res.read_info["remunerations_endi.csv"]["rows"] == 1
     r20 = act[(act["id"] == "103") & (act["annee"] == 2020)].iloc[0]
     assert math.isnan(r20["remuneration_brute"])  # not in the complement: still missing
 
