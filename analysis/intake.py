@@ -25,6 +25,7 @@ and swapped in only when complete, so a previous good output survives.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -162,22 +163,27 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
 
     missing_required = [t for t, s in cb["tables"].items() if s.get("required") and t not in found]
     endi_sources: set[str] = set()
+    endi_rows: dict[str, tuple[str, pd.Index, list, list]] = {}
     if missing_required:
         er, probs = _endi_convert(folder)
         fd.problems.extend(probs)
         if er is not None:
             fd.problems.extend(getattr(er, "problems", []) or [])
             read_info = getattr(er, "read_info", {}) or {}
+            table_of: dict[str, str] = {}
             for table, frame in (getattr(er, "tables", {}) or {}).items():
                 if table in found or table not in cb["tables"]:
                     continue
-                src = er.sources.get(table, "export enDI")
-                endi_sources.add(src)
+                src = (getattr(er, "sources", {}) or {}).get(table, "export enDI")
                 raw_frames[table] = (frame, src, False)
-                fd.files[src] = {"table": table, "source": "enDI", **read_info.get(src, {}), "rows": int(len(frame))}
-            endi_sources |= set(read_info)
-            for name, info in read_info.items():
-                fd.files.setdefault(name, {"table": None, "source": "enDI", **info})
+                for name in src.split(", "):
+                    table_of[name] = table
+                rf, rl = (getattr(er, "row_files", {}) or {}).get(table), (getattr(er, "row_lines", {}) or {}).get(table)
+                if rf and rl and len(rf) == len(rl) == len(frame):
+                    endi_rows[table] = (src, frame.index, list(rf), list(rl))
+            endi_sources |= set(read_info) | set(table_of)
+            for name in sorted(set(read_info) | set(table_of)):
+                fd.files[name] = {"table": table_of.get(name), "source": "enDI", **read_info.get(name, {})}
     for t in missing_required:
         if t not in raw_frames and t not in found:
             fd.problems.add(Problem(
@@ -195,8 +201,21 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
         fd.problems.extend(probs)
         fd.tables[table] = tt
     fd.problems.extend(validate_typed(fd.tables, fd.info, cb))
+    if endi_rows:
+        fd.problems.items = [_endi_origin(p, endi_rows) for p in fd.problems.items]
     fd.problems.items.sort(key=lambda p: (not p.is_error, p.fichier, p.ligne or 0))
     return fd
+
+
+def _endi_origin(p: Problem, endi_rows: dict) -> Problem:
+    """Point a problem on an enDI-converted table back to the enDI file and
+    line the row came from (``EndiResult.row_files``/``row_lines``)."""
+    for src, index, files, lines in endi_rows.values():
+        if p.fichier == src and p.ligne is not None and p.ligne in index:
+            k = index.get_loc(p.ligne)
+            if isinstance(k, int):
+                return dataclasses.replace(p, fichier=files[k], ligne=int(lines[k]))
+    return p
 
 
 def validate_dir(path: Path | str) -> ProblemList:
