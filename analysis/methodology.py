@@ -23,6 +23,7 @@ FILES = {
     "sroi": "sroi.yml",
     "qvt": "qvt.yml",
     "hypotheses": "assumptions.yml",
+    "endi": "endi.yml",
 }
 
 
