@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import optimize
 
 from . import methodology as _meth
+from .formatting import fr_percent
 from .processed import CaeData
 from .sroi_quantities import RULES, compute_quantity, rule_spec
 
@@ -352,7 +353,8 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
                 if est.n >= min_n:
                     row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=min(est.min, est.valeur),
                                max=max(est.max, est.valeur), origine=SOURCE_SURVEY, cae=data.slug,
-                               source=f"Questionnaire de la CAE (« {q} », {est.n} réponses valides ; intervalle bootstrap à {level:.0%})")
+                               url="", source=f"Questionnaire de la CAE (« {q} », {est.n} réponses valides ; "
+                                                    f"intervalle bootstrap à {fr_percent(level, 0)})")
         rows.append(row)
     base = int(vm["parametres"]["annee_base"])
     idx_vals = {int(k): float(v) for k, v in vm["indice"]["valeurs"].items()}
@@ -545,8 +547,13 @@ def _payback_months(model: _Model, values: Mapping) -> float:
     return math.nan
 
 
-def tornado_table(model: _Model) -> pd.DataFrame:
-    """One-way sensitivity: the ratio with each parameter alone at its min and max."""
+def _label(p, tag_cae: bool) -> str:
+    return p["libelle"] + (f" ({p['cae']})" if tag_cae and p["cae"] else "")
+
+
+def tornado_table(model: _Model, tag_cae: bool = False) -> pd.DataFrame:
+    """One-way sensitivity: the ratio with each parameter alone at its min and max.
+    ``tag_cae`` appends the CAE slug to survey-based parameters (national)."""
     base = model.point()
     r0 = model.ratio(base)
     rows = []
@@ -554,13 +561,13 @@ def tornado_table(model: _Model) -> pd.DataFrame:
         lo, hi = dict(base), dict(base)
         lo[k], hi[k] = p["min"], p["max"]
         rlo, rhi = model.ratio(lo), model.ratio(hi)
-        rows.append(dict(cle=k, libelle=p["libelle"] + (f" ({p['cae']})" if p["cae"] else ""), type=KIND_LABELS[p["type"]],
+        rows.append(dict(cle=k, libelle=_label(p, tag_cae), type=KIND_LABELS[p["type"]],
                          origine=p["origine"] if p["type"] != "proxy" else "proxy", valeur=p["valeur"], min=p["min"], max=p["max"],
                          ratio_base=r0, ratio_min=rlo, ratio_max=rhi, ecart=abs(rhi - rlo)))
     return pd.DataFrame(rows).sort_values("ecart", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def break_even_table(model: _Model, target: float = 1.0) -> pd.DataFrame:
+def break_even_table(model: _Model, target: float = 1.0, tag_cae: bool = False) -> pd.DataFrame:
     """Value of each parameter, alone, at which the ratio equals ``target``.
 
     Deadweight, attribution, displacement and proxies enter the PV linearly,
@@ -601,7 +608,7 @@ def break_even_table(model: _Model, target: float = 1.0) -> pd.DataFrame:
                     seuil, statut = (x, "atteint") if x >= 0 else (math.nan, "non atteint (valeur négative)")
                 else:
                     seuil, statut = (x, "atteint") if 0.0 <= x <= 1.0 else (math.nan, "non atteint dans [0 ; 1]")
-        rows.append(dict(cle=k, libelle=p["libelle"] + (f" ({p['cae']})" if p["cae"] else ""), type=KIND_LABELS[p["type"]],
+        rows.append(dict(cle=k, libelle=_label(p, tag_cae), type=KIND_LABELS[p["type"]],
                          valeur=p["valeur"], min=p["min"], max=p["max"], seuil=seuil, statut=statut,
                          dans_la_plage=bool(not math.isnan(seuil) and p["min"] <= seuil <= p["max"])))
     return pd.DataFrame(rows)
@@ -682,7 +689,7 @@ def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, 
         net_ratio=(total_pv - model.inputs) / model.inputs if model.inputs > 0 else math.nan,
         ratio_public=total_pv / public if public > 0 else math.nan,
         payback_months=_payback_months(model, pt), by_stakeholder=_by_stakeholder(table, vm),
-        tornado=tornado_table(model), break_even=break_even_table(model),
+        tornado=tornado_table(model, slug == "national"), break_even=break_even_table(model, tag_cae=slug == "national"),
         mc_summary=mc_summary(draws, st["quantiles"], st["law"]), draws=draws, scenarios=scen, settings=st, notes=notes,
     )
 
@@ -778,16 +785,6 @@ def mask_small_counts(table: pd.DataFrame, threshold: int, unit: str = "personne
     return t
 
 
-def dominant_proxies(result: SroiResult, top: int = 3) -> pd.DataFrame:
-    """The parameters that move the ratio most (from the tornado), with their
-    share of the PV for proxies: the "which proxies dominate" paragraph."""
-    tor = result.tornado.head(top).copy()
-    vm_pv = result.value_map.groupby("proxy")["valeur_actuelle"].sum()
-    total = result.value_map["valeur_actuelle"].sum()
-    tor["part_valeur_actuelle"] = [float(vm_pv.get(lbl, math.nan)) / total if total > 0 else math.nan for lbl in tor["libelle"]]
-    return tor
-
-
 def result_tables(result: SroiResult) -> dict[str, pd.DataFrame]:
     """Tables to write under ``<processed>/<cae>/`` (stem → DataFrame)."""
     mc = result.mc_summary.copy()
@@ -877,7 +874,9 @@ def plot_stakeholders(result: SroiResult, ax=None):
         _, ax = plt.subplots()
     b = result.by_stakeholder
     c = _palette(len(b))
-    bars = ax.bar(b["partie_prenante"], b["valeur_actuelle"], color=c)
+    import textwrap
+
+    bars = ax.bar([textwrap.fill(x, 18) for x in b["partie_prenante"]], b["valeur_actuelle"], color=c)
     for bar, share in zip(bars, b["part"]):
         ax.annotate(fr_percent(share, 0), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=9)
@@ -885,3 +884,166 @@ def plot_stakeholders(result: SroiResult, ax=None):
     ax.set_title("Valeur créée par partie prenante")
     fr_axis(ax, "y", kind="euro")
     return ax
+
+
+# ==========================================================================
+# French display (notebook tables and sentences, built from computed values)
+# ==========================================================================
+def _link(text: str, url: str) -> str:
+    import html
+
+    t = html.escape(str(text))
+    return f'<a href="{html.escape(url)}">{t}</a>' if url else t
+
+
+def _coef_cell(value: float, origin: str) -> str:
+    from .formatting import fr_percent
+
+    tag = "questionnaire" if origin == SOURCE_SURVEY else "défaut"
+    return f"{fr_percent(value, 1)} ({tag})"
+
+
+def value_map_display(table: pd.DataFrame, seuil_effectif: int = 5) -> pd.DataFrame:
+    """The value map as a French table (euros formatted, sources as HTML
+    links); counts under ``seuil_effectif`` masked (:func:`mask_small_counts`)."""
+    from .formatting import fr_euro, fr_number
+
+    t = mask_small_counts(table, seuil_effectif)
+    rows = []
+    for r in t.itertuples():
+        if r.masque:
+            q = f"< {seuil_effectif}"
+        elif r.unite_quantite == "€":
+            q = fr_euro(r.quantite)
+        else:
+            q = f"{fr_number(r.quantite, 1 if r.quantite % 1 else 0)} {r.unite_quantite}"
+        rows.append({
+            **({"CAE": r.cae} if t["cae"].nunique() > 1 else {}),
+            "Partie prenante": r.partie_prenante,
+            "Résultat": r.resultat,
+            "Indicateur": r.indicateur,
+            "Quantité": q,
+            "Durée (ans)": int(r.duree),
+            "Proxy financier": r.proxy,
+            "Valeur du proxy": fr_euro(r.proxy_valeur, 2 if r.proxy_valeur < 10 else 0),
+            "Source du proxy": _link(f"{r.proxy_source} ({r.proxy_annee})", r.proxy_url),
+            "Poids mort": _coef_cell(r.poids_mort, r.poids_mort_source),
+            "Attribution": _coef_cell(r.attribution, r.attribution_source),
+            "Déplacement": _coef_cell(r.deplacement, r.deplacement_source),
+            "Érosion": _coef_cell(r.erosion, r.erosion_source),
+            "Impact année 1": "secret statistique" if r.masque else fr_euro(r.impact_annee_1),
+            "Valeur actuelle": "secret statistique" if r.masque else fr_euro(r.valeur_actuelle),
+        })
+    return pd.DataFrame(rows)
+
+
+def inputs_display(result: SroiResult) -> pd.DataFrame:
+    """Inputs (``ressources``) with volunteer hours valued, in French."""
+    from .formatting import fr_euro, fr_number
+
+    rate = None
+    rows = []
+    for r in result.inputs.itertuples():
+        detail = ""
+        if r.poste == "benevolat_heures":
+            rate = r.montant / r.quantite if r.quantite else math.nan
+            detail = f"{fr_number(r.quantite)} h × {fr_euro(rate, 2)}" if r.quantite else ""
+        rows.append({"Intrant": r.libelle, "Détail": detail, "Montant": fr_euro(r.montant)})
+    rows.append({"Intrant": "Total", "Détail": "", "Montant": fr_euro(result.total_inputs)})
+    return pd.DataFrame(rows)
+
+
+def stakeholders_display(result: SroiResult) -> pd.DataFrame:
+    from .formatting import fr_euro, fr_percent
+
+    return pd.DataFrame({"Partie prenante": result.by_stakeholder["partie_prenante"],
+                         "Valeur actuelle": [fr_euro(v) for v in result.by_stakeholder["valeur_actuelle"]],
+                         "Part de la valeur créée": [fr_percent(v, 0) for v in result.by_stakeholder["part"]]})
+
+
+def _param_value(v: float, kind: str) -> str:
+    from .formatting import fr_euro, fr_percent
+
+    if isinstance(v, float) and math.isnan(v):
+        return "–"
+    return fr_euro(v, 2 if v < 10 else 0) if kind == KIND_LABELS["proxy"] else fr_percent(v, 1)
+
+
+def break_even_display(result: SroiResult) -> pd.DataFrame:
+    """Break-even values in French, parameters without a range left out."""
+    b = result.break_even[~result.break_even["statut"].str.startswith("paramètre fixe")]
+    return pd.DataFrame({
+        "Hypothèse": b["libelle"], "Type": b["type"],
+        "Valeur retenue": [_param_value(v, k) for v, k in zip(b["valeur"], b["type"])],
+        "Plage": [f"{_param_value(lo, k)} à {_param_value(hi, k)}" for lo, hi, k in zip(b["min"], b["max"], b["type"])],
+        "Valeur pour laquelle le ratio vaut 1": [_param_value(v, k) if s == "atteint" else s
+                                                 for v, k, s in zip(b["seuil"], b["type"], b["statut"])],
+        "Dans la plage ?": ["oui" if x else "non" for x in b["dans_la_plage"]],
+    })
+
+
+def parameters_display(result: SroiResult) -> pd.DataFrame:
+    """Every parameter with its value, range, origin and source (annex table)."""
+    p = result.parameters
+    return pd.DataFrame({
+        "Hypothèse": p["libelle"] + p["cae"].map(lambda c: f" ({c})" if c and result.slug == "national" else ""),
+        "Type": p["type"].map(KIND_LABELS),
+        "Valeur": [_param_value(v, KIND_LABELS[k]) for v, k in zip(p["valeur"], p["type"])],
+        "Plage": [f"{_param_value(lo, KIND_LABELS[k])} à {_param_value(hi, KIND_LABELS[k])}" for lo, hi, k in zip(p["min"], p["max"], p["type"])],
+        "Origine": [("questionnaire" if o == SOURCE_SURVEY else ("défaut méthodologique" if t != "proxy" else "proxy"))
+                    for o, t in zip(p["origine"], p["type"])],
+        "Source": [_link(s, u) for s, u in zip(p["source"], p["url"].fillna(""))],
+    })
+
+
+def headline(result: SroiResult) -> str:
+    """A French paragraph with the ratios, the interval and the sources of the coefficients."""
+    from .formatting import fr_euro, fr_number, fr_percent
+
+    if not len(result.value_map) or math.isnan(result.ratio):
+        return "Le ratio SROI ne peut pas être calculé : " + " ".join(result.notes or ["aucun résultat valorisé."])
+    mc = result.mc
+    survey = result.parameters[result.parameters["origine"] == SOURCE_SURVEY]
+    src = ("Poids mort et attribution viennent du questionnaire de la CAE ("
+           + ", ".join(f"{KIND_LABELS[t].lower()} : {fr_number(n)} réponses" for t, n in zip(survey["type"], survey["n_repondants"]))
+           + ")." if len(survey) else
+           "Faute de questionnaire suffisant, poids mort et attribution prennent les valeurs par défaut de la méthode.")
+    pay = (f"Les intrants sont couverts en {fr_number(result.payback_months, 0)} mois."
+           if not math.isnan(result.payback_months) else "Les intrants ne sont pas couverts sur la durée des effets retenus.")
+    return (
+        f"Pour {fr_euro(result.total_inputs)} d'intrants, la valeur actuelle des résultats est estimée à "
+        f"{fr_euro(result.total_pv)} : **{fr_euro(result.ratio, 2)} de valeur sociale par euro investi** "
+        f"(ratio SROI), soit un ratio net de {fr_number(result.net_ratio, 2)} "
+        f"((valeur − intrants) / intrants). La simulation de Monte Carlo ({fr_number(mc['tirages'])} tirages) "
+        f"place le ratio entre {fr_number(mc['ratio_bas'], 2)} et {fr_number(mc['ratio_haut'], 2)} "
+        f"(intervalle {fr_percent(mc['q_bas'], 0)}–{fr_percent(mc['q_haut'], 0)}, médiane {fr_number(mc['mediane'], 2)}) ; "
+        f"la probabilité qu'il dépasse 1 est de {fr_percent(mc['p_ratio_sup_1'], 0)}. {pay} {src}"
+    )
+
+
+def limits_text(result: SroiResult) -> str:
+    """The limits paragraph: non-comparability, dominant hypotheses (computed),
+    survey or default coefficients, discount-rate sensitivity."""
+    from .formatting import fr_number, fr_percent
+
+    top = result.tornado[result.tornado["ecart"] > 0].head(3)
+    dom = " ; ".join(f"{r.libelle} (ratio de {fr_number(min(r.ratio_min, r.ratio_max), 2)} à {fr_number(max(r.ratio_min, r.ratio_max), 2)})"
+                    for r in top.itertuples())
+    vm = result.value_map
+    share = vm.groupby("proxy")["valeur_actuelle"].sum().sort_values(ascending=False)
+    total = vm["valeur_actuelle"].sum()
+    proxies = ", ".join(f"{name} ({fr_percent(v / total, 0)})" for name, v in share.head(2).items()) if total > 0 else "–"
+    sens = result.scenarios.iloc[1]
+    within = result.break_even[result.break_even["dans_la_plage"]]
+    be = ("Aucune hypothèse, prise seule dans sa plage, ne ramène le ratio à 1."
+          if within.empty else
+          "Prise seule dans sa plage, " + ("l'hypothèse suivante peut" if len(within) == 1 else "chacune de ces hypothèses peut")
+          + " ramener le ratio à 1 : " + ", ".join(within["libelle"]) + ".")
+    return (
+        "Un ratio SROI dépend de son périmètre, de ses proxys et de ses hypothèses : Social Value International "
+        "rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre CAE. Il se lit avec son intervalle "
+        f"et sa sensibilité. Les hypothèses qui déplacent le plus le ratio sont : {dom}. "
+        f"Les proxys qui portent le plus de valeur sont : {proxies}. {be} "
+        f"Au taux d'actualisation de {fr_percent(sens.taux, 1)} (France Stratégie), le ratio serait de {fr_number(sens.ratio, 2)}. "
+        "Le journal des hypothèses (methodology/assumptions.yml) liste les valeurs encore à vérifier."
+    )

@@ -7,6 +7,10 @@ remuneration_nette``) or as a mapping with the rule's arguments
 Codes such as ``rsa`` or ``emploi_salarie`` therefore live in the YAML, not
 here, so the rules serve any work collective.
 
+Notes never carry a count of people (only rates, euros and the
+respondents' base, itself at least ``min_repondants``), so that they can be
+published as they are (PROTOCOL §4).
+
 A rule takes ``(data: CaeData, vm: dict, **arguments)`` (``vm`` is the whole
 value map, for the ``cotisations`` and ``enquete`` blocks) and returns a
 :class:`Quantity`: a float that carries a French note saying how it was
@@ -29,6 +33,7 @@ from typing import Callable
 import pandas as pd
 
 from . import contributions
+from .codebook import label_of
 from .formatting import fr_euro, fr_number, fr_percent
 from .processed import CaeData
 
@@ -82,6 +87,17 @@ def period_activity(data: CaeData) -> pd.DataFrame:
     return act.loc[keep.fillna(False).astype(bool)]
 
 
+def _labels(codes_name: str, values) -> str:
+    """French labels of codes, for notes (the code itself when unknown)."""
+    out = []
+    for v in values:
+        try:
+            out.append(label_of(codes_name, v))
+        except Exception:  # codebook list missing: show the code
+            out.append(str(v))
+    return ", ".join(f"« {x} »" for x in out)
+
+
 def _years_text(act: pd.DataFrame) -> str:
     ys = sorted(int(y) for y in pd.to_numeric(act["annee"], errors="coerce").dropna().unique())
     if not ys:
@@ -107,13 +123,10 @@ def remuneration_nette(data: CaeData, vm: dict) -> Quantity:
     """
     act = period_activity(data)
     tab = contributions.contributions_table(act, vm["cotisations"])
-    paid = tab.groupby("id")["remuneration_brute"].sum()
-    n = int((paid > 0).sum())
     total = float(tab["remuneration_nette"].sum())
     return Quantity(
         total,
-        f"Rémunération brute versée ({_years_text(act)}) × (1 − {fr_percent(vm['cotisations']['taux_salarial'], 0)}) ; "
-        f"{fr_number(n)} personne(s) rémunérée(s)",
+        f"Rémunération brute versée ({_years_text(act)}) × (1 − {fr_percent(vm['cotisations']['taux_salarial'], 0)})",
     )
 
 
@@ -144,8 +157,8 @@ def effectif_remunere_selon_entree(data: CaeData, vm: dict, situations: list[str
     n = len(who & paid)
     return Quantity(
         n,
-        f"{fr_number(len(who))} personne(s) entrée(s) en situation {', '.join(situations)}, "
-        f"dont celles rémunérées sur la période ({_years_text(act)})",
+        f"Personnes entrées en situation {_labels('situation_entree', situations)} "
+        f"et rémunérées sur la période ({_years_text(act)})",
     )
 
 
@@ -161,7 +174,7 @@ def sorties_selon_motif(data: CaeData, vm: dict, motifs: list[str]) -> Quantity:
     if end is not None:
         keep &= d <= end
     n = int(keep.fillna(False).sum())
-    return Quantity(n, f"Sorties pendant la période pour motif : {', '.join(motifs)}")
+    return Quantity(n, f"Sorties pendant la période pour motif {_labels('motif_sortie', motifs)}")
 
 
 # --------------------------------------------------------------------------
