@@ -330,7 +330,9 @@ def summarise_cae(data: CaeData, spec: dict | None = None) -> QvtResult:
     """Every QVT table of one CAE (see :class:`QvtResult`)."""
     spec = qs.load_spec(spec)
     if not data.has_survey:
-        return QvtResult(cae=data.slug, available=False, note_fr=no_survey_note(data))
+        empty = qs.score_respondents(pd.DataFrame({"id": pd.array([], dtype="string")}), None, None, data.slug, spec)
+        return QvtResult(cae=data.slug, available=False, note_fr=no_survey_note(data), scores=empty,
+                         who5=who5_table(empty, spec, data.slug).iloc[0:0])
     scores = score_cae(data, spec)
     q = data.questionnaire.reset_index(drop=True)
     r = _rules(spec)
