@@ -148,6 +148,8 @@ def validate_value_map(vm: dict) -> list[str]:
             pb.append(f"{where} : « url » manquant (chaîne vide si aucune).")
         if x.get("indexer") and x.get("annee") is not None and int(x["annee"]) not in idx_years:
             pb.append(f"{where} : l'indice n'a pas de valeur pour {x['annee']} (bloc indice.valeurs).")
+    if not [o for o in (vm["resultats"] or []) if o.get("actif", True)]:
+        pb.append("resultats : aucun résultat actif (au moins un résultat sans « actif: false » est nécessaire).")
     ids = set()
     for i, o in enumerate(vm["resultats"] or []):
         where = f"resultats[{i + 1}] ({o.get('id', '?')})"
@@ -537,7 +539,7 @@ def _payback_months(model: _Model, values: Mapping) -> float:
     within a year; SROI guide 2012 §5.4: inputs / (annual impact / 12) when
     reached in year 1). NaN when never reached within the durations."""
     if model.inputs <= 0:
-        return 0.0
+        return math.nan
     per_year = model.yearly(values).sum(axis=0)
     cum = 0.0
     for t, y in enumerate(per_year):
@@ -586,7 +588,9 @@ def break_even_table(model: _Model, target: float = 1.0, tag_cae: bool = False) 
             return model.ratio(v)
 
         seuil, statut = math.nan, ""
-        if not p["max"] - p["min"] > 0:
+        if not model.inputs > 0:
+            statut = "ratio non calculable (intrants nuls)"
+        elif not p["max"] - p["min"] > 0:
             statut = "paramètre fixe (sans plage)"
         elif p["type"] == "erosion":
             g0, g1 = f(0.0) - target, f(1.0) - target
@@ -811,6 +815,12 @@ def _palette(n: int):
     return sns.color_palette(PALETTE, n)
 
 
+def _empty(ax, message: str):
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return ax
+
+
 def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     """Horizontal bars: the ratio with each parameter at its min and max."""
     import matplotlib.pyplot as plt
@@ -820,6 +830,8 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     t = result.tornado[result.tornado["ecart"] > 0].head(top).iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(t), 2) + 1.2))
+    if t.empty or not np.isfinite(result.ratio):
+        return _empty(ax, "Aucune hypothèse ne fait varier le ratio (ou ratio non calculable).")
     c = _palette(2)
     base = result.ratio
     y = np.arange(len(t))
@@ -846,6 +858,8 @@ def plot_mc(result: SroiResult, ax=None):
 
     if ax is None:
         _, ax = plt.subplots()
+    if not np.isfinite(result.draws).any():
+        return _empty(ax, "Ratio non calculable : intrants nuls ou absents.")
     mc = result.mc
     c = _palette(3)
     ax.hist(result.draws, bins=60, color=c[0], alpha=0.85)
@@ -1026,6 +1040,11 @@ def limits_text(result: SroiResult) -> str:
     survey or default coefficients, discount-rate sensitivity."""
     from .formatting import fr_number, fr_percent
 
+    head = ("Un ratio SROI dépend de son périmètre, de ses proxys et de ses hypothèses : Social Value International "
+            "rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre CAE. Il se lit avec son intervalle "
+            "et sa sensibilité.")
+    if not np.isfinite(result.ratio) or result.total_pv <= 0:
+        return head + " Ici, aucune valeur n'a pu être rapportée aux intrants : l'analyse de sensibilité est sans objet."
     top = result.tornado[result.tornado["ecart"] > 0].head(3)
     dom = " ; ".join(f"{r.libelle} (ratio de {fr_number(min(r.ratio_min, r.ratio_max), 2)} à {fr_number(max(r.ratio_min, r.ratio_max), 2)})"
                     for r in top.itertuples())
@@ -1040,9 +1059,7 @@ def limits_text(result: SroiResult) -> str:
           "Prise seule dans sa plage, " + ("l'hypothèse suivante peut" if len(within) == 1 else "chacune de ces hypothèses peut")
           + " ramener le ratio à 1 : " + ", ".join(within["libelle"]) + ".")
     return (
-        "Un ratio SROI dépend de son périmètre, de ses proxys et de ses hypothèses : Social Value International "
-        "rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre CAE. Il se lit avec son intervalle "
-        f"et sa sensibilité. Les hypothèses qui déplacent le plus le ratio sont : {dom}. "
+        f"{head} Les hypothèses qui déplacent le plus le ratio sont : {dom}. "
         f"Les proxys qui portent le plus de valeur sont : {proxies}. {be} "
         f"Au taux d'actualisation de {fr_percent(sens.taux, 1)} (France Stratégie), le ratio serait de {fr_number(sens.ratio, 2)}. "
         "Le journal des hypothèses (methodology/assumptions.yml) liste les valeurs encore à vérifier."

@@ -382,3 +382,17 @@ def test_notebook_runs_with_papermill(tmp_path):
     assert ratio == pytest.approx(carte["valeur_actuelle"].sum() / (60000 + 20000 + 100 * 10.03))
     for stem in ("sroi_tornado", "sroi_monte_carlo", "sroi_seuils", "sroi_parties_prenantes"):
         assert (processed / "fixture" / f"{stem}.csv").exists()
+
+
+def test_zero_inputs_give_no_ratio_but_no_crash():
+    res = sroi.evaluate(empty_cae(subventions=0.0), hand_vm(ranges={"pm": (0.1, 0.4)}), draws=1000)
+    assert math.isnan(res.ratio) and res.total_pv == pytest.approx(PV_HAND)
+    assert any("Intrants nuls" in n for n in res.notes)
+    assert res.break_even["statut"].str.contains("intrants nuls").all()
+    assert "ne peut pas être calculé" in sroi.headline(res)
+
+
+def test_value_map_without_active_outcome_is_rejected():
+    vm = hand_vm()
+    vm["resultats"][0]["actif"] = False
+    assert any("aucun résultat actif" in p for p in sroi.validate_value_map(vm))
