@@ -196,7 +196,8 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
                 "Nommez les fichiers comme les tables : " + ", ".join(f"{t}.csv ou {t}.xlsx" for t in cb["tables"]) + ".",
                 gravite="avertissement"))
 
-    for table, (frame, fichier, excel) in raw_frames.items():
+    for table in [t for t in cb["tables"] if t in raw_frames]:  # codebook order
+        frame, fichier, excel = raw_frames[table]
         tt, probs = type_table(frame, table, fichier, cb, excel=excel)
         fd.problems.extend(probs)
         fd.tables[table] = tt
@@ -517,3 +518,71 @@ def cleaning_report(cae: str, raw_dir=None, processed_dir=None, out_dir=None) ->
         "manquants": missing_table(cae, processed_dir),
         "pseudonymisation": pseudonymisation_statement(m),
     }
+
+
+def grouped_problems_frame(problems) -> pd.DataFrame:
+    """Problems merged as in :func:`grouped_lines`, as a French table:
+    Gravité, Fichier, Colonne, Problème, Lignes (count and first lines), Correction."""
+    groups: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.gravite, p.fichier, p.colonne, p.message, p.correction), []).append(p)
+    rows = []
+    for (grav, fichier, colonne, message, correction), items in groups.items():
+        lines = [str(p.ligne) for p in items if p.ligne is not None]
+        shown = ", ".join(lines[:8]) + (", …" if len(lines) > 8 else "")
+        rows.append({"Gravité": grav, "Fichier": fichier, "Colonne": colonne or "", "Problème": message,
+                     "Lignes": f"{len(lines)} : {shown}" if len(lines) > 1 else shown, "Correction": correction})
+    return pd.DataFrame(rows, columns=["Gravité", "Fichier", "Colonne", "Problème", "Lignes", "Correction"])
+
+
+def provenance_table(manifest: dict) -> pd.DataFrame:
+    """Versions and run time recorded in the manifest (PROTOCOL §4: every number can be traced)."""
+    rows = [{"Élément": "Logiciel cae-impact", "Version": manifest.get("package_version", "?"), "Empreinte": ""}]
+    for name, v in (manifest.get("methodology") or {}).items():
+        rows.append({"Élément": f"Méthode : {v.get('file', name)}", "Version": v.get("version", "?"), "Empreinte": (v.get("sha256") or "")[:12] + "…"})
+    rows.append({"Élément": "Données brutes (empreinte du dossier)", "Version": "", "Empreinte": (manifest.get("raw_fingerprint") or "")[:12] + "…"})
+    t = manifest.get("run_time_utc")
+    if t:
+        rows.append({"Élément": "Lecture effectuée le (UTC)", "Version": dt.datetime.fromisoformat(t).strftime("%d/%m/%Y %H:%M"), "Empreinte": ""})
+    return pd.DataFrame(rows, columns=["Élément", "Version", "Empreinte"])
+
+
+def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
+    """One French paragraph on what was read (counts from the manifest)."""
+    m = report["result"].manifest or {}
+    tables = m.get("tables", {})
+    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table"))
+    parts = []
+    for t, word in (("entrepreneurs", "entrepreneur(s)"), ("activite", "ligne(s) d'activité annuelle"), ("questionnaire", "réponse(s) au questionnaire")):
+        if t in tables:
+            parts.append(f"{tables[t]['rows_out']} {word}")
+    if "questionnaire" not in tables:
+        parts.append("pas de questionnaire")
+    nw = len(report["result"].problems.warnings)
+    warn = "aucun avertissement" if nw == 0 else f"{nw} avertissement{'s' if nw > 1 else ''} (voir ci-dessous)"
+    return (f"{n_files} fichier{'s' if n_files > 1 else ''} de données {'ont' if n_files > 1 else 'a'} été lu{'s' if n_files > 1 else ''} et contrôlé{'s' if n_files > 1 else ''} : "
+            + ", ".join(parts) + f". Aucune erreur ; {warn}.")
+
+
+def plot_missing(missing: pd.DataFrame, ax=None):
+    """Horizontal bars: share of missing values per column, one colour per table."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plotting import fr_axis
+
+    cb = cbk.load_codebook()
+    df = missing.copy()
+    df["Table"] = df["table"].map(lambda t: cb["tables"].get(t, {}).get("label", t))
+    dup = df["colonne"].duplicated(keep=False)
+    df["libelle"] = df["colonne"].where(~dup, df["colonne"] + " (" + df["table"] + ")")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, max(3.0, 0.16 * len(df) + 1)))
+    sns.barplot(data=df, y="libelle", x="part_manquante", hue="Table", dodge=False, ax=ax)
+    ax.set_xlim(0, 1)
+    ax.legend(title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
+    ax.set_xlabel("Part de valeurs manquantes")
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", labelsize=7)
+    fr_axis(ax, axis="x", kind="percent", decimals=0)
+    return ax

@@ -234,3 +234,51 @@ def test_without_endi_module_missing_table_is_an_error(roots, monkeypatch):
     monkeypatch.delattr(analysis, "endi", raising=False)
     res = run(roots)
     assert [p.message for p in res.problems.errors][0].startswith("Fichier obligatoire absent : la table « entrepreneurs »")
+
+
+# --- display helpers and the cleaning notebook ---------------------------------------------
+
+def test_grouped_problems_and_summary(roots):
+    raw, proc, out = roots
+    rows = [list(r) for r in ENT_ROWS]
+    for r in rows:
+        r[ENT_HEADER.index("date_entree")] = "05/01/2020"  # 3 entries after the period: one grouped warning
+        r[ENT_HEADER.index("date_sortie")] = r[ENT_HEADER.index("date_cesa")] = r[ENT_HEADER.index("date_societariat")] = ""
+        r[ENT_HEADER.index("motif_sortie")] = ""
+    make_cae(raw, ent=(ENT_HEADER, rows))
+    rep = intake.cleaning_report("test", raw, proc, out)
+    g = intake.grouped_problems_frame(rep["result"].problems.warnings)
+    assert g[["Colonne", "Problème", "Lignes"]].values.tolist() == [
+        ["date_entree", "Entrée après la fin de la période étudiée (31/12/2019).", "3 : 2, 3, 4"]]
+    assert intake.cleaning_summary_fr(rep) == ("2 fichiers de données ont été lus et contrôlés : 3 entrepreneur(s), "
+                                               "4 ligne(s) d'activité annuelle, pas de questionnaire. Aucune erreur ; 3 avertissements (voir ci-dessous).")
+    assert rep["lignes"][["Fichier", "Lignes lues"]].values.tolist() == [["entrepreneurs.csv", 3], ["activite.csv", 4]]
+    m = rep["manquants"].set_index(["table", "colonne"])["part_manquante"]
+    assert m[("activite", "heures_remunerees")] == 0.25 and m[("entrepreneurs", "date_sortie")] == 1.0
+
+
+@pytest.mark.e2e
+def test_cleaning_notebook_runs(roots, monkeypatch):
+    import papermill as pm
+
+    raw, proc, out = roots
+    monkeypatch.setenv("CAE_IMPACT_KEY", KEY.hex())
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "01_nettoyage.ipynb"
+    ids = ["Jeanne Moreau-Exemple", "k.benali@exemple.invalid", "Sophie Martin"]
+    ent = [[ids[i]] + r[1:] for i, r in enumerate(ENT_ROWS)]
+    act = [[{"A1": ids[0], "A2": ids[1], "A3": ids[2]}[r[0]]] + r[1:] for r in ACT_ROWS]
+    make_cae(raw, ent=(ENT_HEADER, ent), act=(ACT_HEADER, act), q=(Q_HEADER, [[ids[0]] + Q_ROWS[0][1:]]))
+    params = {"cae": "test", "raw_dir": str(raw), "processed_dir": str(proc), "out_dir": str(out)}
+    out.mkdir(parents=True)
+    res = pm.execute_notebook(str(nb), str(out / "01.ipynb"), parameters=params, kernel_name="python3", progress_bar=False)
+    outputs = [o for c in res.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    text = (out / "01.ipynb").read_text(encoding="utf-8")
+    assert "3 entrepreneur(s), 4 ligne(s) d'activité annuelle, 1 réponse(s) au questionnaire" in text
+    assert not any(s in text for s in ids + ["Très bien, appelez-moi"])
+    assert (proc / "test" / "nettoyage_lignes.parquet").exists() and (proc / "test" / "entrepreneurs.parquet").exists()
+    # a CAE with errors stops the notebook with the French summary
+    write_csv(raw / "test" / "activite.csv", *with_cell(ACT_HEADER, act, 2, "annee", "2O19"))
+    with pytest.raises(pm.PapermillExecutionError, match="Un nombre entier est attendu"):
+        pm.execute_notebook(str(nb), str(out / "01b.ipynb"), parameters=params, kernel_name="python3", progress_bar=False)
