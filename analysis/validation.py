@@ -350,8 +350,10 @@ def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None
         col, check, idx = rec.get("column"), str(rec.get("check")), rec.get("index")
         line = None if idx is None or (isinstance(idx, float) and pd.isna(idx)) else int(idx)
         if check == "multiple_fields_uniqueness":
-            if line is None or (("__together__", line) in seen):
-                continue
+            if line is None or (("__together__", line) in seen) or any(c not in tt.headers for c in unique_cols):
+                continue  # an absent column was reported once by type_table
+            if tt.frame.loc[line, unique_cols].isna().any():
+                continue  # a missing or unreadable key cell is reported on its own
             seen.add(("__together__", line))
             first = int(_first_lines(tt.frame, unique_cols).loc[line])
             if first == line:
@@ -434,8 +436,8 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
             if not ref or col not in tt.frame:
                 continue
             rtable, rcol = ref.split(".")
-            if rtable not in tables:
-                continue
+            if rtable not in tables or rcol not in tables[rtable].headers or col not in tt.headers:
+                continue  # an absent column was reported once by type_table
             known = set(tables[rtable].frame[rcol].dropna())
             vals = tt.frame[col]
             bad = vals.notna() & ~vals.isin(known)

@@ -84,6 +84,27 @@ def test_missing_required_column(tmp_path):
                                     "Ajoutez une colonne « date_entree » (voir le modèle de la table « entrepreneurs »).", None, "date_entree")]
 
 
+def test_missing_key_column_reported_once(tmp_path):
+    header = [h for h in ACT_HEADER if h != "annee"]
+    rows = [[v for h, v in zip(ACT_HEADER, r) if h != "annee"] for r in ACT_ROWS]
+    d = make_cae(tmp_path, act=(header, rows))
+    assert [p.message for p in errors_of(d)] == ["Colonne obligatoire absente : « annee » (Année)."]
+
+
+def test_missing_id_column_not_echoed_in_other_tables(tmp_path):
+    header = [h for h in ENT_HEADER if h != "id"]
+    rows = [[v for h, v in zip(ENT_HEADER, r) if h != "id"] for r in ENT_ROWS]
+    d = make_cae(tmp_path, ent=(header, rows))
+    assert [p.message for p in errors_of(d)] == ["Colonne obligatoire absente : « id » (Identifiant)."]
+
+
+def test_unreadable_key_cells_are_not_duplicates(tmp_path):
+    header, rows = with_cell(ACT_HEADER, ACT_ROWS, 2, "annee", "?")
+    header, rows = with_cell(header, rows, 3, "annee", "?")
+    d = make_cae(tmp_path, act=(header, rows))
+    assert [(p.ligne, p.message) for p in errors_of(d)] == [(2, "Un nombre entier est attendu."), (3, "Un nombre entier est attendu.")]
+
+
 def test_two_headers_for_one_column(tmp_path):
     header = ENT_HEADER + ["Sexe"]
     rows = [r + ["F"] for r in ENT_ROWS]
