@@ -43,7 +43,7 @@ from . import __version__, config
 from . import codebook as cbk
 from . import methodology
 from .problems import Problem, ProblemList
-from .pseudonymise import load_or_create_key, pseudonymise_table
+from .pseudonymise import KEY_ENV, KeyProblem, load_or_create_key, pseudonymise_table
 from .reading import TABLE_SUFFIXES, read_table_file
 from .validation import TypedTable, read_cae_yml, type_table, validate_typed
 
@@ -380,7 +380,14 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
     if problems.errors:
         return IntakeResult(False, problems, None, summary)
 
-    key = key if key is not None else load_or_create_key()
+    if key is None:
+        try:
+            key = load_or_create_key()
+        except (KeyProblem, OSError) as exc:
+            problems.add(Problem("clé de pseudonymisation", f"La clé de pseudonymisation est inutilisable : {exc}",
+                                 f"Corrigez la variable d'environnement {KEY_ENV} (64 caractères hexadécimaux) ou le fichier {config.KEY_FILE}."))
+            write_validation_report(cae, problems, out_dir / cae, fd.info)
+            return IntakeResult(False, problems, None, summary_text(cae, problems))
     cb = cbk.load_codebook()
     out_tables = {t: pseudonymise_table(tt.frame, t, key, cb).reset_index(drop=True) for t, tt in fd.tables.items()}
     ids = out_tables["entrepreneurs"]["id"]

@@ -118,6 +118,15 @@ def test_summary_limits_and_groups(roots):
     assert len(lines) == 2
 
 
+def test_bad_key_is_a_french_problem(roots, monkeypatch):
+    raw, proc, out = roots
+    make_cae(raw)
+    monkeypatch.setenv("CAE_IMPACT_KEY", "pas-une-cle")
+    res = intake.process_cae("test", raw, proc, out)
+    assert not res.ok and not (proc / "test").exists()
+    assert res.problems.errors[0].message.startswith("La clé de pseudonymisation est inutilisable : La clé de pseudonymisation donnée par la variable d'environnement CAE_IMPACT_KEY n'est pas en hexadécimal.")
+
+
 def test_raw_fingerprint(tmp_path):
     a = make_cae(tmp_path, "a")
     b = make_cae(tmp_path, "b")
