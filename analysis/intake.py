@@ -49,7 +49,6 @@ from .validation import TypedTable, read_cae_yml, type_table, validate_typed
 
 CAE_FILE = "cae.yml"
 SUMMARY_LINES = 10
-_IGNORED_NAMES = {"readme", "readme_md", "lisez_moi"}
 
 
 class IntakeError(RuntimeError):

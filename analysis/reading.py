@@ -30,7 +30,6 @@ import hashlib
 import io
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
