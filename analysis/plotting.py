@@ -31,7 +31,15 @@ def setup() -> None:
             "font.size": 10,
         }
     )
-    try:  # SVG-free inline output keeps the HTML light; retina for screens
+    try:  # inside a kernel: inline figures even if MPLBACKEND=Agg leaked into its environment
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is not None and getattr(ip, "kernel", None) is not None:
+            ip.run_line_magic("matplotlib", "inline")
+    except Exception:
+        pass
+    try:  # PNG inline output keeps the HTML light
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
         set_matplotlib_formats("png")

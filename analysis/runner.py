@@ -389,6 +389,7 @@ def run(
     national: bool = True,
     export_html: bool = True,
     progress: Progress | None = None,
+    stages: list[str] | None = None,
 ) -> dict:
     """Run every CAE (or ``caes``) and the national notebook; return a summary
     dict {"ok", "caes": [CaeResult...], "national": CaeResult|None}. Also
@@ -414,7 +415,7 @@ def run(
     todo, results = [], {}
     for cae in selected:
         fp = hashlib.sha256(
-            f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{processed_dir}|{export_html}".encode()
+            f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{export_html}|{stages}".encode()
         ).hexdigest()
         if not force and _is_fresh(out_dir / cae, fp) and (processed_dir / cae / "manifest.json").exists():
             results[cae] = CaeResult(cae=cae, ok=True, skipped=True)
@@ -430,6 +431,7 @@ def run(
                     methodology_dir=methodology_dir,
                     export_html=export_html,
                     fingerprint=fp,
+                    stages=stages,
                 )
             )
 
@@ -473,7 +475,7 @@ def run(
             (code_fp + "|" + "|".join(_stamp_of(out_dir / c) for c in ok_caes) + f"|{export_html}").encode()
         ).hexdigest()
         nat_dir = out_dir / "national"
-        if not force and not todo and _is_fresh(nat_dir, nat_fp):
+        if not force and _is_fresh(nat_dir, nat_fp):
             nat = CaeResult(cae="national", ok=True, skipped=True)
             progress("national", "tout", "à jour")
         else:

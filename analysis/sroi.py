@@ -792,7 +792,20 @@ def mask_small_counts(table: pd.DataFrame, threshold: int, unit: str = "personne
 def result_tables(result: SroiResult) -> dict[str, pd.DataFrame]:
     """Tables to write under ``<processed>/<cae>/`` (stem → DataFrame)."""
     mc = result.mc_summary.copy()
+    resume = pd.DataFrame(
+        [
+            {
+                "valeur_actuelle": result.total_pv,
+                "intrants": result.total_inputs,
+                "ratio": result.ratio,
+                "ratio_net": result.net_ratio,
+                "ratio_public": result.ratio_public,
+                "delai_mois": result.payback_months,
+            }
+        ]
+    )
     return {
+        "sroi_resume": resume,
         "sroi_carte_valeur": result.value_map,
         "sroi_synthese": result.summary(),
         "sroi_parties_prenantes": result.by_stakeholder,

@@ -47,7 +47,7 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="cae-impact-bench-"))
     raw, processed, out = scratch / "raw", scratch / "processed", scratch / "out"
-    env = dict(os.environ, CAE_IMPACT_KEY="ab" * 32, MPLBACKEND="Agg")
+    env = dict(os.environ, CAE_IMPACT_KEY="ab" * 32)
     cli = str(BIN / "cae-impact")
     common = ["--raw", str(raw), "--processed", str(processed), "--out", str(out)]
     results: dict[str, float] = {}

@@ -1,0 +1,204 @@
+"""Summaries built from the stage results: the one-page summary of a CAE's
+report and the national synthesis.
+
+Everything here reads the result files the stage notebooks wrote under
+``<processed>/<cae>/`` (indicators, SROI, QVT); the figures quoted in
+French sentences come from those files, never typed. Which indicators the
+one-page summary shows is methodology (``synthese:`` in
+``methodology/indicators.yml``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import config, suppression
+from .formatting import fr_euro, fr_interval, fr_number, fr_percent, fr_ratio
+from .processed import CaeData
+
+STAGE_RESULTS = [
+    "indicateurs",
+    "sroi_resume",
+    "sroi_monte_carlo",
+    "sroi_parties_prenantes",
+    "qvt_dimensions",
+    "qvt_who5",
+]
+
+
+def load_stage_results(cae: str, processed_dir: Path | str | None = None) -> dict[str, pd.DataFrame | None]:
+    """The stage result tables of ``cae`` (None for a table not written)."""
+    d = Path(processed_dir or config.PROCESSED_DIR) / cae
+    out: dict[str, pd.DataFrame | None] = {}
+    for stem in STAGE_RESULTS:
+        p = d / f"{stem}.parquet"
+        out[stem] = pd.read_parquet(p) if p.exists() else None
+    return out
+
+
+def count_fr(n: int) -> str:
+    """A published count: shown as such when at least ``seuil_effectif``
+    (or zero), else "moins de <seuil>" (PROTOCOL §4)."""
+    seuil = suppression.thresholds()[0]
+    return fr_number(n) if n == 0 or n >= seuil else f"moins de {seuil}"
+
+
+def overview_fr(data: CaeData) -> str:
+    """Who the CAE is and whom it served, in one French paragraph."""
+    from . import codebook
+
+    info = data.info
+    cb = codebook.load_codebook()
+    typ = cb["cae_yml"]["type_codes"].get(info.get("type"), info.get("type", ""))
+    terr = cb["cae_yml"]["territoire_codes"].get(info.get("territoire"), info.get("territoire", ""))
+    debut, fin = info["periode"]["debut"], info["periode"]["fin"]
+    n = len(data.entrepreneurs)
+    text = (
+        f"**{info.get('nom', data.slug)}** est une coopérative d'activité et d'emploi {typ.lower()} "
+        f"({info.get('region', '')}, territoire {terr.lower()}), créée en {info.get('annee_creation', '?')}. "
+        f"Du {_date_fr(debut)} au {_date_fr(fin)}, elle a accompagné {count_fr(n)} personnes."
+    )
+    if data.has_survey:
+        text += f" {count_fr(len(data.questionnaire))} d'entre elles ont répondu au questionnaire."
+    else:
+        text += " Elle n'a pas fait passer le questionnaire : les résultats qui en dépendent ne sont pas présentés."
+    return text
+
+
+def _date_fr(iso: str) -> str:
+    months = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
+    d = pd.Timestamp(iso)
+    return f"{d.day}{'er' if d.day == 1 else ''} {months[d.month - 1]} {d.year}"
+
+
+def headline_indicators(indicators: pd.DataFrame | None, spec: dict) -> pd.DataFrame:
+    """The summary's indicators (``synthese:`` ids in the methodology), in
+    that order, published ones only (no breakdown rows)."""
+    ids = spec.get("synthese", [])
+    if indicators is None or not len(indicators) or not ids:
+        return pd.DataFrame(columns=[] if indicators is None else indicators.columns)
+    t = indicators[indicators["indicator"].isin(ids) & ~indicators["suppressed"].astype(bool)]
+    if "breakdown" in t:
+        t = t[t["breakdown"].isna() | (t["breakdown"].astype(str) == "")]
+    return t.assign(_o=t["indicator"].map({k: i for i, k in enumerate(ids)})).sort_values("_o").drop(columns="_o")
+
+
+def sroi_fr(resume: pd.DataFrame | None, mc: pd.DataFrame | None) -> str:
+    """The SROI result in one French sentence, with its Monte Carlo interval."""
+    if resume is None or not len(resume):
+        return "La valeur sociale (SROI) n'a pas été calculée."
+    r = resume.iloc[0]
+    text = (
+        f"La valeur actuelle des résultats est estimée à {fr_euro(r['valeur_actuelle'])} pour "
+        f"{fr_euro(r['intrants'])} d'intrants : chaque euro investi dans la coopérative correspond à "
+        f"**{fr_ratio(r['ratio'])}** de valeur sociale (ratio SROI ; ratio net {fr_number(r['ratio_net'], 2)})."
+    )
+    if mc is not None and len(mc):
+        m = mc.iloc[0]
+        text += (
+            f" En faisant varier ensemble toutes les hypothèses ({fr_number(m['tirages'])} tirages), le ratio se situe "
+            f"entre {fr_number(m['ratio_bas'], 2)} et {fr_number(m['ratio_haut'], 2)} dans "
+            f"{fr_percent(m['q_haut'] - m['q_bas'], 0)} des cas ; il dépasse 1 avec une probabilité de "
+            f"{fr_percent(m['p_ratio_sup_1'], 0)}."
+        )
+    return text + " Ce ratio ne se compare pas à celui d'une autre organisation."
+
+
+def qvt_fr(dims: pd.DataFrame | None, who5: pd.DataFrame | None) -> str:
+    """Quality of work life in two French sentences (published values only)."""
+    if dims is None or not len(dims):
+        return "La qualité de vie au travail n'est pas mesurée faute de questionnaire."
+    pub = dims[~dims["suppressed"].astype(bool) & dims["mean"].notna()]
+    if not len(pub):
+        return "Trop peu de personnes ont répondu aux questions de qualité de vie au travail pour publier un résultat."
+    best, worst = pub.loc[pub["mean"].idxmax()], pub.loc[pub["mean"].idxmin()]
+    text = (
+        f"Sur une échelle de 1 à 5, la dimension la mieux notée est « {best['label']} » "
+        f"({fr_number(best['mean'], 1)}, IC 95 % {fr_interval(best['ci_low'], best['ci_high'])}), "
+        f"la moins bien notée « {worst['label']} » ({fr_number(worst['mean'], 1)})."
+    )
+    if who5 is not None and len(who5) and not bool(who5.iloc[0].get("suppressed", False)) and pd.notna(who5.iloc[0]["mean"]):
+        w = who5.iloc[0]
+        text += (
+            f" Le score de bien-être WHO-5 moyen est de {fr_number(w['mean'], 0)} sur 100 ; "
+            f"{fr_percent(w['share_le_50'], 0)} des répondants ont un score de 50 ou moins (bien-être faible)."
+        )
+    return text
+
+
+def cae_summary_md(data: CaeData, processed_dir: Path | str | None = None, spec: dict | None = None) -> dict[str, str]:
+    """The four paragraphs of a CAE's one-page summary (French Markdown)."""
+    from . import indicators as ind
+
+    spec = spec or ind.load_spec()
+    res = load_stage_results(data.slug, processed_dir)
+    return {
+        "qui": overview_fr(data),
+        "sroi": sroi_fr(res["sroi_resume"], res["sroi_monte_carlo"]),
+        "qvt": qvt_fr(res["qvt_dimensions"], res["qvt_who5"]),
+    }
+
+
+# --------------------------------------------------------------------------
+# national
+# --------------------------------------------------------------------------
+def network_totals(datas: list[CaeData], labels: dict[str, str]) -> pd.DataFrame:
+    """One row per CAE and a network total: people supported, survey
+    respondents, response rate, turnover and gross pay of the last year.
+    Counts go through :func:`analysis.suppression.publish`."""
+    rows = []
+    for d in datas:
+        act = d.activite
+        last = act[act["annee"] == act["annee"].max()] if len(act) else act
+        rows.append(
+            {
+                "CAE": labels.get(d.slug, d.slug),
+                "Personnes accompagnées": len(d.entrepreneurs),
+                "Répondants": len(d.questionnaire) if d.has_survey else 0,
+                "Chiffre d'affaires de la dernière année (€)": float(last["chiffre_affaires"].sum()) if len(last) else 0.0,
+                "Rémunération brute de la dernière année (€)": float(last["remuneration_brute"].sum()) if len(last) else 0.0,
+            }
+        )
+    t = pd.DataFrame(rows)
+    total = t.drop(columns="CAE").sum().to_dict()
+    total["CAE"] = "Réseau"
+    t = pd.concat([t, pd.DataFrame([total])], ignore_index=True)
+    t["Taux de réponse"] = t["Répondants"] / t["Personnes accompagnées"]
+    return t
+
+
+def key_findings_md(national_ind: pd.DataFrame, sroi_nat, qvt_nat, n_cae: int, n_people: int, spec: dict) -> str:
+    """The national key findings (Synthèse chapter), from computed results."""
+    lines = [
+        f"- **{n_cae} coopératives** ont contribué à la mesure ; elles ont accompagné **{count_fr(n_people)} personnes** sur la période."
+    ]
+    for _, r in headline_indicators(national_ind, spec).iterrows():
+        if r["unit"] == "part":
+            ref = f" (référence nationale : {fr_percent(r['reference'], 0)})" if pd.notna(r.get("reference")) else ""
+            lines.append(f"- {r['label']} : **{fr_percent(r['value'])}** {fr_interval(r['ci_low'], r['ci_high'], 'percent')}{ref}.")
+        elif r["unit"] in ("euros", "euros_mois"):
+            lines.append(f"- {r['label']} : **{fr_euro(r['value'])}**.")
+        else:
+            lines.append(f"- {r['label']} : **{fr_number(r['value'], 1)}**.")
+    if sroi_nat is not None:
+        mc = sroi_nat.mc
+        lines.append(
+            f"- Valeur sociale du réseau : **{fr_ratio(sroi_nat.ratio)}** par euro investi (ratio SROI ; "
+            f"intervalle Monte Carlo {fr_number(mc['ratio_bas'], 2)} – {fr_number(mc['ratio_haut'], 2)}, "
+            f"probabilité de dépasser 1 : {fr_percent(mc['p_ratio_sup_1'], 0)})."
+        )
+    if qvt_nat is not None and getattr(qvt_nat, "available", False):
+        lines.append("- Qualité de vie au travail : " + qvt_fr(qvt_nat.dimensions, qvt_nat.who5))
+    return "\n".join(lines)
+
+
+def provenance_fr(manifest: dict) -> str:
+    """One French line tracing the numbers: methodology versions, package
+    version, read date (PROTOCOL §4)."""
+    versions = ", ".join(f"{k} v{v['version']}" for k, v in manifest.get("methodology", {}).items())
+    return (
+        f"_Méthode : {versions} ; classeur v{manifest.get('package_version', '?')} ; "
+        f"données lues le {str(manifest.get('run_time_utc', '?'))[:10]}._"
+    )
