@@ -34,7 +34,7 @@ from .codebook import label_of, load_codebook
 from .formatting import fr_euro, fr_interval, fr_number, fr_percent
 from .processed import CaeData
 from .suppression import for_figure, publish, suppressed_note
-from .weights import rake, weighted_share
+from .weights import RakingError, rake, weighted_share
 
 COLUMNS = ["cae", "family", "indicator", "label", "breakdown", "value", "n", "denominator", "ci_low", "ci_high",
            "unit", "reference", "reference_source", "reference_year", "reference_url", "kind", "source_table",
@@ -620,7 +620,11 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
             targets[var] = tgt.to_dict()
     if not targets:
         return None, "Aucune variable ne permet de redresser l'échantillon."
-    w = rake(resp, targets)
+    try:
+        w = rake(resp, targets)
+    except (RakingError, ValueError) as exc:
+        return None, (f"Le calage n'a pas abouti sur {len(resp)} répondants reliés ({exc}) : "
+                      "les parts sont présentées sans pondération.")
     by_id = pd.Series(w.to_numpy(), index=resp["id"].astype("string").to_numpy())
     qid = data.questionnaire["id"].astype("string")
     out = pd.Series(qid.map(by_id).astype("float64").to_numpy(), index=data.questionnaire.index)

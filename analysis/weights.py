@@ -17,8 +17,13 @@ import pandas as pd
 from .stats import _wilson_n
 
 
-def rake(sample: pd.DataFrame, targets: dict[str, dict], base_weights=None, max_iter: int = 100,
-         tol: float = 1e-8) -> pd.Series:
+class RakingError(RuntimeError):
+    """Iterative proportional fitting did not converge (incompatible or very
+    sparse margins)."""
+
+
+def rake(sample: pd.DataFrame, targets: dict[str, dict], base_weights=None, max_iter: int = 1000,
+         tol: float = 1e-6) -> pd.Series:
     """Raking weights by iterative proportional fitting (Deming & Stephan
     1940, Ann. Math. Stat. 11:427; Kalton & Flores-Cervantes 2003, J. Off.
     Stat. 19:81, §2.3).
@@ -34,7 +39,9 @@ def rake(sample: pd.DataFrame, targets: dict[str, dict], base_weights=None, max_
     ``ValueError`` names them (collapse categories first).
 
     Returns the weights (Series aligned on ``sample.index``), which sum to
-    the target total.
+    the target total. Raises :class:`RakingError` when the margins are not
+    met within ``tol`` after ``max_iter`` passes (sparse cells can make
+    IPF converge very slowly or not at all).
     """
     cols = list(targets)
     w = pd.Series(1.0 if base_weights is None else np.asarray(base_weights, dtype=float), index=sample.index)
@@ -61,7 +68,7 @@ def rake(sample: pd.DataFrame, targets: dict[str, dict], base_weights=None, max_
         if worst < tol:
             break
     else:
-        raise RuntimeError(f"rake : pas de convergence en {max_iter} itérations (écart {worst:.2g})")
+        raise RakingError(f"rake : pas de convergence en {max_iter} itérations (écart {worst:.2g})")
     return w
 
 

@@ -61,3 +61,14 @@ def test_weighted_share_by_hand_uses_kish_n():
     # four unweighted people with the same share give a narrower interval
     _, l4, h4, _ = weighted_share([1, 1, 0, 0], [1.0] * 4)
     assert h4 - l4 < high - low
+
+
+def test_rake_raises_a_named_error_on_incompatible_margins():
+    """Two perfectly associated variables (a == b on every row) cannot meet
+    margins a: 50/50 and b: 80/20 at once: IPF oscillates and must say so
+    rather than return weights that miss a margin."""
+    from analysis.weights import RakingError, rake
+
+    sample = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["u", "u", "v", "v"]})
+    with pytest.raises(RakingError):
+        rake(sample, {"a": {"x": 50, "y": 50}, "b": {"u": 80, "v": 20}}, max_iter=50)
