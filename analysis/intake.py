@@ -137,6 +137,8 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
         yml = folder / "cae.yaml"
     fd.info, probs = read_cae_yml(yml, cb)
     fd.problems.extend(probs)
+    if yml.exists():  # the SROI inputs live here: its checksum belongs to the provenance
+        fd.files[yml.name] = {"table": "cae", "source": "protocole", "format": "YAML", "sha256": hashlib.sha256(yml.read_bytes()).hexdigest()}
 
     found, others = find_table_files(folder, cb)
     raw_frames: dict[str, tuple[pd.DataFrame, str, bool]] = {}
@@ -557,7 +559,7 @@ def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
     """One French paragraph on what was read (counts from the manifest)."""
     m = report["result"].manifest or {}
     tables = m.get("tables", {})
-    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table"))
+    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, "cae"))
     parts = []
     for t, word in (("entrepreneurs", "entrepreneur(s)"), ("activite", "ligne(s) d'activité annuelle"), ("questionnaire", "réponse(s) au questionnaire")):
         if t in tables:
