@@ -60,7 +60,7 @@ lock: ## re-pin requirements.lock from pyproject.toml (needs uv; maintainers onl
 
 .PHONY: clean
 clean: ## remove build products (processed data, executed notebooks, HTML, book); keeps data/raw and .venv
-	rm -rf outputs report/_book report/_site report/.quarto report/_generated report/cae report/notebooks report/_quarto.yml
+	rm -rf outputs report/.book-stamp report/_book report/_site report/.quarto report/_generated report/cae report/notebooks report/_quarto.yml
 	find data/processed -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 
 .PHONY: distclean

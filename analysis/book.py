@@ -362,20 +362,59 @@ def build(
     anonymise: bool | None = None,
     report_dir: Path | None = None,
 ) -> int:
-    """Assemble, check, and render when Quarto is present (CLI ``report``)."""
+    """Assemble, check, and render when Quarto is present (CLI ``report``).
+
+    Incremental: when nothing the book is made of changed since the last
+    successful build (see :func:`book_fingerprint`), assembly and checks are
+    skipped, and so is the render if the rendered book exists."""
     report_dir = Path(report_dir or config.REPORT_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
-    chapters = assemble(processed_dir, out_dir, report_dir, anonymise=anonymise)
-    problems = check_book(report_dir)
-    if problems:
-        print("Le livre Quarto est incohérent :", file=sys.stderr)
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
-        return 1
-    print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE) ; vérification statique : OK.")
+    fp = book_fingerprint(out_dir, report_dir, anonymise)
+    stamp = report_dir / BOOK_STAMP
+    fresh = stamp.exists() and stamp.read_text() == fp and (report_dir / "_quarto.yml").exists()
+    if fresh:
+        print(f"Livre Quarto à jour dans {report_dir}.")
+    else:
+        stamp.unlink(missing_ok=True)
+        chapters = assemble(processed_dir, out_dir, report_dir, anonymise=anonymise)
+        problems = check_book(report_dir)
+        if problems:
+            print("Le livre Quarto est incohérent :", file=sys.stderr)
+            for p in problems:
+                print(f"  - {p}", file=sys.stderr)
+            return 1
+        stamp.write_text(fp)
+        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE) ; vérification statique : OK.")
     if not render:
         return 0
     if quarto_path() is None:
         print(QUARTO_HINT.format(out=out_dir))
         return 0
+    if fresh and (report_dir / "_book" / "index.html").exists():
+        print("Livre déjà rendu : rien à faire.")
+        return 0
     return globals()["render"](report_dir)
+
+
+BOOK_STAMP = ".book-stamp"
+
+
+def book_fingerprint(out_dir: Path, report_dir: Path, anonymise) -> str:
+    """Hash of what the book is made of: the CAEs that succeeded, the stamps of
+    every executed CAE and of the national notebook (which already hash
+    data, method, notebooks and code), the book's own sources, the package
+    source and the methodology (the Méthode chapter), the anonymisation flag."""
+    import hashlib
+
+    from .runner import code_fingerprint
+
+    h = hashlib.sha256(str(anonymise).encode())
+    summary = Path(out_dir) / "run_summary.json"
+    if summary.exists():  # which CAEs succeeded, not timings (a no-op run rewrites the summary)
+        h.update(",".join(c["cae"] for c in json.loads(summary.read_text(encoding="utf-8"))["caes"] if c["ok"]).encode())
+    for p in sorted(Path(out_dir).glob("*/.stamp.json")):
+        h.update(json.loads(p.read_text()).get("fingerprint", "").encode())
+    for p in sorted(Path(report_dir).glob("*.qmd")) + [Path(report_dir) / "_quarto.base.yml"]:
+        h.update(p.name.encode() + (p.read_bytes() if p.exists() else b"-"))  # sources only, not generated chapters
+    h.update(code_fingerprint(config.NOTEBOOKS_DIR, config.METHODOLOGY_DIR).encode())
+    return h.hexdigest()

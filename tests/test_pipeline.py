@@ -218,3 +218,16 @@ def test_quarto_renders_the_book_without_warnings(assembled):
     assert proc.returncode == 0, proc.stderr
     assert not re.search(r"WARN.*(embed|cross-?ref|@)", proc.stderr), proc.stderr
     assert (report / "_book" / "index.html").exists()
+
+
+def test_book_build_is_incremental(e2e_run, tmp_path, capsys):
+    report = tmp_path / "report"
+    shutil.copytree(ROOT / "report", report, ignore=shutil.ignore_patterns("_quarto.yml", "cae", "notebooks", "_generated", "_book", ".book-stamp"))
+    assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
+    first = (report / "_quarto.yml").stat().st_mtime_ns
+    assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
+    assert (report / "_quarto.yml").stat().st_mtime_ns == first
+    assert "à jour" in capsys.readouterr().out
+    (report / "methode.qmd").write_text((report / "methode.qmd").read_text(encoding="utf-8") + "\nAjout.\n", encoding="utf-8")
+    assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
+    assert "préparé" in capsys.readouterr().out
