@@ -858,7 +858,7 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     ax.legend(loc="lower right", fontsize=8)
     from .plotting import fr_axis
 
-    fr_axis(ax, "x", decimals=1)
+    fr_axis(ax, "x", decimals=2)
     return ax
 
 
@@ -885,7 +885,7 @@ def plot_mc(result: SroiResult, ax=None):
     ax.set_ylabel("Nombre de tirages")
     ax.set_title(f"Monte Carlo ({fr_number(mc['tirages'])} tirages) : P(ratio > 1) = {fr_percent(mc['p_ratio_sup_1'])}")
     ax.legend(fontsize=8)
-    fr_axis(ax, "x", decimals=1)
+    fr_axis(ax, "x", decimals=2)
     fr_axis(ax, "y")
     return ax
 
