@@ -90,7 +90,7 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None):
     cells = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags or "parameters" in tags:
+        if {"injected-parameters", "parameters", "remove-cell"} & set(tags):
             continue
         if cell.cell_type == "code":
             cell.source = LABEL_RE.sub(lambda m: f"#| label: {m.group(1)}-{key}", cell.source)
@@ -203,8 +203,6 @@ def annex_markdown(caes: list[Chapter], processed_dir: Path, methodology_dir: Pa
 def check_book(report_dir: Path) -> list[str]:
     """Static problems of the book (empty list = fine): ``_quarto.yml``
     parses, every chapter exists, every embedded notebook and label exists."""
-    import nbformat
-
     report_dir = Path(report_dir)
     problems = []
     cfg_path = report_dir / "_quarto.yml"
@@ -226,22 +224,60 @@ def check_book(report_dir: Path) -> list[str]:
         if not qmd.exists():
             problems.append(f"chapitre absent : {f}")
             continue
-        text = qmd.read_text(encoding="utf-8")
-        for inc in re.findall(r"\{\{<\s*include\s+(\S+)\s*>\}\}", text):
-            if not (qmd.parent / inc).exists():
-                problems.append(f"{f} : fichier inclus absent : {inc}")
-            else:
-                text += (qmd.parent / inc).read_text(encoding="utf-8")
-        for nb_rel, label in EMBED_RE.findall(text):
-            nb_path = (qmd.parent / nb_rel).resolve()
-            if not nb_path.exists():
-                problems.append(f"{f} : carnet intégré absent : {nb_rel}")
-                continue
-            if nb_path not in labels_cache:
-                labels_cache[nb_path] = cell_labels(nbformat.read(str(nb_path), as_version=4))
-            if label not in labels_cache[nb_path]:
-                problems.append(f"{f} : cellule « {label} » absente de {nb_rel}")
+        problems += check_embeds(qmd, f, labels_cache)
     return problems
+
+
+def check_embeds(qmd: Path, name: str, labels_cache: dict | None = None) -> list[str]:
+    """Problems with the includes and embeds of one ``.qmd`` (empty = fine):
+    every included file, embedded notebook and cell label must exist."""
+    import nbformat
+
+    labels_cache = {} if labels_cache is None else labels_cache
+    problems = []
+    text = qmd.read_text(encoding="utf-8")
+    for inc in re.findall(r"\{\{<\s*include\s+(\S+)\s*>\}\}", text):
+        if not (qmd.parent / inc).exists():
+            problems.append(f"{name} : fichier inclus absent : {inc}")
+        else:
+            text += (qmd.parent / inc).read_text(encoding="utf-8")
+    for nb_rel, label in EMBED_RE.findall(text):
+        nb_path = (qmd.parent / nb_rel).resolve()
+        if not nb_path.exists():
+            problems.append(f"{name} : carnet intégré absent : {nb_rel}")
+            continue
+        if nb_path not in labels_cache:
+            labels_cache[nb_path] = cell_labels(nbformat.read(str(nb_path), as_version=4))
+        if label not in labels_cache[nb_path]:
+            problems.append(f"{name} : cellule « {label} » absente de {nb_rel}")
+    return problems
+
+
+def cae_document(out_dir: Path, ch: Chapter) -> Path:
+    """``<out>/<cae>/rapport.qmd``: the CAE's standalone report (summary,
+    then the four stages) as a Quarto document embedding the labelled cells
+    of its executed notebooks, for a Typst PDF when Quarto is present."""
+    import nbformat
+
+    cae_out = Path(out_dir) / ch.slug
+    available: dict = {}
+    for stem, _ in CHAPTER_SECTIONS:
+        src = cae_out / f"{stem}.ipynb"
+        if src.exists():
+            nb = nbformat.read(str(src), as_version=4)
+            available[stem] = cell_labels(nb)
+            available[f"__order__{stem}"] = _ordered_labels(nb)
+    body = chapter_qmd(Chapter(key=ch.key, title=ch.title, slug=ch.slug), ".", available)
+    body = body.split("\n", 1)[1]  # the title goes to the front matter
+    header = {
+        "title": f"Mesure d'impact social — {ch.title}",
+        "lang": "fr",
+        "execute": {"enabled": False, "echo": False, "warning": False},
+        "format": {"typst": {"papersize": "a4", "margin": {"x": "2.5cm", "y": "2.5cm"}, "toc": True}},
+    }
+    path = cae_out / "rapport.qmd"
+    path.write_text("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n" + body, encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------
@@ -265,13 +301,7 @@ def assemble(
     if anonymise is None:
         anonymise = bool(methodology.load("publication", methodology_dir).get("anonymiser_cae", False))
 
-    summary_path = out_dir / "run_summary.json"
-    caes = []
-    if summary_path.exists():
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        caes = [c["cae"] for c in summary["caes"] if c["ok"]]
-    caes = [c for c in caes if (out_dir / c / f"{CHAPTER_SECTIONS[0][0]}.ipynb").exists()]
-    chapters = chapters_for(caes, processed_dir, anonymise)
+    chapters = chapters_for(_ok_caes(out_dir), processed_dir, anonymise)
 
     replace = {}
     if anonymise:
@@ -378,6 +408,9 @@ def build(
         stamp.unlink(missing_ok=True)
         chapters = assemble(processed_dir, out_dir, report_dir, anonymise=anonymise)
         problems = check_book(report_dir)
+        for ch in chapters_for(_ok_caes(out_dir), Path(processed_dir or config.PROCESSED_DIR), False):
+            doc = cae_document(out_dir, ch)
+            problems += check_embeds(doc, f"{ch.slug}/rapport.qmd")
         if problems:
             print("Le livre Quarto est incohérent :", file=sys.stderr)
             for p in problems:
@@ -393,7 +426,26 @@ def build(
     if fresh and (report_dir / "_book" / "index.html").exists():
         print("Livre déjà rendu : rien à faire.")
         return 0
-    return globals()["render"](report_dir)
+    status = globals()["render"](report_dir)
+    for slug in _ok_caes(out_dir):  # each CAE's report as PDF, beside its HTML
+        doc = out_dir / slug / "rapport.qmd"
+        if doc.exists():
+            proc = subprocess.run([quarto_path(), "render", str(doc), "--to", "typst"], capture_output=True, text=True)
+            if proc.returncode:
+                sys.stderr.write(proc.stderr)
+                status = status or proc.returncode
+            else:
+                print(f"Rapport PDF de {slug} : {out_dir / slug / 'rapport.pdf'}")
+    return status
+
+
+def _ok_caes(out_dir: Path) -> list[str]:
+    """CAEs whose run succeeded and whose notebooks are present."""
+    summary = Path(out_dir) / "run_summary.json"
+    if not summary.exists():
+        return []
+    caes = [c["cae"] for c in json.loads(summary.read_text(encoding="utf-8"))["caes"] if c["ok"]]
+    return [c for c in caes if (Path(out_dir) / c / f"{CHAPTER_SECTIONS[0][0]}.ipynb").exists()]
 
 
 BOOK_STAMP = ".book-stamp"

@@ -99,9 +99,7 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from . import book
 
-    return book.build(
-        processed_dir=args.processed, out_dir=args.out, render=not args.no_render, anonymise=args.anonymise
-    )
+    return book.build(processed_dir=args.processed, out_dir=args.out, render=not args.no_render, report_dir=args.report)
 
 
 def cmd_endi_mapping(args) -> int:
@@ -149,11 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--demo-if-empty", action="store_true", help="générer la démonstration si aucune CAE n'est présente")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("report", help="assembler le rapport national (livre Quarto)", epilog=EXIT_CODES)
+    s = sub.add_parser(
+        "report",
+        help="assembler le rapport national (livre Quarto)",
+        description="Assemble le livre Quarto à partir des carnets exécutés et le rend si Quarto est installé. "
+        "Pour présenter les CAE comme « CAE 1 … CAE N », réglez anonymiser_cae dans methodology/publication.yml.",
+        epilog=EXIT_CODES,
+    )
     s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="carnets exécutés (défaut outputs)")
     s.add_argument("--no-render", action="store_true", help="préparer et vérifier le livre sans le rendre")
-    s.add_argument("--anonymise", action="store_true", default=None, help="afficher les CAE comme « CAE 1 … CAE N »")
+    s.add_argument("--report", type=_dir, metavar="DOSSIER", help="projet Quarto (défaut report)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser(

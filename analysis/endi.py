@@ -51,6 +51,7 @@ import yaml
 from . import codebook as cb
 from . import config
 from .problems import Problem
+from .reading import sniff_separator
 
 # ---------------------------------------------------------------------------
 # Rules (methodology/endi.yml)
@@ -118,7 +119,6 @@ def propose_code(label: str, rules: list[dict]) -> tuple[str | None, list[str]]:
 # ---------------------------------------------------------------------------
 
 XLSX_MAGIC = b"PK\x03\x04"
-_SEPARATORS = [";", ",", "\t"]
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -128,20 +128,6 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8-sig"), ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace"), "cp1252"
-
-
-def _sniff_separator(first_line: str) -> str:
-    """Separator with most occurrences outside quotes in the header line
-    (enDI writes ``;``; a re-saved file may use ``,``)."""
-    counts = dict.fromkeys(_SEPARATORS, 0)
-    inside = False
-    for ch in first_line:
-        if ch == '"':
-            inside = not inside
-        elif not inside and ch in counts:
-            counts[ch] += 1
-    best = max(_SEPARATORS, key=lambda s: counts[s])
-    return best if counts[best] else ";"
 
 
 def _open_rows(path: Path) -> tuple[list[str], Any, dict]:
@@ -170,7 +156,7 @@ def _open_rows(path: Path) -> tuple[list[str], Any, dict]:
     else:
         text, enc = _decode(data)
         first = next((ln for ln in text.splitlines() if ln.strip()), "")
-        sep = _sniff_separator(first)
+        sep = sniff_separator(first)  # the protocol reader's rule: ';' wins ties
         info.update(encoding=enc, separator=sep)
 
         def rows():

@@ -159,6 +159,26 @@ def threshold_table(result, model, level: float = 0.95) -> tuple[np.ndarray, np.
     return tau, tau - z * se, tau + z * se
 
 
+def _fast_logistic():
+    """The standard logistic distribution with ``cdf``/``pdf`` computed by
+    ``scipy.special.expit`` (F(x) = 1/(1+e^{-x}), f = F(1−F)), bypassing
+    scipy.stats' generic argument checking, which dominated OrderedModel's
+    likelihood evaluations (about 60 % of the national QVT run). Same model
+    as ``distr='logit'``; an rv_continuous instance, as OrderedModel expects."""
+    from scipy import special
+    from scipy.stats._continuous_distns import logistic_gen
+
+    class _Logistic(logistic_gen):
+        def cdf(self, x, *args, **kwds):
+            return special.expit(np.asarray(x, dtype=float))
+
+        def pdf(self, x, *args, **kwds):
+            f = special.expit(np.asarray(x, dtype=float))
+            return f * (1.0 - f)
+
+    return _Logistic(name="logistic")
+
+
 def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
                      min_n: int = 10, exclude=(), level: float = 0.95, distr: str = "logit",
                      method: str = "bfgs", maxiter: int = 2000, names: dict | None = None,
@@ -183,7 +203,7 @@ def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None]
         return _table(pd.Series(dtype=float), {}, {}, {}, "logit_ordinal", item, len(d), refs), \
             notes + [f"{item} : pas assez de réponses ou de modalités pour le modèle ordinal."]
     y = pd.Series(pd.Categorical(d[item].astype(int), categories=observed, ordered=True), index=d.index)
-    mod = OrderedModel(y, X, distr=distr)
+    mod = OrderedModel(y, X, distr=_fast_logistic() if distr == "logit" else distr)
     res = mod.fit(method=method, maxiter=maxiter, disp=False)
     converged = bool(res.mle_retvals.get("converged", True))
     if not converged:

@@ -33,7 +33,8 @@ import sys
 import tempfile
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,7 @@ def start_kernel(workdir: Path, cwd: Path, attempts: int = 3):
             km.ip = str(workdir / f"k{attempt}")
         try:
             km.start_kernel(cwd=str(cwd))
-            _reset_namespace(km, code="pass")  # wait until the kernel answers
+            _wait_ready(km)
             return km
         except Exception as exc:  # port race or slow start: retry, staggered
             last = exc
@@ -172,26 +173,52 @@ def start_kernel(workdir: Path, cwd: Path, attempts: int = 3):
 _RESET = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt"
 
 
-def _reset_namespace(km, code: str = _RESET) -> None:
-    """Run ``code`` silently in the kernel through a short-lived client (a
-    client must not outlive papermill's event loops, so none is kept)."""
+def _wait_ready(km) -> None:
+    """Block until the kernel answers (a short-lived client: a client must
+    not outlive papermill's event loops, so none is kept)."""
     kc = km.client()
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
-        kc.execute_interactive(code, store_history=False, timeout=60, output_hook=lambda msg: None)
     finally:
         kc.stop_channels()
+
+
+@contextmanager
+def kernel(cwd: Path):
+    """A started kernel for the duration of the block, in a private IPC
+    directory, always shut down and cleaned up."""
+    workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
+    km = None
+    try:
+        km = start_kernel(workdir, cwd=cwd)
+        yield km
+    finally:
+        if km is not None:
+            try:
+                km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
 # one CAE
 # --------------------------------------------------------------------------
-def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path) -> None:
+def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool = False) -> None:
+    """papermill on an already started kernel. With ``reset``, a first cell
+    (tagged ``remove-cell``, so no export shows it) wipes the namespace left
+    by the previous notebook: only imported modules stay warm."""
+    import nbformat
     import papermill as pm
 
+    nb = nbformat.read(str(nb_in), as_version=4)
+    if reset:
+        cell = nbformat.v4.new_code_cell(_RESET)
+        cell.metadata["tags"] = ["remove-cell"]
+        nb.cells.insert(0, cell)
     pm.execute_notebook(
-        str(nb_in),
+        nb,
         str(nb_out),
         parameters=params,
         kernel_name=km.kernel_name,
@@ -256,28 +283,24 @@ def run_cae(
         "processed_dir": str(processed_dir),
         "out_dir": str(out_dir),
     }
-    workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
-    km = None
     try:
-        km = start_kernel(workdir, cwd=cae_out)
-        for i, name in enumerate(stages or CAE_NOTEBOOKS):
-            if i:
-                _reset_namespace(km)
-            emit(cae, name, "début")
-            t = time.perf_counter()
-            nb_out = cae_out / f"{name}.ipynb"
-            try:
-                _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, cae_out)
-                if export_html:
-                    export.notebook_to_html(nb_out, cae_out / f"{name}.html")
-            except Exception as exc:
-                err = _error_text(exc) + f"\nCarnet exécuté (pour diagnostic) : {nb_out}"
-                result.stages.append(StageResult(name, False, time.perf_counter() - t, err))
-                result.error = f"étape {name} : {err}"
-                emit(cae, name, "échec", time.perf_counter() - t, err)
-                return result
-            result.stages.append(StageResult(name, True, time.perf_counter() - t))
-            emit(cae, name, "ok", time.perf_counter() - t)
+        with kernel(cae_out) as km:
+            for i, name in enumerate(stages or CAE_NOTEBOOKS):
+                emit(cae, name, "début")
+                t = time.perf_counter()
+                nb_out = cae_out / f"{name}.ipynb"
+                try:
+                    _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, cae_out, reset=i > 0)
+                    if export_html:
+                        export.notebook_to_html(nb_out, cae_out / f"{name}.html")
+                except Exception as exc:
+                    err = _error_text(exc) + f"\nCarnet exécuté (pour diagnostic) : {nb_out}"
+                    result.stages.append(StageResult(name, False, time.perf_counter() - t, err))
+                    result.error = f"étape {name} : {err}"
+                    emit(cae, name, "échec", time.perf_counter() - t, err)
+                    return result
+                result.stages.append(StageResult(name, True, time.perf_counter() - t))
+                emit(cae, name, "ok", time.perf_counter() - t)
         if export_html:
             export.combine_html(
                 [cae_out / f"{n}.ipynb" for n in (stages or CAE_NOTEBOOKS)],
@@ -294,12 +317,6 @@ def run_cae(
         return result
     finally:
         result.seconds = time.perf_counter() - t0
-        if km is not None:
-            try:
-                km.shutdown_kernel(now=True)
-            except Exception:
-                pass
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _cae_title(processed_dir: Path, cae: str) -> str:
@@ -326,25 +343,17 @@ def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progres
     result = CaeResult(cae="national", ok=False)
     t0 = time.perf_counter()
     progress("national", NATIONAL_NOTEBOOK, "début")
-    workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
-    km = None
     try:
-        km = start_kernel(workdir, cwd=nat_out)
-        nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
-        params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
-        _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
-        if export_html:
-            export.notebook_to_html(nb_out, nat_out / f"{NATIONAL_NOTEBOOK}.html")
+        with kernel(nat_out) as km:
+            nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
+            params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
+            _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
+            if export_html:
+                export.notebook_to_html(nb_out, nat_out / f"{NATIONAL_NOTEBOOK}.html")
         result.ok = True
     except Exception as exc:
         result.error = _error_text(exc)
     finally:
-        if km is not None:
-            try:
-                km.shutdown_kernel(now=True)
-            except Exception:
-                pass
-        shutil.rmtree(workdir, ignore_errors=True)
         result.seconds = time.perf_counter() - t0
     progress("national", NATIONAL_NOTEBOOK, "ok" if result.ok else "échec", result.seconds, result.error)
     return result

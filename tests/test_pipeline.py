@@ -225,6 +225,10 @@ def test_book_build_is_incremental(e2e_run, tmp_path, capsys):
     shutil.copytree(ROOT / "report", report, ignore=shutil.ignore_patterns("_quarto.yml", "cae", "notebooks", "_generated", "_book", ".book-stamp"))
     assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
     first = (report / "_quarto.yml").stat().st_mtime_ns
+    for slug in e2e_run["slugs"]:  # each CAE's standalone report, ready for a Typst PDF
+        doc = e2e_run["out"] / slug / "rapport.qmd"
+        assert book.check_embeds(doc, doc.name) == []
+        assert "format:" in doc.read_text(encoding="utf-8") and len(book.EMBED_RE.findall(doc.read_text(encoding="utf-8"))) >= 10
     assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
     assert (report / "_quarto.yml").stat().st_mtime_ns == first
     assert "à jour" in capsys.readouterr().out

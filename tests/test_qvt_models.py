@@ -105,3 +105,21 @@ def test_mixedlm_recovers_fixed_effects_with_many_clusters():
     assert coef["statut[cesa]"] == pytest.approx(0.5, abs=0.1)
     assert coef["genre[H]"] == pytest.approx(0.3, abs=0.1)
     assert var_u == pytest.approx(0.25, abs=0.15)
+
+
+def test_fast_logistic_gives_statsmodels_logit_fit():
+    """The expit-based logistic used for speed must reproduce OrderedModel's
+    own distr='logit' fit (same likelihood, same optimum)."""
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    from analysis.qvt_models import _fast_logistic
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(300, 2))
+    latent = x @ np.array([0.8, -0.5]) + rng.logistic(size=300)
+    y = pd.Series(pd.Categorical(np.digitize(latent, [-1.0, 0.0, 1.2]), ordered=True))
+    X = pd.DataFrame(x, columns=["a", "b"])
+    ref = OrderedModel(y, X, distr="logit").fit(method="bfgs", disp=False)
+    fast = OrderedModel(y, X, distr=_fast_logistic()).fit(method="bfgs", disp=False)
+    np.testing.assert_allclose(fast.params.to_numpy(), ref.params.to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(fast.bse.to_numpy(), ref.bse.to_numpy(), rtol=1e-3)
