@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import io
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,8 +84,8 @@ def parse_number(value: Any) -> float:
     """
     if isinstance(value, bool):
         raise ValueError("booléen")
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, numbers.Real):  # Python and numpy scalars alike (adapters hand over numpy ints)
+        if not math.isfinite(float(value)):
             raise ValueError("non fini")
         return float(value)
     if not isinstance(value, str):

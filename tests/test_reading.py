@@ -254,3 +254,14 @@ def test_xlsx_numeric_ids_match_csv_ids(tmp_path):
     fd = intake.load_folder(d)
     assert fd.problems.errors == []
     assert fd.tables["entrepreneurs"].frame.loc[2, "id"] == "1001"
+
+
+def test_numpy_scalars_parse_like_python_numbers():
+    """Adapters (enDI) hand over numpy integers and floats."""
+    import numpy as np
+
+    from analysis.reading import parse_integer, parse_number
+
+    assert parse_number(np.int64(2019)) == 2019.0
+    assert parse_number(np.float32(1.5)) == 1.5
+    assert parse_integer(np.int64(2019)) == 2019
