@@ -42,6 +42,7 @@ import pandas as pd
 from . import __version__, config
 from . import codebook as cbk
 from . import methodology
+from .formatting import fr_number
 from .problems import Problem, ProblemList
 from .pseudonymise import KEY_ENV, KeyProblem, load_or_create_key, pseudonymise_table
 from .reading import TABLE_SUFFIXES, read_table_file
@@ -467,7 +468,8 @@ def files_table(manifest: dict) -> pd.DataFrame:
         how = f"XLSX, feuille « {f.get('sheet')} »" if fmt == "xlsx" else (
             f"CSV, {ENCODINGS_FR.get(f.get('encoding'), f.get('encoding', '?'))}, séparateur {SEPARATORS_FR.get(f.get('separator'), f.get('separator', '?'))}" if fmt == "csv" else fmt or "?")
         rows.append({"Fichier": name, "Table": f.get("table") or "–", "Origine": f.get("source", ""), "Lecture": how,
-                     "Lignes": f.get("rows"), "Empreinte SHA-256": (f.get("sha256") or "")[:12] + "…"})
+                     "Lignes": fr_number(f["rows"]) if f.get("rows") is not None else "–",
+                     "Empreinte SHA-256": (f.get("sha256") or "")[:12] + "…"})
     return pd.DataFrame(rows, columns=["Fichier", "Table", "Origine", "Lecture", "Lignes", "Empreinte SHA-256"])
 
 

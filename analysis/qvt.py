@@ -391,20 +391,21 @@ def fixed_effect_note(n_cae: int) -> str:
             "nombreuses ; les coefficients comparent donc des répondants d'une même coopérative.")
 
 
-def summarise_national(datas: list[CaeData], spec: dict | None = None) -> QvtNational:
+def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise: bool | None = None) -> QvtNational:
     """Pooled QVT results: dimension statistics over all respondents, the
     dimension × CAE matrix (suppressed cells flagged), pooled reliability and
     comparisons (descriptive: they ignore the CAE), and the fixed-effect
     models — OLS of each score and ordinal logit of each item on status,
     seniority band and gender with the CAE as a fixed effect
-    (:mod:`analysis.qvt_models`)."""
+    (:mod:`analysis.qvt_models`). CAEs are shown as "CAE 1 … CAE N" when
+    ``anonymise`` is true (default: ``anonymiser_cae`` of publication.yml)."""
     spec = qs.load_spec(spec)
     r = _rules(spec)
     with_survey = [d for d in datas if d.has_survey]
     if not with_survey:
         return QvtNational(available=False, note_fr="Aucune coopérative n'a transmis de questionnaire : "
                                                     "la qualité de vie au travail n'est pas analysée.")
-    labels = cae_labels(datas, r["anonymiser"])
+    labels = cae_labels(datas, r["anonymiser"] if anonymise is None else anonymise)
     scores = pd.concat([score_cae(d, spec) for d in with_survey], ignore_index=True)
     items = pooled_items(with_survey, spec)
     questionnaires = pd.concat([d.questionnaire.reset_index(drop=True) for d in with_survey], ignore_index=True)

@@ -202,3 +202,63 @@ def provenance_fr(manifest: dict) -> str:
         f"_Méthode : {versions} ; classeur v{manifest.get('package_version', '?')} ; "
         f"données lues le {str(manifest.get('run_time_utc', '?'))[:10]}._"
     )
+
+
+ABSENT = "–"  # not measured (e.g. no survey in that CAE)
+
+
+def indicators_wide_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) -> pd.DataFrame:
+    """Each CAE beside the network, one column per CAE, French-formatted.
+
+    A hidden cell (statistical secret) prints as ``s``, INSEE's mark; a cell
+    that was not measured (the indicator does not exist for that CAE, e.g.
+    no questionnaire) prints as ``–``, so a reader never mistakes one for
+    the other. ``per_cae`` tables carry the CAE's display name in ``cae``."""
+    from . import indicators as ind
+
+    values = ind.by_cae(per_cae, national)
+    hidden = ind.by_cae(per_cae, national, column="suppressed")
+    keys = ["family", "indicator", "label", "breakdown", "unit"]
+    out = values[keys].copy()
+    for c in [c for c in values.columns if c not in keys]:
+        out[c] = [
+            ind.SECRET if (pd.notna(h) and bool(h)) else (ind.fmt_value(v, u) if pd.notna(v) else ABSENT)
+            for v, h, u in zip(values[c], hidden[c], values["unit"])
+        ]
+    return out.drop(columns=["indicator", "unit"]).rename(columns={"family": "Famille", "label": "Indicateur", "breakdown": "Détail"})
+
+
+def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
+    """:func:`network_totals` published (small counts suppressed through
+    :func:`analysis.suppression.publish`) and formatted the French way."""
+    counts = ["Personnes accompagnées", "Répondants"]
+    pub = suppression.publish(totals, count_cols=counts, denominator_col=None, value_cols=[], complement=False)
+    out = pub.drop(columns=[c for c in ("suppressed", "suppression") if c in pub.columns])
+    for c in [c for c in out.columns if "(€)" in c]:
+        out[c] = out[c].map(fr_euro)
+    out["Taux de réponse"] = out["Taux de réponse"].map(fr_percent)
+    for c in counts:
+        out[c] = out[c].map(lambda v: fr_number(v) if pd.notna(v) else "s")
+    return out
+
+
+def sroi_summary_fr(summary: pd.DataFrame) -> pd.DataFrame:
+    """An SROI headline table (``SroiResult.summary()``) with French values:
+    euros for amounts, a percentage for the probability, two decimals else."""
+    out = summary.copy()
+    out["valeur"] = [
+        fr_euro(v) if "(€)" in k else (fr_percent(v) if "probabilité" in k else fr_number(v, 2))
+        for k, v in zip(out["indicateur"], out["valeur"])
+    ]
+    return out.rename(columns={"indicateur": "Indicateur", "valeur": "Valeur"})
+
+
+def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """The national SROI's per-CAE table with display names and French values."""
+    out = by_cae.copy()
+    out["cae"] = out["cae"].map(lambda s: labels.get(s, s))
+    for c in out.columns:
+        if c == "cae":
+            continue
+        out[c] = out[c].map((lambda v: fr_number(v, 2)) if "ratio" in c else fr_euro)
+    return out.rename(columns={"cae": "CAE"})
