@@ -9,6 +9,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 JOBS ?=
 RUN_ARGS ?=
+PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -42,7 +43,7 @@ demo: $(STAMP) ## (re)generate the 7 demo CAEs in data/raw
 
 .PHONY: test
 test: $(STAMP) ## run the whole test suite (includes an end-to-end run on 2 demo CAEs)
-	@$(PY) -m pytest -q; rc=$$?; \
+	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest n'a collecté aucun test (code 5) : la suite est introuvable ou vide." >&2; exit 1; fi; \
 	exit $$rc
 
