@@ -164,26 +164,6 @@ def _ordered_labels(nb) -> list[str]:
     return out
 
 
-def _md_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
-    """A pipe table (Quarto/pandoc) from dicts: columns = [(key, French header)]."""
-    if not rows:
-        return "_(aucun élément)_\n"
-
-    def cell(v):
-        if v is None:
-            return ""
-        if isinstance(v, float):
-            from .formatting import fr_number
-
-            return fr_number(v, 4).rstrip("0").rstrip(",")
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    head = "| " + " | ".join(h for _, h in columns) + " |"
-    sep = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(cell(r.get(k)) for k, _ in columns) + " |" for r in rows]
-    return "\n".join([head, sep, *body]) + "\n"
-
-
 def method_markdown(methodology_dir: Path | None = None) -> str:
     """The generated part of the Méthode chapter, from the methodology files."""
     from . import method_doc

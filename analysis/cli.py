@@ -6,6 +6,7 @@ Imports are lazy so that ``--help`` and a no-op rerun start fast.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -106,7 +107,8 @@ def cmd_endi_mapping(args) -> int:
     from . import endi
 
     path = endi.write_mapping(args.dir, args.output)
-    print(f"Table de correspondance écrite : {path}")
+    todo = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if re.search(r':\s*"?A_COMPLETER"?\s*(#|$)', line))
+    print(f"Table de correspondance écrite : {path} ({todo} libellé(s) à compléter).")
     print("Relisez chaque proposition, remplacez chaque « A_COMPLETER » par un code du protocole, puis relancez.")
     return 0
 

@@ -530,7 +530,6 @@ def write_mapping(folder: Path, out: Path | None = None) -> Path:
         f"# Règles de proposition : methodology/endi.yml, version {rules.get('version', '?')}.",
         "",
     ]
-    n_todo = 0
     for name, spec in rules["listes"].items():
         lines.append(f"{name}:")
         lines.append(f"  # Colonne enDI « {spec['libelle']} » → colonne du protocole « {spec['protocole']} ».")
@@ -547,14 +546,12 @@ def write_mapping(folder: Path, out: Path | None = None) -> Path:
         for lab, code in old.items():
             note = "" if norm(lab) in found[name] else "  # absent des exports actuels"
             entries.append(f"  {_yaml_str(lab)}: {_yaml_str(code) if code else _yaml_str(todo)}{note}")
-            n_todo += (code in ("", todo))
         for key, lab in sorted(found[name].items()):
             if key in old_norm:
                 continue
             code, hits = _proposal(lab, spec, rules)
             note = ""
             if code == todo:
-                n_todo += 1
                 note = f"  # règles en conflit : {' ou '.join(hits)}" if hits else "  # aucune règle ne s'applique"
             entries.append(f"  {_yaml_str(lab)}: {_yaml_str(code)}{note}")
         if not entries:

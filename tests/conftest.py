@@ -4,7 +4,6 @@ test session on a small demo (2 CAEs) and is shared by every e2e test."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

@@ -430,3 +430,20 @@ def test_intake_validates_the_converted_tables(folder):
     assert ent.loc["102", "situation_entree"] == "de_indemnise" and ent.loc["102", "annee_naissance"] == 1962
     act = fd.tables["activite"].frame
     assert sorted(act["remuneration_brute"]) == sorted([13800.0, 0.0, 21000.0, 6000.0, 18000.0, 22000.0])
+
+
+def test_cli_endi_mapping_reports_labels_left_to_complete(tmp_path):
+    """The CLI counts the A_COMPLETER entries it left in the file it wrote."""
+    import re
+    import subprocess
+    import sys
+
+    folder = fx.build_folder(tmp_path / "cae")
+    for old in folder.glob("correspondances_endi.yml"):
+        old.unlink()
+    proc = subprocess.run([sys.executable, "-m", "analysis.cli", "endi-mapping", str(folder)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    written = (folder / "correspondances_endi.yml").read_text(encoding="utf-8")
+    expected = sum(1 for line in written.splitlines() if "A_COMPLETER" in line.split("#")[0] and ":" in line)
+    assert expected > 0  # the fixture has labels no rule can map
+    assert f"({expected} libellé(s) à compléter)" in proc.stdout
