@@ -3,7 +3,8 @@
 Code cells are hidden (a CAE's funders read results, not Python), the
 parameters and papermill's injected-parameters cells are removed
 (quarto-cli #723 shows them otherwise), images are embedded, and the page
-is declared French (``<html lang="fr">``).
+is declared French (``<html lang="fr">``); every figure carries its French
+caption as alternative text (nbconvert would write an English default).
 
 The HTML exporter is built once per process and reused: template loading
 dominates the cost of a single export.
@@ -12,6 +13,8 @@ dominates the cost of a single export.
 from __future__ import annotations
 
 import copy
+import html
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +36,8 @@ def _exporter():
     c.HTMLExporter.embed_images = True
     c.HTMLExporter.language_code = "fr"
     exporter = HTMLExporter(config=c, template_name="lab")
+    # its "alternative text is missing" warning is answered by _with_alt_text
+    exporter.log.addFilter(lambda record: "Alternative text is missing" not in record.getMessage())
     exporter.register_preprocessor(TagRemovePreprocessor(config=c), enabled=True)
     return exporter
 
@@ -45,14 +50,41 @@ def _strip_quarto_options(nb) -> None:
             cell.source = "\n".join(l for l in cell.source.splitlines() if not l.startswith("#|"))
 
 
+#: What nbconvert writes in an <img> that has no alt text (nbconvert 7.x).
+_NBCONVERT_ALT = 'alt="No description has been provided for this image"'
+DEFAULT_ALT = "Figure (voir le texte qui l'accompagne)"
+_CAPTION_RE = re.compile(r'^#\|\s*fig-cap:\s*"?(.*?)"?\s*$', re.M)
+
+
+def figure_captions(nb) -> list[str]:
+    """The French alternative text of every image the export will show, in
+    document order: the figure's ``#| fig-cap`` caption, else a default."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or HIDDEN_TAGS & set(cell.metadata.get("tags", [])):
+            continue
+        m = _CAPTION_RE.search(cell.source)
+        for output in cell.get("outputs", []):
+            if "image/png" in output.get("data", {}) or "image/jpeg" in output.get("data", {}):
+                out.append(m.group(1) if m else DEFAULT_ALT)
+    return out
+
+
+def _with_alt_text(body: str, captions: list[str]) -> str:
+    parts = body.split(_NBCONVERT_ALT)
+    alts = captions + [DEFAULT_ALT] * max(0, len(parts) - 1 - len(captions))
+    return parts[0] + "".join(f'alt="{html.escape(alt, quote=True)}"' + part for alt, part in zip(alts, parts[1:]))
+
+
 def notebook_node_to_html(nb, title: str | None = None) -> str:
     exporter = _exporter()
     nb = copy.deepcopy(nb)
+    captions = figure_captions(nb)
     _strip_quarto_options(nb)
     if title:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={})
-    return body
+    return _with_alt_text(body, captions)
 
 
 def notebook_to_html(nb_path: Path, html_path: Path, title: str | None = None) -> Path:

@@ -235,3 +235,13 @@ def test_book_build_is_incremental(e2e_run, tmp_path, capsys):
     (report / "methode.qmd").write_text((report / "methode.qmd").read_text(encoding="utf-8") + "\nAjout.\n", encoding="utf-8")
     assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
     assert "préparé" in capsys.readouterr().out
+
+
+def test_figures_carry_their_french_caption_as_alt_text(e2e_run):
+    html = (e2e_run["out"] / e2e_run["slugs"][0] / "02_indicateurs.html").read_text(encoding="utf-8")
+    nb = nbformat.read(str(ROOT / "notebooks" / "02_indicateurs.ipynb"), as_version=4)
+    caption = next(
+        line.split("fig-cap:", 1)[1].strip().strip('"') for c in nb.cells for line in c.source.splitlines() if "fig-cap:" in line
+    )
+    assert f'alt="{caption}"'.replace("'", "&#x27;") in html
+    assert "No description has been provided" not in html
