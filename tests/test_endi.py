@@ -434,7 +434,6 @@ def test_intake_validates_the_converted_tables(folder):
 
 def test_cli_endi_mapping_reports_labels_left_to_complete(tmp_path):
     """The CLI counts the A_COMPLETER entries it left in the file it wrote."""
-    import re
     import subprocess
     import sys
 
