@@ -164,19 +164,6 @@ def _ordered_labels(nb) -> list[str]:
     return out
 
 
-def method_markdown(methodology_dir: Path | None = None) -> str:
-    """The generated part of the Méthode chapter, from the methodology files."""
-    from . import method_doc
-
-    return method_doc.render_method(methodology_dir)
-
-
-def annex_markdown(caes: list[Chapter], processed_dir: Path, methodology_dir: Path | None = None) -> str:
-    from . import method_doc
-
-    return method_doc.render_annexes(caes, processed_dir, methodology_dir)
-
-
 # --------------------------------------------------------------------------
 # static checks
 # --------------------------------------------------------------------------
@@ -273,7 +260,7 @@ def assemble(
     """Write every generated file of the book; return the CAE chapters."""
     import nbformat
 
-    from . import methodology
+    from . import method_doc, methodology
 
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
@@ -329,9 +316,9 @@ def assemble(
         _embeds("notebooks/national/10_national.ipynb", [l for l in nat_labels if l.startswith("txt-synthese")]),
         encoding="utf-8",
     )
-    (report_dir / "_generated" / "methode.md").write_text(method_markdown(methodology_dir), encoding="utf-8")
+    (report_dir / "_generated" / "methode.md").write_text(method_doc.render_method(methodology_dir), encoding="utf-8")
     (report_dir / "_generated" / "annexes.md").write_text(
-        annex_markdown(chapters, processed_dir, methodology_dir), encoding="utf-8"
+        method_doc.render_annexes(chapters, processed_dir, methodology_dir), encoding="utf-8"
     )
 
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))

@@ -50,8 +50,11 @@ def _link(source: str | None, url: str | None) -> str:
 
 
 def _version_line(name: str, methodology_dir) -> str:
-    v = methodology.versions(methodology_dir).get(name)
-    return f"_Fichier `methodology/{v['file']}`, version {v['version']}._\n\n" if v else ""
+    path = methodology.path_of(name, methodology_dir)
+    if not path.exists():
+        return ""
+    version = methodology.load(name, methodology_dir).get("version", "?")
+    return f"_Fichier `methodology/{path.name}`, version {version}._\n\n"
 
 
 # --------------------------------------------------------------------------

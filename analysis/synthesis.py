@@ -22,7 +22,6 @@ STAGE_RESULTS = [
     "indicateurs",
     "sroi_resume",
     "sroi_monte_carlo",
-    "sroi_parties_prenantes",
     "qvt_dimensions",
     "qvt_who5",
 ]
@@ -128,16 +127,13 @@ def qvt_fr(dims: pd.DataFrame | None, who5: pd.DataFrame | None) -> str:
     return text
 
 
-def cae_summary_md(data: CaeData, processed_dir: Path | str | None = None, spec: dict | None = None) -> dict[str, str]:
-    """The four paragraphs of a CAE's one-page summary (French Markdown)."""
-    from . import indicators as ind
-
-    spec = spec or ind.load_spec()
-    res = load_stage_results(data.slug, processed_dir)
+def cae_summary_md(data: CaeData, results: dict[str, pd.DataFrame | None]) -> dict[str, str]:
+    """The paragraphs of a CAE's one-page summary (French Markdown), from
+    its stage results (:func:`load_stage_results`)."""
     return {
         "qui": overview_fr(data),
-        "sroi": sroi_fr(res["sroi_resume"], res["sroi_monte_carlo"]),
-        "qvt": qvt_fr(res["qvt_dimensions"], res["qvt_who5"]),
+        "sroi": sroi_fr(results["sroi_resume"], results["sroi_monte_carlo"]),
+        "qvt": qvt_fr(results["qvt_dimensions"], results["qvt_who5"]),
     }
 
 
