@@ -23,7 +23,8 @@ def _dir(value: str) -> Path:
 
 
 def cmd_demo(args) -> int:
-    from . import config, demo
+    from analysis import config
+    from analysis.intake import demo
 
     raw = args.raw or config.RAW_DIR
     slugs = demo.generate(raw, n_cae=args.cae, seed=args.seed, scale=args.scale)
@@ -32,7 +33,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_templates(args) -> int:
-    from . import templates
+    from analysis.intake import templates
 
     paths = templates.write_templates(args.dir)
     print(f"{len(paths)} modèles écrits dans {args.dir} :")
@@ -42,7 +43,7 @@ def cmd_templates(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from . import intake
+    from analysis.intake import process as intake
 
     any_error = False
     for d in args.dirs:
@@ -60,11 +61,12 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from . import config, runner
+    from analysis import config
+    from analysis.pipeline import runner
 
     raw = args.raw or config.RAW_DIR
     if args.demo_if_empty and not runner.list_raw_caes(raw):
-        from . import demo
+        from analysis.intake import demo
 
         slugs = demo.generate(raw)
         print(f"data/raw ne contient aucune CAE : données de démonstration générées ({', '.join(slugs)}).")
@@ -98,13 +100,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import book
+    from analysis.reporting import book
 
     return book.build(processed_dir=args.processed, out_dir=args.out, render=not args.no_render, report_dir=args.report)
 
 
 def cmd_endi_mapping(args) -> int:
-    from . import endi
+    from analysis.intake import endi
 
     path = endi.write_mapping(args.dir, args.output)
     todo = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if re.search(r':\s*"?A_COMPLETER"?\s*(#|$)', line))

@@ -26,7 +26,7 @@ OUT_DIR = _root("CAE_IMPACT_OUT", PROJ_ROOT / "outputs")
 METHODOLOGY_DIR = _root("CAE_IMPACT_METHODOLOGY", PROJ_ROOT / "methodology")
 NOTEBOOKS_DIR = PROJ_ROOT / "notebooks"
 REPORT_DIR = PROJ_ROOT / "report"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "intake" / "assets"
 
 #: Where the pseudonymisation key lives unless ``CAE_IMPACT_KEY`` is set:
 #: outside the repository, in the user's config directory.

@@ -43,7 +43,7 @@ def timed(cmd: list[str], env: dict) -> float:
 
 
 def main() -> int:
-    from analysis import runner
+    from analysis.pipeline import runner
 
     scratch = Path(tempfile.mkdtemp(prefix="cae-impact-bench-"))
     raw, processed, out = scratch / "raw", scratch / "processed", scratch / "out"

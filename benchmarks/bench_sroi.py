@@ -23,8 +23,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis import sroi  # noqa: E402
-from analysis.processed import CaeData  # noqa: E402
+from analysis.sroi import valuation as sroi  # noqa: E402
+from analysis.intake.processed import CaeData  # noqa: E402
 
 
 def synthetic_cae(slug: str, n: int = 300, m: int = 150, seed: int = 0) -> CaeData:

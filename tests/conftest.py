@@ -21,7 +21,8 @@ def pseudonym_key() -> bytes:
 def e2e_run(tmp_path_factory, pseudonym_key):
     """Generate a 2-CAE demo, run the whole pipeline with 2 jobs; return the
     paths and the run summary."""
-    from analysis import demo, runner
+    from analysis.intake import demo
+    from analysis.pipeline import runner
 
     root = tmp_path_factory.mktemp("e2e")
     raw, processed, out = root / "raw", root / "processed", root / "out"

@@ -1,4 +1,4 @@
-"""Tests of the demo data generator (analysis.demo).
+"""Tests of the demo data generator (analysis.intake.demo).
 
 The files are read back here with plain pandas/openpyxl and the codebook YAML
 (the specification), never with the project's intake reader, and every
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import demo
+from analysis.intake import demo
 
 CODEBOOK = yaml.safe_load((Path(__file__).resolve().parents[1] / "methodology" / "codebook.yml").read_text("utf-8"))
 TABLES = ("entrepreneurs", "activite", "questionnaire")

@@ -18,7 +18,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _endi_fixtures as fx  # noqa: E402
 
-from analysis import endi  # noqa: E402
+from analysis.intake import endi  # noqa: E402
 
 
 @pytest.fixture
@@ -416,7 +416,7 @@ equipe_appui_etp: 1
 
 
 def test_intake_validates_the_converted_tables(folder):
-    intake = pytest.importorskip("analysis.intake")
+    intake = pytest.importorskip("analysis.intake.process")
     (folder / "cae.yml").write_text(CAE_YML, encoding="utf-8")
     (folder / "questionnaire.csv").unlink()
     mapping = {k: dict(v) for k, v in fx.MAPPING.items()}

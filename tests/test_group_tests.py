@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import group_tests as gt
+from analysis.stats import group_tests as gt
 
 
 def test_epsilon_squared_formula():

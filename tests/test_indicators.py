@@ -19,8 +19,9 @@ import pytest
 import yaml
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis import config, indicators
-from analysis.processed import CaeData, load_cae
+from analysis import config
+from analysis.indicators import compute as indicators
+from analysis.intake.processed import CaeData, load_cae
 N = 40
 
 

@@ -16,10 +16,12 @@ import pytest
 from _intake_helpers import (
     ACT_HEADER, ACT_ROWS, ENT_HEADER, ENT_ROWS, EXPECTED_ACT, KEY, Q_HEADER, Q_ROWS, make_cae, with_cell, write_csv,
 )
-import analysis
-from analysis import __version__, intake, processed
-from analysis.problems import Problem
-from analysis.pseudonymise import pseudonym
+import analysis.intake
+from analysis import __version__
+from analysis.intake import process as intake
+from analysis.intake import processed
+from analysis.intake.problems import Problem
+from analysis.intake.pseudonymise import pseudonym
 
 
 @pytest.fixture()
@@ -221,8 +223,8 @@ def test_endi_export_fills_missing_tables(roots, monkeypatch):
             row_lines={"entrepreneurs": [5, 6, 2]})
 
     fake = types.SimpleNamespace(convert_folder=convert_folder)
-    monkeypatch.setitem(sys.modules, "analysis.endi", fake)
-    monkeypatch.setattr(analysis, "endi", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "analysis.intake.endi", fake)
+    monkeypatch.setattr(analysis.intake, "endi", fake, raising=False)
     res = run(roots)
     assert calls == [d]
     assert [(p.fichier, p.ligne, p.colonne, p.message) for p in res.problems.errors] == [
@@ -239,8 +241,8 @@ def test_endi_export_fills_missing_tables(roots, monkeypatch):
 def test_without_endi_module_missing_table_is_an_error(roots, monkeypatch):
     raw, proc, out = roots
     make_cae(raw, ent=False)
-    monkeypatch.setitem(sys.modules, "analysis.endi", None)  # import fails
-    monkeypatch.delattr(analysis, "endi", raising=False)
+    monkeypatch.setitem(sys.modules, "analysis.intake.endi", None)  # import fails
+    monkeypatch.delattr(analysis.intake, "endi", raising=False)
     res = run(roots)
     assert [p.message for p in res.problems.errors][0].startswith("Fichier obligatoire absent : la table « entrepreneurs »")
 

@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import book, method_doc, runner
+from analysis.reporting import book
+from analysis.reporting import method_doc
+from analysis.pipeline import runner
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import stat
 import pandas as pd
 import pytest
 
-from analysis import pseudonymise as ps
+from analysis.intake import pseudonymise as ps
 
 
 def hmac_sha256_by_hand(key: bytes, msg: bytes) -> str:

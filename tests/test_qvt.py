@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import qvt
-from analysis.processed import CaeData
+from analysis.qvt import compute as qvt
+from analysis.intake.processed import CaeData
 
 DIMS = ["sante", "relations", "temps", "charge", "parcours", "participation", "autonomie"]
 REVERSE = {("sante", 2), ("temps", 2), ("charge", 2)}

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import qvt_models as qm
+from analysis.qvt import models as qm
 
 FACTORS = {"statut": "cape", "genre": "F"}
 
@@ -112,7 +112,7 @@ def test_fast_logistic_gives_statsmodels_logit_fit():
     own distr='logit' fit (same likelihood, same optimum)."""
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-    from analysis.qvt_models import _fast_logistic
+    from analysis.qvt.models import _fast_logistic
 
     rng = np.random.default_rng(7)
     x = rng.normal(size=(300, 2))

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import codebook, methodology
-from analysis import qvt_scores as qs
+from analysis.intake import codebook
+from analysis.method import loader as methodology
+from analysis.qvt import scores as qs
 
 
 def test_reverse_items_come_from_the_codebook_only():

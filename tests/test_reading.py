@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _intake_helpers import ACT_HEADER, ACT_ROWS, ENT_HEADER, ENT_ROWS, EXPECTED_ACT, EXPECTED_ENT, csv_bytes, make_cae, write_csv, write_xlsx
-from analysis import intake
-from analysis.formatting import fr_number
-from analysis.reading import (
+from analysis.intake import process as intake
+from analysis.publication.formatting import fr_number
+from analysis.intake.reading import (
     decode_text, parse_date, parse_integer, parse_number, read_table_bytes, read_table_file, sniff_separator,
 )
 
@@ -260,7 +260,7 @@ def test_numpy_scalars_parse_like_python_numbers():
     """Adapters (enDI) hand over numpy integers and floats."""
     import numpy as np
 
-    from analysis.reading import parse_integer, parse_number
+    from analysis.intake.reading import parse_integer, parse_number
 
     assert parse_number(np.int64(2019)) == 2019.0
     assert parse_number(np.float32(1.5)) == 1.5

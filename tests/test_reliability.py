@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import reliability as rel
+from analysis.stats import reliability as rel
 
 X = [[1, 2, 3], [2, 3, 3], [3, 3, 4], [4, 5, 5], [2, 2, 2]]
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from scipy import optimize
 
-from analysis import sroi
-from analysis.processed import CaeData
+from analysis.sroi import valuation as sroi
+from analysis.intake.processed import CaeData
 
 R = 0.035
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import contributions as ctb
-from analysis import sroi
-from analysis.processed import CaeData
-from analysis.sroi_quantities import RULES, Quantity, compute_quantity, period_activity
+from analysis.sroi import contributions as ctb
+from analysis.sroi import valuation as sroi
+from analysis.intake.processed import CaeData
+from analysis.sroi.quantities import RULES, Quantity, compute_quantity, period_activity
 
 # A rate table written out here so that the hand computations below do not
 # depend on the methodology file's current values.
@@ -194,7 +194,7 @@ class TestRules:
             compute_quantity("pas_une_regle", cae(ENT, ACT), vm_with())
 
     def test_every_rule_named_in_the_methodology_exists(self):
-        from analysis.sroi_quantities import rule_spec
+        from analysis.sroi.quantities import rule_spec
 
         for o in sroi.load_value_map()["resultats"]:
             assert rule_spec(o["quantite"])[0] in RULES

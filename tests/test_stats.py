@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis import stats
+from analysis.stats import intervals as stats
 
 
 def test_wilson_3_of_10_by_hand():

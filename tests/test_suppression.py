@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.suppression import crosstab_mask, for_figure, publish, publish_crosstab, suppressed_note, thresholds
+from analysis.publication.suppression import crosstab_mask, for_figure, publish, publish_crosstab, suppressed_note, thresholds
 
 KW = dict(seuil_effectif=5, seuil_denominateur=10)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import survival
+from analysis.stats import survival
 
 # remission times in weeks; 0 = censored (Klein & Moeschberger, section 1.2)
 TIME = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]

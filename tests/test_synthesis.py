@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import synthesis
+from analysis.reporting import synthesis
 
 
 def _ind(cae, value, suppressed, indicator="f1_femmes", unit="part"):

@@ -8,9 +8,11 @@ import openpyxl
 import pytest
 
 from _intake_helpers import ACT_HEADER, KEY, write_csv
-from analysis import codebook as cbk
-from analysis import intake, processed, templates
-from analysis.validation import read_cae_yml
+from analysis.intake import codebook as cbk
+from analysis.intake import process as intake
+from analysis.intake import processed
+from analysis.intake import templates
+from analysis.intake.validation import read_cae_yml
 
 
 @pytest.fixture(scope="module")

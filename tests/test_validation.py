@@ -8,9 +8,9 @@ import pytest
 from _intake_helpers import (
     ACT_HEADER, ACT_ROWS, CAE_YML, ENT_HEADER, ENT_ROWS, Q_HEADER, Q_ROWS, make_cae, with_cell, write_csv, write_xlsx,
 )
-from analysis import intake
-from analysis.problems import Problem
-from analysis.validation import MASK, build_schema
+from analysis.intake import process as intake
+from analysis.intake.problems import Problem
+from analysis.intake.validation import MASK, build_schema
 
 
 def problems_of(d):

@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from analysis import stats
-from analysis.weights import kish_effective_n, rake, weighted_share
+from analysis.stats import intervals as stats
+from analysis.stats.weights import kish_effective_n, rake, weighted_share
 
 
 def sample():
@@ -67,7 +67,7 @@ def test_rake_raises_a_named_error_on_incompatible_margins():
     """Two perfectly associated variables (a == b on every row) cannot meet
     margins a: 50/50 and b: 80/20 at once: IPF oscillates and must say so
     rather than return weights that miss a margin."""
-    from analysis.weights import RakingError, rake
+    from analysis.stats.weights import RakingError, rake
 
     sample = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["u", "u", "v", "v"]})
     with pytest.raises(RakingError):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config
+from analysis import config
 
 
 @dataclass

@@ -32,10 +32,10 @@ from typing import Callable
 
 import pandas as pd
 
-from . import contributions
-from .codebook import label_of
-from .formatting import fr_euro, fr_number, fr_percent
-from .processed import CaeData
+from analysis.sroi import contributions
+from analysis.intake.codebook import label_of
+from analysis.publication.formatting import fr_euro, fr_number, fr_percent
+from analysis.intake.processed import CaeData
 
 
 class Quantity(float):
@@ -119,7 +119,7 @@ def remuneration_nette(data: CaeData, vm: dict) -> Quantity:
     """Net pay paid over the period: Σ gross × (1 − taux_salarial).
 
     Gross pay is ``activite.remuneration_brute``; the employee rate is
-    ``cotisations.taux_salarial`` (see :mod:`analysis.contributions`).
+    ``cotisations.taux_salarial`` (see :mod:`analysis.sroi.contributions`).
     """
     act = period_activity(data)
     tab = contributions.contributions_table(act, vm["cotisations"])
@@ -133,7 +133,7 @@ def remuneration_nette(data: CaeData, vm: dict) -> Quantity:
 @rule("cotisations_sociales")
 def cotisations_sociales(data: CaeData, vm: dict) -> Quantity:
     """Employee + employer contributions after the general reduction, summed
-    over each person-year of the period (:func:`analysis.contributions.contributions_table`)."""
+    over each person-year of the period (:func:`analysis.sroi.contributions.contributions_table`)."""
     act = period_activity(data)
     tab = contributions.contributions_table(act, vm["cotisations"])
     emp = float(tab["cotisations_salariales"].sum())

@@ -48,10 +48,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import codebook as cb
-from . import config
-from .problems import Problem
-from .reading import sniff_separator
+from analysis.intake import codebook as cb
+from analysis import config
+from analysis.intake.problems import Problem
+from analysis.intake.reading import sniff_separator
 
 # ---------------------------------------------------------------------------
 # Rules (methodology/endi.yml)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, suppression
-from .formatting import fr_euro, fr_interval, fr_number, fr_percent, fr_ratio
-from .processed import CaeData
+from analysis import config
+from analysis.publication import suppression
+from analysis.publication.formatting import fr_euro, fr_interval, fr_number, fr_percent, fr_ratio
+from analysis.intake.processed import CaeData
 
 STAGE_RESULTS = [
     "indicateurs",
@@ -46,7 +47,7 @@ def count_fr(n: int) -> str:
 
 def overview_fr(data: CaeData) -> str:
     """Who the CAE is and whom it served, in one French paragraph."""
-    from . import codebook
+    from analysis.intake import codebook
 
     info = data.info
     cb = codebook.load_codebook()
@@ -143,7 +144,7 @@ def cae_summary_md(data: CaeData, results: dict[str, pd.DataFrame | None]) -> di
 def network_totals(datas: list[CaeData], labels: dict[str, str]) -> pd.DataFrame:
     """One row per CAE and a network total: people supported, survey
     respondents, response rate, turnover and gross pay of the last year.
-    Counts go through :func:`analysis.suppression.publish`."""
+    Counts go through :func:`analysis.publication.suppression.publish`."""
     rows = []
     for d in datas:
         act = d.activite
@@ -210,7 +211,7 @@ def indicators_wide_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) -> p
     that was not measured (the indicator does not exist for that CAE, e.g.
     no questionnaire) prints as ``–``, so a reader never mistakes one for
     the other. ``per_cae`` tables carry the CAE's display name in ``cae``."""
-    from . import indicators as ind
+    from analysis.indicators import compute as ind
 
     values = ind.by_cae(per_cae, national)
     hidden = ind.by_cae(per_cae, national, column="suppressed")
@@ -226,7 +227,7 @@ def indicators_wide_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) -> p
 
 def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
     """:func:`network_totals` published (small counts suppressed through
-    :func:`analysis.suppression.publish`) and formatted the French way."""
+    :func:`analysis.publication.suppression.publish`) and formatted the French way."""
     counts = ["Personnes accompagnées", "Répondants"]
     pub = suppression.publish(totals, count_cols=counts, denominator_col=None, value_cols=[], complement=False)
     out = pub.drop(columns=[c for c in ("suppressed", "suppression") if c in pub.columns])

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import config
+from analysis import config
 
 #: Per-CAE stage notebooks, in execution order.
 CAE_NOTEBOOKS = ["01_nettoyage", "02_indicateurs", "03_sroi", "04_qvt", "05_synthese_cae"]
@@ -78,7 +78,7 @@ def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
     """What every CAE depends on besides its data: package source, notebooks, method."""
     h = hashlib.sha256()
     for d, pats in (
-        (Path(__file__).resolve().parent, ("*.py", "*.j2", "*.css", "*.html")),
+        (Path(__file__).resolve().parents[1], ("*.py", "*.j2", "*.css", "*.html")),
         (notebooks_dir, ("*.ipynb",)),
         (methodology_dir, ("*.yml", "*.yaml")),
     ):
@@ -250,7 +250,8 @@ def run_cae(
     fingerprint: str = "",
 ) -> CaeResult:
     """Intake, then each stage notebook of one CAE in one kernel; HTML export."""
-    from . import export, intake
+    from analysis.reporting import export
+    from analysis.intake import process as intake
 
     emit = (lambda *a, **k: events.put(("event", a, k))) if events is not None else (lambda *a, **k: None)
     t0 = time.perf_counter()
@@ -335,7 +336,7 @@ def _worker(kwargs: dict, events) -> CaeResult:
 # national
 # --------------------------------------------------------------------------
 def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progress, export_html=True) -> CaeResult:
-    from . import export
+    from analysis.reporting import export
 
     nat_out = Path(out_dir) / "national"
     nat_out.mkdir(parents=True, exist_ok=True)

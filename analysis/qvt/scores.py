@@ -3,7 +3,7 @@
 The scales, their items, the minimum share of items answered and the WHO-5
 scoring rules come from ``methodology/qvt.yml``; which items are
 reverse-worded comes from the codebook (single source,
-:func:`analysis.codebook.reverse_items`).
+:func:`analysis.intake.codebook.reverse_items`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import codebook as _codebook
-from . import methodology as _methodology
+from analysis.intake import codebook as _codebook
+from analysis.method import loader as _methodology
 
 
 def load_spec(spec: dict | None = None) -> dict:

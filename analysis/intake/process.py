@@ -1,17 +1,17 @@
 """Intake: the door every CAE's data comes through (PROTOCOL §2, §4, §5).
 
-``data/raw/<cae>/`` → read (:mod:`analysis.reading`) → validate, every
-problem at once (:mod:`analysis.validation`) → pseudonymise
-(:mod:`analysis.pseudonymise`) → ``data/processed/<cae>/``:
+``data/raw/<cae>/`` → read (:mod:`analysis.intake.reading`) → validate, every
+problem at once (:mod:`analysis.intake.validation`) → pseudonymise
+(:mod:`analysis.intake.pseudonymise`) → ``data/processed/<cae>/``:
 
 - ``entrepreneurs.parquet``, ``activite.parquet``, ``questionnaire.parquet``
-  (when there is a survey): typed tables, see :mod:`analysis.processed`;
+  (when there is a survey): typed tables, see :mod:`analysis.intake.processed`;
 - ``cae.json``: the checked ``cae.yml`` plus ``slug``;
 - ``manifest.json``: provenance. Keys: ``cae``; ``files`` (per raw file:
   ``table``, ``source`` ("protocole" or "enDI"), ``sha256``, ``rows``,
   ``format``, ``encoding``, ``separator``, ``sheet``); ``tables`` (per
   table: ``file``, ``rows_in``, ``rows_out``, ``columns``);
-  ``codebook_version``; ``methodology`` (:func:`analysis.methodology.versions`);
+  ``codebook_version``; ``methodology`` (:func:`analysis.method.loader.versions`);
   ``package_version``; ``run_time_utc``; ``raw_fingerprint``;
   ``pseudonymisation`` (method and a key check value, never the key);
   ``warnings`` (the warnings as dicts, personal values masked).
@@ -39,14 +39,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, config
-from . import codebook as cbk
-from . import methodology
-from .formatting import fr_number
-from .problems import Problem, ProblemList
-from .pseudonymise import KEY_ENV, KeyProblem, load_or_create_key, pseudonymise_table
-from .reading import TABLE_SUFFIXES, read_table_file
-from .validation import TypedTable, read_cae_yml, type_table, validate_typed
+from analysis import __version__, config
+from analysis.intake import codebook as cbk
+from analysis.method import loader as methodology
+from analysis.publication.formatting import fr_number
+from analysis.intake.problems import Problem, ProblemList
+from analysis.intake.pseudonymise import KEY_ENV, KeyProblem, load_or_create_key, pseudonymise_table
+from analysis.intake.reading import TABLE_SUFFIXES, read_table_file
+from analysis.intake.validation import TypedTable, read_cae_yml, type_table, validate_typed
 
 CAE_FILE = "cae.yml"
 SUMMARY_LINES = 10
@@ -111,10 +111,10 @@ def find_table_files(folder: Path, codebook: dict | None = None) -> tuple[dict[s
 
 
 def _endi_convert(folder: Path):
-    """Call ``analysis.endi.convert_folder`` when that adapter exists;
+    """Call ``analysis.intake.endi.convert_folder`` when that adapter exists;
     returns (EndiResult | None, problems)."""
     try:
-        from . import endi  # noqa: PLC0415 - optional adapter, written separately
+        from analysis.intake import endi  # noqa: PLC0415 - optional adapter
         convert = endi.convert_folder
     except (ImportError, AttributeError):
         return None, []
@@ -485,7 +485,7 @@ def rows_table(manifest: dict) -> pd.DataFrame:
 def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
     """Share of missing values per column of each processed table
     (columns ``table``, ``colonne``, ``part_manquante`` in [0, 1])."""
-    from .processed import load_cae
+    from analysis.intake.processed import load_cae
 
     data = load_cae(cae, processed_dir or None)
     rows = []
@@ -579,7 +579,7 @@ def plot_missing(missing: pd.DataFrame, ax=None):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plotting import fr_axis
+    from analysis.reporting.plotting import fr_axis
 
     cb = cbk.load_codebook()
     df = missing.copy()

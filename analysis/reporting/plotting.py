@@ -51,7 +51,7 @@ def fr_axis(ax, axis: str = "y", kind: str = "number", decimals: int = 0) -> Non
     """Format an axis the French way (decimal comma, spaced thousands, % or €)."""
     from matplotlib.ticker import FuncFormatter
 
-    from .formatting import fr_euro, fr_number, fr_percent
+    from analysis.publication.formatting import fr_euro, fr_number, fr_percent
 
     fmt = {
         "percent": lambda v, _: fr_percent(v, decimals),

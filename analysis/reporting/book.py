@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from . import config
+from analysis import config
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
@@ -260,7 +260,8 @@ def assemble(
     """Write every generated file of the book; return the CAE chapters."""
     import nbformat
 
-    from . import method_doc, methodology
+    from analysis.reporting import method_doc
+    from analysis.method import loader as methodology
 
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
@@ -425,7 +426,7 @@ def book_fingerprint(out_dir: Path, report_dir: Path, anonymise) -> str:
     source and the methodology (the Méthode chapter), the anonymisation flag."""
     import hashlib
 
-    from .runner import code_fingerprint
+    from analysis.pipeline.runner import code_fingerprint
 
     h = hashlib.sha256(str(anonymise).encode())
     summary = Path(out_dir) / "run_summary.json"

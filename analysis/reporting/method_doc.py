@@ -15,8 +15,10 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, codebook, config, methodology
-from .formatting import fr_number, fr_percent
+from analysis import __version__, config
+from analysis.intake import codebook
+from analysis.method import loader as methodology
+from analysis.publication.formatting import fr_number, fr_percent
 
 
 def _cell(v) -> str:
@@ -181,7 +183,7 @@ def qvt_section(methodology_dir=None) -> str:
         f"Une dimension est jugée favorable à partir de {ech.get('seuil_accord')}.\n\n"
     )
     try:
-        from . import qvt
+        from analysis.qvt import compute as qvt
 
         out.append(qvt.method_text_fr(spec) + "\n\n")
     except Exception:  # the method text is a convenience; the table above is the method
@@ -233,7 +235,7 @@ def render_method(methodology_dir=None) -> str:
 # Annexes
 # --------------------------------------------------------------------------
 def dictionary_section(methodology_dir=None) -> str:
-    from . import templates
+    from analysis.intake import templates
 
     dd = templates.data_dictionary()
     out = ["## Dictionnaire des données {#sec-annexe-dictionnaire}\n\n", _version_line("codebook", methodology_dir)]

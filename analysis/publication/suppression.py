@@ -40,7 +40,7 @@ REASONS = {
 
 def thresholds(methodology_dir=None) -> tuple[int, int]:
     """(seuil_effectif, seuil_denominateur) from ``methodology/publication.yml``."""
-    from .methodology import load
+    from analysis.method.loader import load
 
     pub = load("publication", methodology_dir)
     return int(pub["seuil_effectif"]), int(pub["seuil_denominateur"])

@@ -44,10 +44,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from . import methodology as _meth
-from .formatting import fr_percent
-from .processed import CaeData
-from .sroi_quantities import RULES, compute_quantity, rule_spec
+from analysis.method import loader as _meth
+from analysis.publication.formatting import fr_percent
+from analysis.intake.processed import CaeData
+from analysis.sroi.quantities import RULES, compute_quantity, rule_spec
 
 KINDS = ("poids_mort", "attribution", "deplacement", "erosion")
 KIND_LABELS = {
@@ -489,7 +489,7 @@ class SroiResult:
 
     def summary(self) -> pd.DataFrame:
         """The headline numbers as a two-column table (indicateur, valeur)."""
-        from .formatting import fr_percent
+        from analysis.publication.formatting import fr_percent
 
         mc = self.mc
         rows = [
@@ -823,7 +823,7 @@ def result_tables(result: SroiResult) -> dict[str, pd.DataFrame]:
 def _palette(n: int):
     import seaborn as sns
 
-    from .plotting import PALETTE
+    from analysis.reporting.plotting import PALETTE
 
     return sns.color_palette(PALETTE, n)
 
@@ -838,7 +838,7 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     """Horizontal bars: the ratio with each parameter at its min and max."""
     import matplotlib.pyplot as plt
 
-    from .formatting import fr_number
+    from analysis.publication.formatting import fr_number
 
     t = result.tornado[result.tornado["ecart"] > 0].head(top).iloc[::-1]
     if ax is None:
@@ -856,7 +856,7 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     ax.set_xlabel(f"Ratio SROI (valeur centrale {fr_number(base, 2)} ; tirets : ratio = 1)")
     ax.set_title("Sensibilité du ratio à chaque hypothèse")
     ax.legend(loc="lower right", fontsize=8)
-    from .plotting import fr_axis
+    from analysis.reporting.plotting import fr_axis
 
     fr_axis(ax, "x", decimals=2)
     return ax
@@ -866,8 +866,8 @@ def plot_mc(result: SroiResult, ax=None):
     """Histogram of the Monte Carlo ratio draws with median and interval."""
     import matplotlib.pyplot as plt
 
-    from .formatting import fr_number, fr_percent
-    from .plotting import fr_axis
+    from analysis.publication.formatting import fr_number, fr_percent
+    from analysis.reporting.plotting import fr_axis
 
     if ax is None:
         _, ax = plt.subplots()
@@ -894,8 +894,8 @@ def plot_stakeholders(result: SroiResult, ax=None):
     """Bars: present value per stakeholder, with its share of the total."""
     import matplotlib.pyplot as plt
 
-    from .formatting import fr_percent
-    from .plotting import fr_axis
+    from analysis.publication.formatting import fr_percent
+    from analysis.reporting.plotting import fr_axis
 
     if ax is None:
         _, ax = plt.subplots()
@@ -924,7 +924,7 @@ def _link(text: str, url: str) -> str:
 
 
 def _coef_cell(value: float, origin: str) -> str:
-    from .formatting import fr_percent
+    from analysis.publication.formatting import fr_percent
 
     tag = "questionnaire" if origin == SOURCE_SURVEY else "défaut"
     return f"{fr_percent(value, 1)} ({tag})"
@@ -933,7 +933,7 @@ def _coef_cell(value: float, origin: str) -> str:
 def value_map_display(table: pd.DataFrame, seuil_effectif: int = 5) -> pd.DataFrame:
     """The value map as a French table (euros formatted, sources as HTML
     links); counts under ``seuil_effectif`` masked (:func:`mask_small_counts`)."""
-    from .formatting import fr_euro, fr_number
+    from analysis.publication.formatting import fr_euro, fr_number
 
     t = mask_small_counts(table, seuil_effectif)
     rows = []
@@ -966,7 +966,7 @@ def value_map_display(table: pd.DataFrame, seuil_effectif: int = 5) -> pd.DataFr
 
 def inputs_display(result: SroiResult) -> pd.DataFrame:
     """Inputs (``ressources``) with volunteer hours valued, in French."""
-    from .formatting import fr_euro, fr_number
+    from analysis.publication.formatting import fr_euro, fr_number
 
     rate = None
     rows = []
@@ -981,7 +981,7 @@ def inputs_display(result: SroiResult) -> pd.DataFrame:
 
 
 def stakeholders_display(result: SroiResult) -> pd.DataFrame:
-    from .formatting import fr_euro, fr_percent
+    from analysis.publication.formatting import fr_euro, fr_percent
 
     return pd.DataFrame({"Partie prenante": result.by_stakeholder["partie_prenante"],
                          "Valeur actuelle": [fr_euro(v) for v in result.by_stakeholder["valeur_actuelle"]],
@@ -989,7 +989,7 @@ def stakeholders_display(result: SroiResult) -> pd.DataFrame:
 
 
 def _param_value(v: float, kind: str) -> str:
-    from .formatting import fr_euro, fr_percent
+    from analysis.publication.formatting import fr_euro, fr_percent
 
     if isinstance(v, float) and math.isnan(v):
         return "–"
@@ -1025,7 +1025,7 @@ def parameters_display(result: SroiResult) -> pd.DataFrame:
 
 def headline(result: SroiResult) -> str:
     """A French paragraph with the ratios, the interval and the sources of the coefficients."""
-    from .formatting import fr_euro, fr_number, fr_percent
+    from analysis.publication.formatting import fr_euro, fr_number, fr_percent
 
     if not len(result.value_map) or math.isnan(result.ratio):
         return "Le ratio SROI ne peut pas être calculé : " + " ".join(result.notes or ["aucun résultat valorisé."])
@@ -1051,7 +1051,7 @@ def headline(result: SroiResult) -> str:
 def limits_text(result: SroiResult) -> str:
     """The limits paragraph: non-comparability, dominant hypotheses (computed),
     survey or default coefficients, discount-rate sensitivity."""
-    from .formatting import fr_number, fr_percent
+    from analysis.publication.formatting import fr_number, fr_percent
 
     head = ("Un ratio SROI dépend de son périmètre, de ses proxys et de ses hypothèses : Social Value International "
             "rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre CAE. Il se lit avec son intervalle "

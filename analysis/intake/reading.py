@@ -19,7 +19,7 @@ Two layers:
   spaces.
 
 Nothing here raises on bad input: problems come back as French
-:class:`~analysis.problems.Problem` objects.
+:class:`~analysis.intake.problems.Problem` objects.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from typing import Any
 
 import pandas as pd
 
-from .codebook import normalize_name
-from .problems import Problem
+from analysis.intake.codebook import normalize_name
+from analysis.intake.problems import Problem
 
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, or an encrypted .xlsx

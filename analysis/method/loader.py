@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import config
+from analysis import config
 
 #: The methodology files, by short name.
 FILES = {

@@ -34,9 +34,9 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from . import codebook as cbk
-from .problems import Problem
-from .reading import is_blank, looks_like_two_digit_year, parse_date, parse_integer, parse_number
+from analysis.intake import codebook as cbk
+from analysis.intake.problems import Problem
+from analysis.intake.reading import is_blank, looks_like_two_digit_year, parse_date, parse_integer, parse_number
 
 MASK = "(masqué : donnée personnelle)"
 
@@ -134,7 +134,7 @@ def parse_cell(value: Any, spec: dict, codebook: dict | None = None, excel: bool
     ``(None, (message, correction))`` in French. Blank cells give ``None``.
 
     Codes: the code or its French label, case and accents ignored
-    (:func:`analysis.codebook.code_lookup`); an unknown code is returned as
+    (:func:`analysis.intake.codebook.code_lookup`); an unknown code is returned as
     written so that the schema's accepted-codes check reports it.
     """
     if is_blank(value):

@@ -5,9 +5,9 @@ Tables are tidy and already respect the publication rules
 people is suppressed (values blanked, ``suppressed`` True), a published count
 under ``seuil_effectif`` is blanked, and so is a share whose complement is
 such a count. Groups and reliability use the QVT minimum n of ``qvt.yml``.
-The statistics themselves live in :mod:`analysis.qvt_scores`,
-:mod:`analysis.reliability`, :mod:`analysis.group_tests` and
-:mod:`analysis.qvt_models`.
+The statistics themselves live in :mod:`analysis.qvt.scores`,
+:mod:`analysis.stats.reliability`, :mod:`analysis.stats.group_tests` and
+:mod:`analysis.qvt.models`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import codebook as _codebook
-from . import group_tests, qvt_models, reliability
-from . import qvt_scores as qs
-from .formatting import fr_interval, fr_number, fr_percent
-from .processed import CaeData
-from .stats import mean_t_interval, wilson_interval
+from analysis.intake import codebook as _codebook
+from analysis.stats import group_tests
+from analysis.qvt import models as qvt_models
+from analysis.stats import reliability
+from analysis.qvt import scores as qs
+from analysis.publication.formatting import fr_interval, fr_number, fr_percent
+from analysis.intake.processed import CaeData
+from analysis.stats.intervals import mean_t_interval, wilson_interval
 
 SCORE_TABLES = ("qvt_dimensions", "qvt_reliability", "qvt_who5", "qvt_comparisons", "qvt_scores")
 
@@ -140,8 +142,8 @@ def dimension_table(scores: pd.DataFrame, cae: str, spec: dict | None = None) ->
     """Per dimension: mean with Student t interval, share who agree (score ≥
     ``echelle.seuil_accord``) with Wilson interval, reference, suppression.
 
-    Mean: x̄ ± t_{n−1}·s/√n (:func:`analysis.stats.mean_t_interval`). Share:
-    Wilson score interval (:func:`analysis.stats.wilson_interval`). For a
+    Mean: x̄ ± t_{n−1}·s/√n (:func:`analysis.stats.intervals.mean_t_interval`). Share:
+    Wilson score interval (:func:`analysis.stats.intervals.wilson_interval`). For a
     two-item score (values 1, 1.5, …, 5), "agree" means a mean of the
     recoded items ≥ 4. ``n`` is the number of respondents with a score,
     ``share_n`` the number who agree. Rows with n < seuil_denominateur are
@@ -186,7 +188,7 @@ def _recoded_items(questionnaire: pd.DataFrame, items: list[str], spec: dict, wh
 
 
 def reliability_table(questionnaire: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
-    """Cronbach's α with Feldt interval (complete rows; :mod:`analysis.reliability`)
+    """Cronbach's α with Feldt interval (complete rows; :mod:`analysis.stats.reliability`)
     for each dimension and WHO-5, McDonald's ω where the scale has at least
     ``fiabilite.omega_items_min`` items (WHO-5; with two items a one-factor
     model is not identified). Reported only with ``fiabilite.n_min``
@@ -294,7 +296,7 @@ def comparisons_table(scores: pd.DataFrame, spec: dict | None = None) -> pd.Data
     WHO-5) by status, seniority band and gender, with ε² or rank-biserial r,
     groups under ``comparaisons.n_min_groupe`` dropped, p-values corrected
     within each factor across the scores (``comparaisons.correction``);
-    see :func:`analysis.group_tests.comparison_table`."""
+    see :func:`analysis.stats.group_tests.comparison_table`."""
     spec = qs.load_spec(spec)
     r = _rules(spec)
     t = group_tests.comparison_table(scores, outcomes(spec), spec["comparaisons"]["facteurs"],
@@ -397,7 +399,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
     comparisons (descriptive: they ignore the CAE), and the fixed-effect
     models — OLS of each score and ordinal logit of each item on status,
     seniority band and gender with the CAE as a fixed effect
-    (:mod:`analysis.qvt_models`). CAEs are shown as "CAE 1 … CAE N" when
+    (:mod:`analysis.qvt.models`). CAEs are shown as "CAE 1 … CAE N" when
     ``anonymise`` is true (default: ``anonymiser_cae`` of publication.yml)."""
     spec = qs.load_spec(spec)
     r = _rules(spec)
@@ -451,7 +453,7 @@ def network_median(processed_dir: Path | str | None = None, exclude: str | None 
     """Median over the other CAEs of their published dimension means, read
     from ``<processed_dir>/<cae>/qvt_dimensions.parquet``; None when no
     other CAE has results. Suppressed means are left out."""
-    from . import config
+    from analysis import config
 
     root = Path(processed_dir or config.PROCESSED_DIR)
     parts = []
@@ -473,8 +475,8 @@ def write_results(result: QvtResult, processed_dir: Path | str | None = None) ->
     """Write ``qvt_dimensions``, ``qvt_reliability``, ``qvt_who5``,
     ``qvt_comparisons`` and ``qvt_scores`` (pseudonymous ids only) into
     ``<processed_dir>/<cae>/``; empty tables when the CAE has no survey."""
-    from . import config
-    from .results import write_result
+    from analysis import config
+    from analysis.pipeline.results import write_result
 
     d = Path(processed_dir or config.PROCESSED_DIR) / result.cae
     tables = {"qvt_dimensions": result.dimensions, "qvt_reliability": result.reliability,
@@ -566,7 +568,7 @@ def format_comparisons(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_coefficients(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
-    """French display of a model coefficient table (:mod:`analysis.qvt_models`)."""
+    """French display of a model coefficient table (:mod:`analysis.qvt.models`)."""
     spec = qs.load_spec(spec)
     labs = group_labels(spec)
     fl = {f: fs.get("label", f) for f, fs in spec["comparaisons"]["facteurs"].items()}
@@ -622,7 +624,7 @@ def plot_dimensions(result: QvtResult | pd.DataFrame, network_median: pd.Series 
     ax.set_yticks(y, t["label"])
     ax.set_xlim(1, 5)
     ax.set_xlabel("Score moyen (1 = très défavorable, 5 = très favorable)")
-    from .plotting import fr_axis
+    from analysis.reporting.plotting import fr_axis
 
     fr_axis(ax, "x", decimals=1)
     handles, labels = ax.get_legend_handles_labels()
@@ -672,12 +674,12 @@ def who5_histogram(result_or_scores, spec: dict | None = None) -> pd.DataFrame:
     (``who5.classes_histogramme``, [low, high), last class closed): columns
     classe, low, high, n, denominator, share, suppressed.
 
-    Passed through :func:`analysis.suppression.publish` with the classes as
+    Passed through :func:`analysis.publication.suppression.publish` with the classes as
     one partition: classes with 1 to seuil_effectif − 1 people are hidden,
     and complementary classes too when the total would reveal them; nothing
     is published on fewer than seuil_denominateur respondents.
     """
-    from .suppression import publish
+    from analysis.publication.suppression import publish
 
     spec = qs.load_spec(spec)
     v = _who5_values(result_or_scores)
@@ -734,7 +736,7 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
         ax.text((x["low"] + x["high"]) / 2, 0.005, "s", ha="center", va="bottom", color="0.4", fontsize=9)
     for k, th in enumerate(spec["who5"]["seuils"]):
         ax.axvline(th["valeur"], color=pal[3 + k], linestyle="--", linewidth=1.5, label=th["label"])
-    from .plotting import fr_axis
+    from analysis.reporting.plotting import fr_axis
 
     fr_axis(ax, "y", kind="percent", decimals=0)
     ax.legend(fontsize=8, loc="upper left")

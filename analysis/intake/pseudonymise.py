@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import codebook as cbk
-from . import config
+from analysis.intake import codebook as cbk
+from analysis import config
 
 PREFIX = "p_"
 HEX_DIGITS = 16

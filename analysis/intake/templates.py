@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import codebook as cbk
-from .validation import REQUIRED_IF_RULES, TYPE_LABELS, fmt_num
+from analysis.intake import codebook as cbk
+from analysis.intake.validation import REQUIRED_IF_RULES, TYPE_LABELS, fmt_num
 
 #: Rows of the XLSX templates that get drop-down lists and formats.
 TEMPLATE_ROWS = 1000

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .stats import _wilson_n
+from analysis.stats.intervals import _wilson_n
 
 
 class RakingError(RuntimeError):

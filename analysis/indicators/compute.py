@@ -13,7 +13,7 @@ tidy table with columns::
 ``n`` is the number of people behind the value (the numerator of a share,
 the number of values of a mean, the people in a Kaplan–Meier analysis);
 ``denominator`` is the base of a share (NA otherwise). Every table leaves
-through :func:`analysis.suppression.publish` (PROTOCOL §4).
+through :func:`analysis.publication.suppression.publish` (PROTOCOL §4).
 
 Adding an indicator of an existing kind = a YAML entry; a new kind = one
 function registered in :data:`KINDS`.
@@ -28,12 +28,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import methodology, stats, survival
-from .codebook import label_of, load_codebook
-from .formatting import fr_euro, fr_interval, fr_number, fr_percent
-from .processed import CaeData
-from .suppression import for_figure, publish, suppressed_note
-from .weights import RakingError, rake, weighted_share
+from analysis.method import loader as methodology
+from analysis.stats import intervals as stats
+from analysis.stats import survival
+from analysis.intake.codebook import label_of, load_codebook
+from analysis.publication.formatting import fr_euro, fr_interval, fr_number, fr_percent
+from analysis.intake.processed import CaeData
+from analysis.publication.suppression import for_figure, publish, suppressed_note
+from analysis.stats.weights import RakingError, rake, weighted_share
 
 COLUMNS = ["cae", "family", "indicator", "label", "breakdown", "value", "n", "denominator", "ci_low", "ci_high",
            "unit", "reference", "reference_source", "reference_year", "reference_url", "kind", "source_table",
@@ -460,8 +462,8 @@ def compute_national(datas: list[CaeData], spec: dict | None = None, suppress: b
 
     Every person counts once (ids prefixed by the CAE). Durations use each
     CAE's own period. Shares and means get a cluster-adjusted interval
-    (:func:`analysis.stats.clustered_share_interval`,
-    :func:`~analysis.stats.clustered_mean_interval`: design effect from the
+    (:func:`analysis.stats.intervals.clustered_share_interval`,
+    :func:`~analysis.stats.intervals.clustered_mean_interval`: design effect from the
     between-CAE variation, floored at 1, column ``deff``); with seven CAEs
     this is a heuristic widening. Kaplan–Meier, medians and weighted shares
     are pooled without a cluster adjustment. Survey indicators pool the CAEs
@@ -594,7 +596,7 @@ def representativeness_note(rep: pd.DataFrame, tests: pd.DataFrame) -> str:
 
 def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series | None, str]:
     """Raking weights for the survey respondents linked to ``entrepreneurs``
-    (:func:`analysis.weights.rake` on the representativeness variables, to
+    (:func:`analysis.stats.weights.rake` on the representativeness variables, to
     the population's margins). Returns (weights aligned on the questionnaire
     rows, NaN for respondents without id; French note). Categories without
     respondents are dropped from the targets (the others rescaled) and a
@@ -740,12 +742,12 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
     """Point + 95 % interval per indicator, beside its national reference
     (a vertical tick), for one family and one unit (default: the family's
     most common unit). Colour-blind palette, French labels; suppressed points
-    are omitted (:func:`analysis.suppression.for_figure`). Returns the axes,
+    are omitted (:func:`analysis.publication.suppression.for_figure`). Returns the axes,
     or None when there is nothing publishable to draw."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .plotting import fr_axis
+    from analysis.reporting.plotting import fr_axis
 
     spec = spec or load_spec()
     sub = table[table["family"] == family]

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import codebook as cb
+from analysis.intake import codebook as cb
 
 #: Published network figures the demo aims at (CAE-IMPACT national report and
 #: network statistics as summarised in the issue and PRIOR_ART.md).

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from . import config
+from analysis import config
 
 
 def normalize_name(text: Any) -> str:

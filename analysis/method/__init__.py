@@ -1,0 +1,1 @@
+"""Method settings: the versioned methodology files, loaded once, validated against their declared schemas and fingerprinted."""

@@ -1,0 +1,1 @@
+"""Publication gate: small-cell suppression and French number formatting; every published count passes through here."""
