@@ -39,10 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis import config
+from analysis.pipeline import registry
 
-#: Per-CAE stage notebooks, in execution order.
-CAE_NOTEBOOKS = ["01_nettoyage", "02_indicateurs", "03_sroi", "04_qvt", "05_synthese_cae"]
-NATIONAL_NOTEBOOK = "10_national"
+#: Per-CAE stage notebooks, in execution order (from the stage registry).
+CAE_NOTEBOOKS = [s.carnet for s in registry.cae_stages()]
+NATIONAL_NOTEBOOK = registry.national_stage().carnet
 STAMP = ".stamp.json"
 KERNEL_NAME = "cae-impact"
 
@@ -306,7 +307,7 @@ def run_cae(
                 [cae_out / f"{n}.ipynb" for n in (stages or CAE_NOTEBOOKS)],
                 cae_out / "rapport.html",
                 title=_cae_title(processed_dir, cae),
-                first=f"{CAE_NOTEBOOKS[-1]}.ipynb",
+                first=f"{registry.book_stages()[0].carnet}.ipynb",
             )
         result.ok = True
         (cae_out / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "time": time.time()}))
@@ -409,6 +410,8 @@ def run(
     notebooks_dir = Path(notebooks_dir or config.NOTEBOOKS_DIR).resolve()
     methodology_dir = Path(methodology_dir or config.METHODOLOGY_DIR).resolve()
     progress = progress or Progress()
+    # every stage (intake here and in workers, each kernel) reads the run's method
+    os.environ["CAE_IMPACT_METHODOLOGY"] = str(methodology_dir)
     all_caes = list_raw_caes(raw_dir)
     if caes:
         unknown = sorted(set(caes) - set(all_caes))

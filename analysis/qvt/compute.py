@@ -29,7 +29,6 @@ from analysis.publication.formatting import fr_interval, fr_number, fr_percent
 from analysis.intake.processed import CaeData
 from analysis.stats.intervals import mean_t_interval, wilson_interval
 
-SCORE_TABLES = ("qvt_dimensions", "qvt_reliability", "qvt_who5", "qvt_comparisons", "qvt_scores")
 
 DIMENSION_COLUMNS = ["cae", "dimension", "label", "n", "mean", "ci_low", "ci_high", "share_agree", "share_n",
                      "share_ci_low", "share_ci_high", "reference", "reference_source", "suppressed",

@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from analysis import config
+from analysis.pipeline import registry
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
@@ -46,14 +47,8 @@ QUARTO_HINT = (
 )
 
 #: Per-CAE notebooks whose labelled cells a CAE chapter embeds, in order,
-#: with the French section title of each.
-CHAPTER_SECTIONS = [
-    ("05_synthese_cae", "En bref"),
-    ("01_nettoyage", "Les données"),
-    ("02_indicateurs", "Les effets"),
-    ("03_sroi", "La valeur sociale créée (SROI)"),
-    ("04_qvt", "La qualité de vie au travail"),
-]
+#: with the French section title of each (from the stage registry).
+CHAPTER_SECTIONS = [(s.carnet, s.titre) for s in registry.book_stages()]
 
 
 @dataclass

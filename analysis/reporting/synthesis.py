@@ -15,17 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import config
+from analysis.pipeline import registry
+from analysis.pipeline.results import read_result
 from analysis.publication import suppression
 from analysis.publication.formatting import fr_euro, fr_interval, fr_number, fr_percent, fr_ratio
 from analysis.intake.processed import CaeData
 
-STAGE_RESULTS = [
-    "indicateurs",
-    "sroi_resume",
-    "sroi_monte_carlo",
-    "qvt_dimensions",
-    "qvt_who5",
-]
+#: The stage result tables the per-CAE summary reads (stage registry).
+STAGE_RESULTS = list(registry.stage("synthese").utilise)
 
 
 def load_stage_results(cae: str, processed_dir: Path | str | None = None) -> dict[str, pd.DataFrame | None]:
@@ -34,7 +31,7 @@ def load_stage_results(cae: str, processed_dir: Path | str | None = None) -> dic
     out: dict[str, pd.DataFrame | None] = {}
     for stem in STAGE_RESULTS:
         p = d / f"{stem}.parquet"
-        out[stem] = pd.read_parquet(p) if p.exists() else None
+        out[stem] = read_result(d / stem) if p.exists() else None
     return out
 
 
