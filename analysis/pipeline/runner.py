@@ -206,14 +206,16 @@ def kernel(cwd: Path):
 # --------------------------------------------------------------------------
 # one CAE
 # --------------------------------------------------------------------------
-def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool = False) -> None:
+def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool = False, methodology_dir: Path | None = None) -> None:
     """papermill on an already started kernel. With ``reset``, a first cell
     (tagged ``remove-cell``, so no export shows it) wipes the namespace left
     by the previous notebook: only imported modules stay warm."""
     import nbformat
     import papermill as pm
 
-    nb = nbformat.read(str(nb_in), as_version=4)
+    from analysis.pipeline.notebooks import prepare
+
+    nb = prepare(nbformat.read(str(nb_in), as_version=4), methodology_dir)
     if reset:
         cell = nbformat.v4.new_code_cell(_RESET)
         cell.metadata["tags"] = ["remove-cell"]
@@ -249,6 +251,7 @@ def run_cae(
     events=None,
     export_html: bool = True,
     fingerprint: str = "",
+    methodology_dir: Path | None = None,
 ) -> CaeResult:
     """Intake, then each stage notebook of one CAE in one kernel; HTML export."""
     from analysis.reporting import export
@@ -291,7 +294,7 @@ def run_cae(
                 t = time.perf_counter()
                 nb_out = cae_out / f"{name}.ipynb"
                 try:
-                    _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, cae_out, reset=i > 0)
+                    _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, cae_out, reset=i > 0, methodology_dir=methodology_dir)
                     if export_html:
                         export.notebook_to_html(nb_out, cae_out / f"{name}.html")
                 except Exception as exc:
@@ -443,6 +446,7 @@ def run(
                     export_html=export_html,
                     fingerprint=fp,
                     stages=stages,
+                    methodology_dir=methodology_dir,
                 )
             )
 
