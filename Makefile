@@ -42,7 +42,8 @@ demo: $(STAMP) ## (re)generate the 7 demo CAEs in data/raw
 	@$(BIN)/cae-impact demo
 
 .PHONY: test
-test: $(STAMP) ## run the whole test suite (includes an end-to-end run on 2 demo CAEs)
+test: $(STAMP) ## lint (ruff), then the whole test suite (includes end-to-end runs on demo CAEs)
+	@$(BIN)/ruff check --quiet . || { echo "ruff : le code ne passe pas le contrôle de style (voir ci-dessus)." >&2; exit 1; }
 	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest n'a collecté aucun test (code 5) : la suite est introuvable ou vide." >&2; exit 1; fi; \
 	exit $$rc
