@@ -212,16 +212,6 @@ def test_anonymised_national_output_names_no_cae(e2e_run, tmp_path):
         assert name not in blob, name
 
 
-@pytest.mark.quarto
-@pytest.mark.skipif(shutil.which("quarto") is None, reason="quarto n'est pas installé (PATH) : rendu du livre non testé")
-def test_quarto_renders_the_book_without_warnings(assembled):
-    report, _ = assembled
-    proc = subprocess.run(["quarto", "render", str(report)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert not re.search(r"WARN.*(embed|cross-?ref|@)", proc.stderr), proc.stderr
-    assert (report / "_book" / "index.html").exists()
-
-
 def test_book_build_is_incremental(e2e_run, tmp_path, capsys):
     report = tmp_path / "report"
     shutil.copytree(ROOT / "report", report, ignore=shutil.ignore_patterns("_quarto.yml", "cae", "notebooks", "_generated", "_book", ".book-stamp"))

@@ -551,15 +551,21 @@ def format_who5(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Indicateur", "Valeur"])
 
 
+def _text_or(v, default: str) -> str:
+    """``v`` when it is a non-empty string, else ``default`` (a missing
+    value is NaN, which is truthy and would print as « nan »)."""
+    return v if isinstance(v, str) and v else default
+
+
 def format_comparisons(t: pd.DataFrame) -> pd.DataFrame:
     """French display of :func:`comparisons_table`."""
     rows = []
     for _, x in t.iterrows():
         rows.append({
             "Échelle": x["label"], "Facteur": x["factor_label"],
-            "Groupes comparés": x["groups"] or "–",
-            "Groupes écartés (n < seuil)": x["dropped"] or "–",
-            "Test": x["test"] or "non réalisé",
+            "Groupes comparés": _text_or(x["groups"], "–"),
+            "Groupes écartés (n < seuil)": _text_or(x["dropped"], "–"),
+            "Test": _text_or(x["test"], "non réalisé"),
             "p": fr_p(x["p"]), "p ajusté": fr_p(x["p_adj"]),
             "Taille d'effet": "–" if pd.isna(x["effect_size"]) else f"{x['effect_name']} = {fr_number(x['effect_size'], 2)}",
         })

@@ -24,6 +24,7 @@ false`` in the config (quarto-cli #10366).
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 import shutil
@@ -35,7 +36,6 @@ from pathlib import Path
 import yaml
 
 from analysis import config
-from analysis.pipeline import registry
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
@@ -46,9 +46,59 @@ QUARTO_HINT = (
     "relancez `make report`."
 )
 
-#: Per-CAE notebooks whose labelled cells a CAE chapter embeds, in order,
-#: with the French section title of each (from the stage registry).
-CHAPTER_SECTIONS = [(s.carnet, s.titre) for s in registry.book_stages()]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of a CAE's report or book chapter: a French title and, per
+    notebook, the label patterns (fnmatch, before the chapter suffix) of the
+    cells it embeds, in notebook order."""
+
+    title: str
+    parts: tuple[tuple[str, tuple[str, ...]], ...]
+    appendix: bool = False
+
+
+_SUMMARY = ("05_synthese_cae", ("txt-synthese-qui", "txt-synthese-resultats", "fig-synthese-resultats",
+                                "txt-synthese-sroi", "txt-synthese-qvt"))
+
+#: The standalone report of a CAE (``<out>/<cae>/rapport.qmd``), reader
+#: first: two pages for a funder, results by family, SROI, QVT, then the
+#: technical appendix for the evaluator.
+REPORT_SECTIONS = [
+    Section("L'essentiel", (_SUMMARY,)),
+    Section("Les effets, famille par famille", (("02_indicateurs", ("txt-ind-presentation", "txt-ind-f*", "tbl-ind-f*",
+                                                                    "fig-ind-f*", "txt-ind-r", "tbl-ind-r", "fig-ind-r")),)),
+    Section("La valeur sociale créée (SROI)", (("03_sroi", ("txt-sroi-*", "tbl-sroi-carte", "tbl-sroi-intrants",
+                                                            "*-sroi-parties-prenantes", "fig-sroi-tornado",
+                                                            "tbl-sroi-seuils", "fig-sroi-monte-carlo")),)),
+    Section("La qualité de vie au travail", (("04_qvt", ("txt-qvt-*", "fig-qvt-*", "tbl-qvt-*")),)),
+    Section("Annexe technique", (
+        ("01_nettoyage", ("*",)),
+        ("02_indicateurs", ("txt-ind-representativite", "tbl-ind-representativite", "tbl-ind-ponderation")),
+        ("03_sroi", ("tbl-sroi-parametres",)),
+        ("05_synthese_cae", ("txt-synthese-provenance",)),
+    ), appendix=True),
+]
+
+#: A CAE's chapter of the national book: the same order, shorter (the
+#: detail stays in the CAE's own report; provenance is in the annexes).
+BOOK_SECTIONS = [
+    Section("L'essentiel", (_SUMMARY,)),
+    Section("Les effets", (("02_indicateurs", ("tbl-ind-f*", "tbl-ind-r")),)),
+    Section("La valeur sociale créée (SROI)", (("03_sroi", ("txt-sroi-resultat", "tbl-sroi-parties-prenantes",
+                                                            "fig-sroi-tornado")),)),
+    Section("La qualité de vie au travail", (("04_qvt", ("txt-qvt-presentation", "fig-qvt-dimensions", "tbl-qvt-who5")),)),
+]
+
+#: The executed notebooks a CAE's report reads, reader order.
+REPORT_NOTEBOOKS = list(dict.fromkeys(stem for sec in REPORT_SECTIONS for stem, _ in sec.parts))
+
+#: Embedded cells too wide for a portrait page: a landscape page in PDF.
+WIDE_TABLES = ("tbl-sroi-carte", "tbl-sroi-parametres", "tbl-nat-indicateurs")
+
+#: Said in a section whose every cell is empty for this CAE.
+EMPTY_SECTION = "Aucun résultat de cette partie ne peut être présenté pour cette coopérative : les données nécessaires sont absentes ou portent sur trop peu de personnes."
 
 
 @dataclass
@@ -78,9 +128,48 @@ def cell_labels(nb) -> set[str]:
     return labels
 
 
-def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None):
-    """A copy of ``nb`` for the book: labels suffixed with ``-<key>``, the
-    injected-parameters cell removed, text replaced (anonymisation)."""
+def output_kind(cell) -> str | None:
+    """What a code cell shows once embedded: ``"figure"`` (an image),
+    ``"table"`` (HTML holding a ``<table>``), ``"text"`` (Markdown or other
+    text), or None when it has no output (Quarto cannot embed it)."""
+    kinds = set()
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            if out.get("name") == "stdout" and "".join(out.get("text", "")).strip():
+                kinds.add("text")
+            continue
+        data = out.get("data", {})
+        if any(k.startswith("image/") for k in data):
+            kinds.add("figure")
+        elif "<table" in "".join(data.get("text/html", "")):
+            kinds.add("table")
+        elif any(k in data for k in ("text/markdown", "text/html", "text/plain")):
+            kinds.add("text")
+    return next((k for k in ("figure", "table", "text") if k in kinds), None)
+
+
+def cell_outputs(nb) -> dict[str, str | None]:
+    """``{label: output kind}`` for every labelled code cell."""
+    out = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for label in LABEL_RE.findall(cell.source):
+                out[label] = output_kind(cell)
+    return out
+
+
+_CAPTION_OPT_RE = re.compile(r"^#\|\s*(fig|tbl)-(cap|alt|subcap)\s*:.*\n?", re.M)
+_HEADING_RE = re.compile(r"^(#{1,5}) ", re.M)
+
+
+def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift: int = 0):
+    """A copy of ``nb`` for the book or a CAE report: labels suffixed with
+    ``-<key>``, the parameters and injected-parameters cells removed, text
+    replaced (anonymisation), Markdown headings in outputs moved down
+    ``shift`` levels. A ``fig-``/``tbl-`` cell that shows no figure/table
+    for this CAE (a French sentence saying why instead) becomes
+    ``txt-vide-<label>`` without caption, so Quarto never makes an empty
+    float of it. Returns the notebook; :func:`embeddable` lists its cells."""
     nb = copy.deepcopy(nb)
     cells = []
     for cell in nb.cells:
@@ -88,16 +177,41 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None):
         if {"injected-parameters", "parameters", "remove-cell"} & set(tags):
             continue
         if cell.cell_type == "code":
-            cell.source = LABEL_RE.sub(lambda m: f"#| label: {m.group(1)}-{key}", cell.source)
-            if replace:
-                for output in cell.get("outputs", []):
+            kind = output_kind(cell)
+
+            def relabel(m, kind=kind):
+                label = m.group(1)
+                if (label.startswith("fig-") and kind != "figure") or (label.startswith("tbl-") and kind != "table"):
+                    label = f"txt-vide-{label}"
+                return f"#| label: {label}-{key}"
+
+            new = LABEL_RE.sub(relabel, cell.source)
+            if "txt-vide-" in new:
+                new = _CAPTION_OPT_RE.sub("", new)
+            cell.source = new
+            for output in cell.get("outputs", []):
+                if replace:
                     _replace_in_output(output, replace)
+                if shift and "text/markdown" in output.get("data", {}):
+                    md = "".join(output["data"]["text/markdown"])
+                    output["data"]["text/markdown"] = _HEADING_RE.sub(lambda m: "#" * shift + m.group(0), md)
         elif replace:
             cell.source = _replace_text(cell.source, replace)
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("papermill", None)
     return nb
+
+
+def embeddable(nb, key: str) -> list[tuple[str, str, str | None]]:
+    """``(original label, label in the prepared notebook, output kind)`` for
+    every labelled cell of a notebook prepared by :func:`prepare_notebook`."""
+    out = []
+    suffix = f"-{key}"
+    for label, kind in cell_outputs(nb).items():
+        base = label[: -len(suffix)] if label.endswith(suffix) else label
+        out.append((base.removeprefix("txt-vide-"), label, kind))
+    return out
 
 
 def _replace_text(text: str, replace: dict[str, str]) -> str:
@@ -132,31 +246,30 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
     return chapters
 
 
-def chapter_qmd(ch: Chapter, nb_dir: str, available: dict[str, set[str]]) -> str:
-    """A CAE chapter: every labelled output of its notebooks, in section order."""
-    lines = [f"# {ch.title} {{#sec-{ch.key}}}", ""]
-    for stem, section in CHAPTER_SECTIONS:
-        labels = sorted(available.get(stem, set()), key=_label_order(stem, available))
-        labels = [l for l in labels if l.startswith(("fig-", "tbl-", "txt-"))]
-        if not labels:
-            continue
-        lines += [f"## {section}", ""]
-        for label in labels:
-            lines += [f"{{{{< embed {nb_dir}/{stem}.ipynb#{label} >}}}}", ""]
-    return "\n".join(lines)
+def sections_md(sections: list[Section], nb_dir: str, cells: dict[str, list], level: int) -> list[str]:
+    """The Markdown lines of ``sections``: a heading of ``level`` each, then
+    the embeds of the matching cells that have output; a section left
+    without any says so in one French sentence."""
+    lines: list[str] = []
+    for sec in sections:
+        embeds = []
+        for stem, patterns in sec.parts:
+            for base, label, kind in cells.get(stem, []):
+                if kind is None or not base.startswith(("fig-", "tbl-", "txt-")):
+                    continue
+                if any(fnmatch.fnmatchcase(base, pat) for pat in patterns):
+                    embed = f"{{{{< embed {nb_dir}/{stem}.ipynb#{label} >}}}}"
+                    if base in WIDE_TABLES and kind == "table":
+                        embed = "::: {.landscape}\n\n" + embed + "\n\n:::"
+                    embeds.append(embed)
+        lines += ["#" * level + " " + sec.title, ""]
+        lines += [x for e in embeds for x in (e, "")] or [EMPTY_SECTION, ""]
+    return lines
 
 
-def _label_order(stem, available):
-    order = available.get(f"__order__{stem}", [])
-    return lambda l: order.index(l) if l in order else len(order)
-
-
-def _ordered_labels(nb) -> list[str]:
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            out += LABEL_RE.findall(cell.source)
-    return out
+def chapter_qmd(ch: Chapter, nb_dir: str, cells: dict[str, list]) -> str:
+    """A CAE chapter of the book (:data:`BOOK_SECTIONS`)."""
+    return "\n".join([f"# {ch.title} {{#sec-{ch.key}}}", ""] + sections_md(BOOK_SECTIONS, nb_dir, cells, 2))
 
 
 # --------------------------------------------------------------------------
@@ -164,7 +277,8 @@ def _ordered_labels(nb) -> list[str]:
 # --------------------------------------------------------------------------
 def check_book(report_dir: Path) -> list[str]:
     """Static problems of the book (empty list = fine): ``_quarto.yml``
-    parses, every chapter exists, every embedded notebook and label exists."""
+    parses, every chapter exists, every embedded notebook and label exists
+    and every embedded cell has output."""
     report_dir = Path(report_dir)
     problems = []
     cfg_path = report_dir / "_quarto.yml"
@@ -180,22 +294,23 @@ def check_book(report_dir: Path) -> list[str]:
             files.append(entry)
         elif isinstance(entry, dict):
             files += [c for c in entry.get("chapters", []) if isinstance(c, str)]
-    labels_cache: dict[Path, set[str]] = {}
+    cache: dict[Path, tuple[set[str], dict]] = {}
     for f in files:
         qmd = report_dir / f
         if not qmd.exists():
             problems.append(f"chapitre absent : {f}")
             continue
-        problems += check_embeds(qmd, f, labels_cache)
+        problems += check_embeds(qmd, f, cache)
     return problems
 
 
-def check_embeds(qmd: Path, name: str, labels_cache: dict | None = None) -> list[str]:
+def check_embeds(qmd: Path, name: str, cache: dict | None = None) -> list[str]:
     """Problems with the includes and embeds of one ``.qmd`` (empty = fine):
-    every included file, embedded notebook and cell label must exist."""
+    every included file, embedded notebook and cell label must exist, and
+    every embedded cell must have output (Quarto fails on an empty one)."""
     import nbformat
 
-    labels_cache = {} if labels_cache is None else labels_cache
+    cache = {} if cache is None else cache
     problems = []
     text = qmd.read_text(encoding="utf-8")
     for inc in re.findall(r"\{\{<\s*include\s+(\S+)\s*>\}\}", text):
@@ -208,37 +323,73 @@ def check_embeds(qmd: Path, name: str, labels_cache: dict | None = None) -> list
         if not nb_path.exists():
             problems.append(f"{name} : carnet intégré absent : {nb_rel}")
             continue
-        if nb_path not in labels_cache:
-            labels_cache[nb_path] = cell_labels(nbformat.read(str(nb_path), as_version=4))
-        if label not in labels_cache[nb_path]:
+        if nb_path not in cache:
+            nb = nbformat.read(str(nb_path), as_version=4)
+            cache[nb_path] = (cell_labels(nb), cell_outputs(nb))
+        labels, outputs = cache[nb_path]
+        if label not in labels:
             problems.append(f"{name} : cellule « {label} » absente de {nb_rel}")
+        elif label in outputs and outputs[label] is None:
+            problems.append(f"{name} : la cellule « {label} » de {nb_rel} n'a pas de sortie à intégrer")
     return problems
 
 
-def cae_document(out_dir: Path, ch: Chapter) -> Path:
-    """``<out>/<cae>/rapport.qmd``: the CAE's standalone report (summary,
-    then the four stages) as a Quarto document embedding the labelled cells
-    of its executed notebooks, for a Typst PDF when Quarto is present."""
+def today_fr() -> str:
+    """Today's date in French words (``1er décembre 2026``), for covers:
+    Quarto's ``date-format: long`` writes ``1 décembre``."""
+    from datetime import date
+
+    from analysis.reporting.synthesis import date_fr
+
+    return date_fr(date.today().isoformat())
+
+
+def typst_settings(report_dir: Path | None = None) -> dict:
+    """The PDF settings shared by the book and every CAE report: ``lang``,
+    ``crossref`` and ``format.typst`` of ``report/_quarto.base.yml``."""
+    base = yaml.safe_load((Path(report_dir or config.REPORT_DIR) / "_quarto.base.yml").read_text(encoding="utf-8"))
+    return {"lang": base.get("lang", "fr"), "crossref": base.get("crossref", {}), "typst": base["format"]["typst"]}
+
+
+REPORT_NB_DIR = "rapport-carnets"
+
+
+def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> Path:
+    """``<out>/<cae>/rapport.qmd``: the CAE's standalone report
+    (:data:`REPORT_SECTIONS`, then the glossary) as a Quarto document
+    embedding the labelled cells of its executed notebooks (prepared copies
+    in ``rapport-carnets/``), for a Typst PDF when Quarto is present."""
     import nbformat
 
+    from analysis.reporting import glossary
+
     cae_out = Path(out_dir) / ch.slug
-    available: dict = {}
-    for stem, _ in CHAPTER_SECTIONS:
+    nb_dir = cae_out / REPORT_NB_DIR
+    shutil.rmtree(nb_dir, ignore_errors=True)
+    nb_dir.mkdir(parents=True)
+    cells: dict = {}
+    for stem in REPORT_NOTEBOOKS:
         src = cae_out / f"{stem}.ipynb"
         if src.exists():
-            nb = nbformat.read(str(src), as_version=4)
-            available[stem] = cell_labels(nb)
-            available[f"__order__{stem}"] = _ordered_labels(nb)
-    body = chapter_qmd(Chapter(key=ch.key, title=ch.title, slug=ch.slug), ".", available)
-    body = body.split("\n", 1)[1]  # the title goes to the front matter
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r")
+            nbformat.write(nb, str(nb_dir / f"{stem}.ipynb"))
+            cells[stem] = embeddable(nb, "r")
+    body = sections_md(REPORT_SECTIONS, REPORT_NB_DIR, cells, 1)
+    body += ["# Glossaire {.unnumbered}", "", glossary.glossary_md(), ""]
+    settings = typst_settings(report_dir)
+    typst = copy.deepcopy(settings["typst"])
+    typst.pop("template-partials", None)  # the book's cover partial; a report is an article
+    typst.update({"toc": True, "toc-depth": 2, "number-sections": True})
     header = {
         "title": f"Mesure d'impact social — {ch.title}",
-        "lang": "fr",
+        "subtitle": f"Rapport de la coopérative, méthode CAE-IMPACT — {today_fr()}",
+        "lang": settings["lang"],
+        "crossref": settings["crossref"],
         "execute": {"enabled": False, "echo": False, "warning": False},
-        "format": {"typst": {"papersize": "a4", "margin": {"x": "2.5cm", "y": "2.5cm"}, "toc": True}},
+        "format": {"typst": typst},
     }
     path = cae_out / "rapport.qmd"
-    path.write_text("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n" + body, encoding="utf-8")
+    path.write_text("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n\n" + "\n".join(body), encoding="utf-8")
     return path
 
 
@@ -255,8 +406,8 @@ def assemble(
     """Write every generated file of the book; return the CAE chapters."""
     import nbformat
 
-    from analysis.reporting import method_doc
     from analysis.method import loader as methodology
+    from analysis.reporting import glossary, method_doc
 
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
@@ -282,48 +433,49 @@ def assemble(
         (report_dir / sub).mkdir(parents=True)
 
     for ch in chapters:
-        available: dict = {}
+        cells: dict = {}
         dest = report_dir / "notebooks" / ch.key
         dest.mkdir(parents=True)
-        for stem, _ in CHAPTER_SECTIONS:
+        for stem in dict.fromkeys(stem for sec in BOOK_SECTIONS for stem, _ in sec.parts):
             src = out_dir / ch.slug / f"{stem}.ipynb"
             if not src.exists():
                 continue
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace)
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, shift=1)
             nbformat.write(nb, str(dest / f"{stem}.ipynb"))
-            available[stem] = cell_labels(nb)
-            available[f"__order__{stem}"] = _ordered_labels(nb)
+            cells[stem] = embeddable(nb, ch.key)
         (report_dir / "cae" / f"{ch.key}.qmd").write_text(
-            chapter_qmd(ch, f"../notebooks/{ch.key}", available), encoding="utf-8"
+            chapter_qmd(ch, f"../notebooks/{ch.key}", cells), encoding="utf-8"
         )
 
     nat_src = out_dir / "national" / "10_national.ipynb"
-    nat_labels: list[str] = []
+    nat_cells: list = []
     if nat_src.exists():
         (report_dir / "notebooks" / "national").mkdir(parents=True, exist_ok=True)
         nb = prepare_notebook(nbformat.read(str(nat_src), as_version=4), "nat", replace)
         nbformat.write(nb, str(report_dir / "notebooks" / "national" / "10_national.ipynb"))
-        nat_labels = _ordered_labels(nb)
-    (report_dir / "_generated" / "national.md").write_text(
-        _embeds("notebooks/national/10_national.ipynb", nat_labels, exclude_prefix="txt-synthese"),
-        encoding="utf-8",
+        nat_cells = embeddable(nb, "nat")
+    nat_rel = "notebooks/national/10_national.ipynb"
+    gen = report_dir / "_generated"
+    (gen / "national.md").write_text(
+        _embeds(nat_rel, [c for c in nat_cells if not c[0].startswith("txt-synthese")]), encoding="utf-8"
     )
-    (report_dir / "_generated" / "synthese.md").write_text(
-        _embeds("notebooks/national/10_national.ipynb", [l for l in nat_labels if l.startswith("txt-synthese")]),
-        encoding="utf-8",
+    (gen / "synthese.md").write_text(
+        _embeds(nat_rel, [c for c in nat_cells if c[0].startswith("txt-synthese")]), encoding="utf-8"
     )
-    (report_dir / "_generated" / "methode.md").write_text(method_doc.render_method(methodology_dir), encoding="utf-8")
-    (report_dir / "_generated" / "annexes.md").write_text(
+    (gen / "absentes.md").write_text(missing_caes_md(out_dir, anonymise), encoding="utf-8")
+    (gen / "methode.md").write_text(method_doc.render_method(methodology_dir), encoding="utf-8")
+    (gen / "annexes.md").write_text(
         method_doc.render_annexes(chapters, processed_dir, methodology_dir), encoding="utf-8"
     )
+    (gen / "glossaire.md").write_text(glossary.glossary_md(), encoding="utf-8")
 
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
-    chapters_cfg = ["index.qmd", "methode.qmd"]
+    chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
     if chapters:
         chapters_cfg.append({"part": "Les coopératives", "chapters": [f"cae/{c.key}.qmd" for c in chapters]})
-    chapters_cfg.append("national.qmd")
+    base["date-fr"] = today_fr()  # on the cover (report/_typst/typst-show.typ); Quarto would parse `date`
     base["book"]["chapters"] = chapters_cfg
-    base["book"]["appendices"] = ["annexes.qmd"]
+    base["book"]["appendices"] = [f for f in ("annexes.qmd", "glossaire.qmd") if (report_dir / f).exists()]
     header = "# GENERATED by `cae-impact report` from _quarto.base.yml: edit that file, not this one.\n"
     (report_dir / "_quarto.yml").write_text(
         header + yaml.safe_dump(base, allow_unicode=True, sort_keys=False), encoding="utf-8"
@@ -331,21 +483,100 @@ def assemble(
     return chapters
 
 
-def _embeds(nb_rel: str, labels: list[str], exclude_prefix: str | None = None) -> str:
-    keep = [l for l in labels if not (exclude_prefix and l.startswith(exclude_prefix))]
-    keep = [l for l in keep if l.startswith(("fig-", "tbl-", "txt-"))]
+def _embeds(nb_rel: str, cells: list) -> str:
+    keep = [label for base, label, kind in cells if kind is not None and base.startswith(("fig-", "tbl-", "txt-"))]
     if not keep:
         return "_La synthèse nationale n'a pas encore été exécutée : lancez `make report`._\n"
-    return "\n".join(f"{{{{< embed {nb_rel}#{l} >}}}}\n" for l in keep)
+    out = []
+    for base, label, kind in cells:
+        if label in keep:
+            embed = f"{{{{< embed {nb_rel}#{label} >}}}}"
+            if base in WIDE_TABLES and kind == "table":
+                embed = "::: {.landscape}\n\n" + embed + "\n\n:::"
+            out.append(embed + "\n")
+    return "\n".join(out)
+
+
+def missing_caes_md(out_dir: Path, anonymise: bool) -> str:
+    """A French notice naming the CAEs of the run that the book leaves out
+    (failed validation or execution); empty when every CAE is in. Anonymised
+    books give their number only."""
+    missing = _failed_caes(out_dir)
+    if not missing:
+        return ""
+    n = len(missing)
+    if anonymise:
+        who = "une coopérative n'a pas pu être intégrée" if n == 1 else f"{n} coopératives n'ont pas pu être intégrées"
+    else:
+        names = ", ".join(f"« {s} »" for s in missing)
+        who = (f"la coopérative {names} n'a pas pu être intégrée" if n == 1
+               else f"les coopératives {names} n'ont pas pu être intégrées")
+    return (
+        "::: {.callout-warning}\n"
+        f"## Coopérative{'s' if n > 1 else ''} absente{'s' if n > 1 else ''}\n\n"
+        f"Lors de ce traitement, {who} : leurs données n'ont pas passé la validation ou leur traitement a échoué "
+        "(le rapport de validation de chaque coopérative, `validation.html`, dit pourquoi). Ce rapport est établi "
+        "à partir des autres coopératives.\n:::\n"
+    )
+
+
+# --------------------------------------------------------------------------
+# render
+# --------------------------------------------------------------------------
+@dataclass
+class RenderResult:
+    ok: bool
+    warnings: list[str]
+    target: str  # the chapter (book) or document Quarto was rendering last
+    message: str  # Quarto's error lines, when it failed
+    seconds: float
+
+
+_PROGRESS_RE = re.compile(r"^\s*\[\s*\d+/\d+\]\s+(\S+)", re.M)
+_WARN_RE = re.compile(r"^(?:WARN(?:ING)?\b|\s*warning:).*$", re.M | re.I)
+
+
+def quarto_render(target: Path, *args: str) -> RenderResult:
+    """``quarto render target args…`` with a private Quarto cache (renders
+    sharing ``~/.cache/quarto`` collide, see the Quarto install notes);
+    returns its warnings, and on failure the chapter it was rendering and
+    its error lines."""
+    import os
+    import tempfile
+    import time
+
+    t0 = time.perf_counter()
+    cache = tempfile.mkdtemp(prefix="cae-quarto-cache-")
+    try:
+        env = {**os.environ, "XDG_CACHE_HOME": cache}
+        proc = subprocess.run([quarto_path(), "render", str(target), *args], capture_output=True, text=True, env=env)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    text = proc.stdout + "\n" + proc.stderr
+    warnings = [w.strip() for w in _WARN_RE.findall(text)]
+    progress = _PROGRESS_RE.findall(text)
+    target_name = progress[-1] if progress else Path(target).name
+    message = ""
+    if proc.returncode:
+        lines = proc.stderr.strip().splitlines()
+        start = next((i for i, l in enumerate(lines) if l.startswith("ERROR") or "error" in l.lower()), max(0, len(lines) - 15))
+        message = "\n".join(lines[start:start + 15])
+    return RenderResult(proc.returncode == 0, warnings, target_name, message, time.perf_counter() - t0)
 
 
 def render(report_dir: Path | None = None) -> int:
     """``quarto render`` the book; return its exit status."""
-    report_dir = Path(report_dir or config.REPORT_DIR)
-    proc = subprocess.run([quarto_path(), "render", str(report_dir)], capture_output=True, text=True)
-    sys.stdout.write(proc.stdout)
-    sys.stderr.write(proc.stderr)
-    return proc.returncode
+    res = quarto_render(Path(report_dir or config.REPORT_DIR))
+    _report_render("le livre", res)
+    return 0 if res.ok else 1
+
+
+def _report_render(what: str, res: RenderResult) -> None:
+    for w in res.warnings:
+        print(f"Avertissement de Quarto ({what}) : {w}", file=sys.stderr)
+    if not res.ok:
+        print(f"Échec du rendu de {what}, au chapitre {res.target} ; Quarto dit :", file=sys.stderr)
+        print("  " + res.message.replace("\n", "\n  "), file=sys.stderr)
 
 
 def build(
@@ -358,57 +589,82 @@ def build(
     """Assemble, check, and render when Quarto is present (CLI ``report``).
 
     Incremental: when nothing the book is made of changed since the last
-    successful build (see :func:`book_fingerprint`), assembly and checks are
-    skipped, and so is the render if the rendered book exists."""
+    build (see :func:`book_fingerprint`), assembly and checks are skipped,
+    and so is the render if the last one succeeded. The stamp records a
+    render only after the book and every CAE report rendered: a failed
+    render exits 1, names the chapter and quotes Quarto, and is retried by
+    the next build."""
     report_dir = Path(report_dir or config.REPORT_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
+    processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     fp = book_fingerprint(out_dir, report_dir, anonymise)
     stamp = report_dir / BOOK_STAMP
-    fresh = stamp.exists() and stamp.read_text() == fp and (report_dir / "_quarto.yml").exists()
-    if fresh:
+    state = stamp.read_text() if stamp.exists() else ""
+    assembled = state.split(":")[0] == fp and (report_dir / "_quarto.yml").exists()
+    if assembled:
         print(f"Livre Quarto à jour dans {report_dir}.")
     else:
         stamp.unlink(missing_ok=True)
         chapters = assemble(processed_dir, out_dir, report_dir, anonymise=anonymise)
         problems = check_book(report_dir)
-        for ch in chapters_for(_ok_caes(out_dir), Path(processed_dir or config.PROCESSED_DIR), False):
-            doc = cae_document(out_dir, ch)
+        for ch in chapters_for(_ok_caes(out_dir), processed_dir, False):
+            doc = cae_document(out_dir, ch, report_dir)
             problems += check_embeds(doc, f"{ch.slug}/rapport.qmd")
         if problems:
             print("Le livre Quarto est incohérent :", file=sys.stderr)
             for p in problems:
                 print(f"  - {p}", file=sys.stderr)
             return 1
-        stamp.write_text(fp)
-        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE) ; vérification statique : OK.")
+        stamp.write_text(f"{fp}:prepare")
+        missing = _failed_caes(out_dir)
+        extra = f" ; absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}" if missing else ""
+        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE{extra}) ; vérification statique : OK.")
     if not render:
         return 0
     if quarto_path() is None:
         print(QUARTO_HINT.format(out=out_dir))
         return 0
-    if fresh and (report_dir / "_book" / "index.html").exists():
+    if stamp.read_text() == f"{fp}:rendu" and (report_dir / "_book" / "index.html").exists():
         print("Livre déjà rendu : rien à faire.")
         return 0
-    status = globals()["render"](report_dir)
+    res = quarto_render(report_dir)
+    _report_render("livre", res)
+    if not res.ok:
+        return 1
+    print(f"Livre rendu en {res.seconds:.0f} s : {report_dir / '_book'} (HTML et PDF).")
+    status = 0
     for slug in _ok_caes(out_dir):  # each CAE's report as PDF, beside its HTML
         doc = out_dir / slug / "rapport.qmd"
-        if doc.exists():
-            proc = subprocess.run([quarto_path(), "render", str(doc), "--to", "typst"], capture_output=True, text=True)
-            if proc.returncode:
-                sys.stderr.write(proc.stderr)
-                status = status or proc.returncode
-            else:
-                print(f"Rapport PDF de {slug} : {out_dir / slug / 'rapport.pdf'}")
+        if not doc.exists():
+            continue
+        res = quarto_render(doc, "--to", "typst")
+        _report_render(f"rapport de {slug}", res)
+        if res.ok:
+            print(f"Rapport PDF de {slug} : {out_dir / slug / 'rapport.pdf'}")
+        else:
+            status = 1
+    if status == 0:
+        stamp.write_text(f"{fp}:rendu")
     return status
+
+
+def _run_caes(out_dir: Path) -> list[dict]:
+    summary = Path(out_dir) / "run_summary.json"
+    if not summary.exists():
+        return []
+    return json.loads(summary.read_text(encoding="utf-8"))["caes"]
 
 
 def _ok_caes(out_dir: Path) -> list[str]:
     """CAEs whose run succeeded and whose notebooks are present."""
-    summary = Path(out_dir) / "run_summary.json"
-    if not summary.exists():
-        return []
-    caes = [c["cae"] for c in json.loads(summary.read_text(encoding="utf-8"))["caes"] if c["ok"]]
-    return [c for c in caes if (Path(out_dir) / c / f"{CHAPTER_SECTIONS[0][0]}.ipynb").exists()]
+    caes = [c["cae"] for c in _run_caes(out_dir) if c["ok"]]
+    return [c for c in caes if all((Path(out_dir) / c / f"{stem}.ipynb").exists() for stem in REPORT_NOTEBOOKS)]
+
+
+def _failed_caes(out_dir: Path) -> list[str]:
+    """CAEs of the last run that the book leaves out."""
+    ok = set(_ok_caes(out_dir))
+    return [c["cae"] for c in _run_caes(out_dir) if c["cae"] not in ok]
 
 
 BOOK_STAMP = ".book-stamp"

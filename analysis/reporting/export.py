@@ -76,6 +76,20 @@ def _with_alt_text(body: str, captions: list[str]) -> str:
     return parts[0] + "".join(f'alt="{html.escape(alt, quote=True)}"' + part for alt, part in zip(alts, parts[1:]))
 
 
+_REMOTE_SCRIPT_RE = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>\s*", re.I)
+_INLINE_SCRIPT_RE = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*</script>\s*", re.I | re.S)
+_REMOTE_IMPORT_RE = re.compile(r"import\(\s*[\"']https?://|[\"']https?://cdn", re.I)
+_MATHJAX_CONFIG_RE = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->\s*", re.S)
+
+
+def self_contained(page: str) -> str:
+    """``page`` without the scripts nbconvert loads from third-party hosts
+    (RequireJS, MathJax and its configuration, Mermaid)."""
+    page = _MATHJAX_CONFIG_RE.sub("", page)
+    page = _REMOTE_SCRIPT_RE.sub("", page)
+    return _INLINE_SCRIPT_RE.sub(lambda m: "" if _REMOTE_IMPORT_RE.search(m.group(0)) else m.group(0), page)
+
+
 def notebook_node_to_html(nb, title: str | None = None) -> str:
     exporter = _exporter()
     nb = copy.deepcopy(nb)
@@ -84,7 +98,7 @@ def notebook_node_to_html(nb, title: str | None = None) -> str:
     if title:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={})
-    return _with_alt_text(body, captions)
+    return self_contained(_with_alt_text(body, captions))
 
 
 def notebook_to_html(nb_path: Path, html_path: Path, title: str | None = None) -> Path:
@@ -99,21 +113,29 @@ def notebook_to_html(nb_path: Path, html_path: Path, title: str | None = None) -
 
 
 def combine_html(nb_paths: list[Path], html_path: Path, title: str, first: str | None = None) -> Path:
-    """One standalone HTML document from several executed notebooks, in
-    order, with notebook ``first`` (the summary) moved to the front: the
-    per-CAE report a CAE sends to its funders."""
+    """One standalone HTML document from several executed notebooks: the
+    per-CAE report a CAE sends to its funders. Reader order: notebook
+    ``first`` (the summary), the results in the order of
+    :data:`analysis.reporting.book.REPORT_NOTEBOOKS` (the data-cleaning
+    notebook, the technical appendix, last), then the glossary."""
     import nbformat
 
+    from analysis.reporting import glossary
+    from analysis.reporting.book import REPORT_NOTEBOOKS
+
+    order = {stem: i for i, stem in enumerate(REPORT_NOTEBOOKS)}
     paths = [Path(p) for p in nb_paths if Path(p).exists()]
-    if first:
-        paths.sort(key=lambda p: p.name != first)
+    paths.sort(key=lambda p: (p.name != first if first else False, order.get(p.stem, len(order))))
     merged = nbformat.v4.new_notebook()
     merged.metadata = {}
     for p in paths:
         nb = nbformat.read(str(p), as_version=4)
         if not merged.metadata:
             merged.metadata = copy.deepcopy(nb.metadata)
+        if p.stem == "01_nettoyage":
+            merged.cells.append(nbformat.v4.new_markdown_cell("# Annexe technique : les données lues et leurs contrôles"))
         merged.cells.extend(nb.cells)
+    merged.cells.append(nbformat.v4.new_markdown_cell("# Glossaire\n\n" + glossary.glossary_md()))
     merged.metadata.pop("papermill", None)
     Path(html_path).write_text(notebook_node_to_html(merged, title), encoding="utf-8")
     return Path(html_path)

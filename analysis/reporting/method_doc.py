@@ -329,7 +329,6 @@ def render_annexes(chapters, processed_dir, methodology_dir=None) -> str:
     return "\n".join(
         [
             dictionary_section(methodology_dir),
-            parameters_section(methodology_dir),
             assumptions_section(methodology_dir),
             provenance_section(chapters, processed_dir, methodology_dir),
         ]

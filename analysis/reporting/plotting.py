@@ -58,3 +58,24 @@ def fr_axis(ax, axis: str = "y", kind: str = "number", decimals: int = 0) -> Non
         "euro": lambda v, _: fr_euro(v, decimals),
     }.get(kind, lambda v, _: fr_number(v, decimals))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(fmt))
+
+
+def plot_headlines(key, spec: dict | None = None):
+    """The summary's one figure: each headline share (``synthese:`` in the
+    methodology, as selected by
+    :func:`analysis.reporting.synthesis.headline_indicators`) as a point
+    with its 95 % interval and, where there is one, the national reference.
+    Drawn by :func:`analysis.indicators.compute.plot_family` (which keeps
+    suppressed points out); returns the axes, or None when no share is
+    publishable."""
+    from analysis.indicators.compute import plot_family
+
+    if key is None or not len(key):
+        return None
+    shares = key[key["unit"] == "part"]
+    if shares.empty:
+        return None
+    ax = plot_family(shares.assign(family="_synthese"), "_synthese", unit="part", spec=spec)
+    if ax is not None:
+        ax.set_title("")  # the caption says what the figure shows; one caption per figure
+    return ax

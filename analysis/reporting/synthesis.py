@@ -55,7 +55,7 @@ def overview_fr(data: CaeData) -> str:
     text = (
         f"**{info.get('nom', data.slug)}** est une coopérative d'activité et d'emploi {typ.lower()} "
         f"({info.get('region', '')}, territoire {terr.lower()}), créée en {info.get('annee_creation', '?')}. "
-        f"Du {_date_fr(debut)} au {_date_fr(fin)}, elle a accompagné {count_fr(n)} personnes."
+        f"Du {date_fr(debut)} au {date_fr(fin)}, elle a accompagné {count_fr(n)} personnes."
     )
     if data.has_survey:
         text += f" {count_fr(len(data.questionnaire))} d'entre elles ont répondu au questionnaire."
@@ -64,7 +64,9 @@ def overview_fr(data: CaeData) -> str:
     return text
 
 
-def _date_fr(iso: str) -> str:
+def date_fr(iso: str) -> str:
+    """``'2019-01-01'`` → ``'1er janvier 2019'`` (French ordinal for the
+    first day of the month, month in full; never an ISO date in prose)."""
     months = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
     d = pd.Timestamp(iso)
     return f"{d.day}{'er' if d.day == 1 else ''} {months[d.month - 1]} {d.year}"
@@ -80,6 +82,52 @@ def headline_indicators(indicators: pd.DataFrame | None, spec: dict) -> pd.DataF
     if "breakdown" in t:
         t = t[t["breakdown"].isna() | (t["breakdown"].astype(str) == "")]
     return t.assign(_o=t["indicator"].map({k: i for i, k in enumerate(ids)})).sort_values("_o").drop(columns="_o")
+
+
+def headline_sentences_fr(indicators: pd.DataFrame | None, spec: dict, limit: int = 6) -> list[str]:
+    """The summary's headline results (``synthese:`` in the methodology, at
+    most ``limit``) as French sentences: value, 95 % interval, and the count
+    it rests on (n of the base, or the people followed for a survival rate),
+    plus the national reference when the methodology gives one. Only
+    published rows are quoted (:func:`headline_indicators`), so every count
+    printed is one the indicator tables already publish."""
+    from analysis.indicators.compute import fmt_interval, fmt_value
+
+    out = []
+    for r in headline_indicators(indicators, spec).head(limit).itertuples(index=False):
+        if pd.isna(r.value):
+            continue
+        s = f"**{r.label}** : {fmt_value(r.value, r.unit)}"
+        if pd.notna(r.ci_low) and pd.notna(r.ci_high):
+            s += f" (intervalle de confiance à 95 % : {fmt_interval(r.ci_low, r.ci_high, r.unit)})"
+        if pd.notna(r.n) and pd.notna(r.denominator) and r.unit == "part":
+            s += f", soit {count_fr(int(r.n))} personnes sur {count_fr(int(r.denominator))}"
+        elif pd.notna(r.n):
+            s += f", calculé sur {count_fr(int(r.n))} personnes"
+        if pd.notna(getattr(r, "reference", None)):
+            s += f" ; référence nationale : {fmt_value(r.reference, r.unit)}"
+        out.append(s + ".")
+    return out
+
+
+def sroi_meaning_fr(resume: pd.DataFrame | None) -> str:
+    """What the CAE's SROI ratio means and does not mean, quoting it
+    (Social Value International: ratios are not comparable across
+    organisations; SROI Network guide 2012: a ratio is a valuation of
+    outcomes, not a financial return)."""
+    if resume is None or not len(resume):
+        return ""
+    ratio = fr_ratio(resume.iloc[0]["ratio"])
+    return (
+        f"**Ce que le ratio signifie.** Pour chaque euro reçu par la coopérative (subventions, contribution "
+        f"des entrepreneurs, autres produits, bénévolat valorisé), la valeur des effets produits pour les "
+        f"entrepreneurs, l'État et le territoire est estimée à {ratio}, une fois retirés ce qui serait arrivé "
+        f"sans la coopérative, la part due à d'autres acteurs et l'érosion des effets dans le temps.\n\n"
+        f"**Ce qu'il ne signifie pas.** Ce n'est pas un bénéfice financier ni un retour en argent pour le "
+        f"financeur : c'est une estimation en euros d'effets sociaux, qui dépend d'hypothèses sourcées et "
+        f"présentées avec leur plage. Il ne se compare pas au ratio d'une autre organisation, dont les "
+        f"hypothèses et les publics diffèrent."
+    )
 
 
 def sroi_fr(resume: pd.DataFrame | None, mc: pd.DataFrame | None) -> str:
@@ -125,12 +173,14 @@ def qvt_fr(dims: pd.DataFrame | None, who5: pd.DataFrame | None) -> str:
     return text
 
 
-def cae_summary_md(data: CaeData, results: dict[str, pd.DataFrame | None]) -> dict[str, str]:
+def cae_summary_md(data: CaeData, results: dict[str, pd.DataFrame | None], spec: dict | None = None) -> dict:
     """The paragraphs of a CAE's one-page summary (French Markdown), from
     its stage results (:func:`load_stage_results`)."""
     return {
         "qui": overview_fr(data),
+        "resultats": headline_sentences_fr(results["indicateurs"], spec or {}),
         "sroi": sroi_fr(results["sroi_resume"], results["sroi_monte_carlo"]),
+        "sroi_sens": sroi_meaning_fr(results["sroi_resume"]),
         "qvt": qvt_fr(results["qvt_dimensions"], results["qvt_who5"]),
     }
 
@@ -188,14 +238,27 @@ def key_findings_md(national_ind: pd.DataFrame, sroi_nat, qvt_nat, n_cae: int, n
     return "\n".join(lines)
 
 
+#: French names of the methodology files, for prose (file stem → name).
+METHOD_FILES_FR = {
+    "codebook": "formats des données",
+    "indicators": "référentiel des indicateurs",
+    "sroi": "carte de la valeur SROI",
+    "qvt": "échelles QVT",
+    "publication": "règles de publication",
+    "assumptions": "journal des hypothèses",
+    "endi": "correspondance enDI",
+}
+
+
 def provenance_fr(manifest: dict) -> str:
     """One French line tracing the numbers: methodology versions, package
-    version, read date (PROTOCOL §4)."""
-    versions = ", ".join(f"{k} v{v['version']}" for k, v in manifest.get("methodology", {}).items())
-    return (
-        f"_Méthode : {versions} ; classeur v{manifest.get('package_version', '?')} ; "
-        f"données lues le {str(manifest.get('run_time_utc', '?'))[:10]}._"
+    version, read date (PROTOCOL §4), in words (no file keys, no ISO date)."""
+    versions = ", ".join(
+        f"{METHOD_FILES_FR.get(k, k)} v{v['version']}" for k, v in manifest.get("methodology", {}).items()
     )
+    run = str(manifest.get("run_time_utc", ""))[:10]
+    read = f" ; données lues le {date_fr(run)}" if run else ""
+    return f"_Versions de la méthode : {versions} ; classeur v{manifest.get('package_version', '?')}{read}._"
 
 
 ABSENT = "–"  # not measured (e.g. no survey in that CAE)

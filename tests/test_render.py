@@ -1,0 +1,164 @@
+"""Rendering with Quarto: the national book (HTML and Typst PDF) and every
+CAE's PDF report, on the session's 2-CAE demo (``e2e_run``), rendered once
+(module fixture) and searched for what a reader must never meet. Skipped,
+with the reason, when ``quarto`` is not on PATH. The honest-build tests use
+a fake ``quarto`` and run everywhere."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analysis.reporting import book
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+needs_quarto = pytest.mark.skipif(shutil.which("quarto") is None, reason="quarto n'est pas installé (PATH) : rendu non testé")
+needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) absent : texte des PDF non lu")
+
+#: Words and codes a rendered page must not show: Python's missing values,
+#: Quarto's English defaults, raw column codes and result-file keys.
+FORBIDDEN = [r"\bnan\b", r"\bNone\b", r"\bTable \d", r"\bChapter\b", r"\bAppendix\b", r"\bFigure \d+:",
+             r"qvt_charge_\d", r"who5_\d", r"valeur_actuelle", r"\bintrants\b\s*\|", r"Invalid Date", r"Annexe A\s*—\s*Annexes"]
+EXTERNAL = re.compile(r"<(?:script|link)\b[^>]*(?:src|href)=[\"']https?://", re.I)
+
+
+def _copy_report(dest: Path) -> Path:
+    shutil.copytree(ROOT / "report", dest, ignore=shutil.ignore_patterns(
+        "_quarto.yml", "cae", "notebooks", "_generated", "_book", ".book-stamp", ".quarto"))
+    return dest
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S | re.I)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def _forbidden_in(text: str) -> list[str]:
+    return [pat for pat in FORBIDDEN if re.search(pat, text)]
+
+
+@pytest.fixture(scope="module")
+def rendered(e2e_run, tmp_path_factory):
+    """Assemble (static check included) and render the book and each CAE's
+    PDF once; the Quarto results by target."""
+    report = _copy_report(tmp_path_factory.mktemp("render") / "report")
+    assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
+    results = {"livre": book.quarto_render(report)}
+    for slug in e2e_run["slugs"]:
+        results[slug] = book.quarto_render(e2e_run["out"] / slug / "rapport.qmd", "--to", "typst")
+    return report, results
+
+
+@needs_quarto
+def test_book_and_every_cae_report_render_without_warnings(rendered, e2e_run):
+    report, results = rendered
+    for target, res in results.items():
+        assert res.ok, f"{target}: {res.target}: {res.message}"
+        assert res.warnings == [], f"{target}: {res.warnings}"
+    assert (report / "_book" / "index.html").exists()
+    assert list((report / "_book").glob("*.pdf"))
+    for slug in e2e_run["slugs"]:
+        assert (e2e_run["out"] / slug / "rapport.pdf").read_bytes()[:4] == b"%PDF"
+
+
+@needs_quarto
+def test_rendered_html_is_french_self_contained_and_clean(rendered, e2e_run):
+    report, _ = rendered
+    pages = list((report / "_book").rglob("*.html"))
+    pages += [e2e_run["out"] / s / "rapport.html" for s in e2e_run["slugs"]]
+    assert len(pages) >= 6
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL.search(html), f"{page.name}: {EXTERNAL.search(html).group(0)}"
+        assert "mathjax" not in html.lower() and "require.min.js" not in html, page.name
+        bad = _forbidden_in(_visible_text(html))
+        assert not bad, f"{page.name}: {bad}"
+    index = (report / "_book" / "index.html").read_text(encoding="utf-8")
+    assert "Glossaire" in index and "Tableau" in (report / "_book" / "national.html").read_text(encoding="utf-8")
+
+
+@needs_quarto
+@needs_pdftotext
+def test_rendered_pdfs_speak_french_and_show_no_raw_value(rendered, e2e_run):
+    report, _ = rendered
+    pdfs = list((report / "_book").glob("*.pdf")) + [e2e_run["out"] / s / "rapport.pdf" for s in e2e_run["slugs"]]
+    for pdf in pdfs:
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Tableau" in text and "Figure" in text, pdf.name
+        bad = _forbidden_in(text)
+        assert not bad, f"{pdf.name}: {bad}"
+        assert re.search(r"\b1er\s+\w+\s+\d{4}|\b\d{1,2}\s+(janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre)\s+\d{4}", text), pdf.name
+        assert not re.search(r"du \d{4}-\d{2}-\d{2} au", text), pdf.name
+    book_text = subprocess.run(["pdftotext", str(pdfs[0]), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Chapitre" in book_text and "Glossaire" in book_text
+
+
+# --------------------------------------------------------------------------- honest build (fake quarto)
+def _fake_quarto(bin_dir: Path, script: str) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    q = bin_dir / "quarto"
+    q.write_text("#!/usr/bin/env bash\n" + script)
+    q.chmod(q.stat().st_mode | stat.S_IEXEC)
+
+
+def test_a_failed_render_exits_1_names_the_chapter_and_is_retried(e2e_run, tmp_path, monkeypatch, capsys):
+    report = _copy_report(tmp_path / "report")
+    _fake_quarto(tmp_path / "bin", 'echo "[ 1/9] index.qmd"; echo "[ 2/9] cae/demo-x.qmd"\n'
+                                   'echo "ERROR: pagebreaks are not allowed inside of containers" >&2; exit 1\n')
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    assert book.build(e2e_run["processed"], e2e_run["out"], report_dir=report) == 1
+    err = capsys.readouterr().err
+    assert "cae/demo-x.qmd" in err and "pagebreaks are not allowed inside of containers" in err
+    assert not (report / book.BOOK_STAMP).read_text().endswith(":rendu")
+    # the next build renders again instead of saying the book is done
+    assert book.build(e2e_run["processed"], e2e_run["out"], report_dir=report) == 1
+    assert "déjà rendu" not in capsys.readouterr().out
+
+
+def test_a_cae_that_failed_is_named_in_the_book(e2e_run, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    shutil.copytree(e2e_run["out"], out)
+    summary = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))
+    summary["caes"].append({"cae": "cae-en-echec", "ok": False, "error": "données invalides"})
+    (out / "run_summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    report = _copy_report(tmp_path / "report")
+    assert book.build(e2e_run["processed"], out, render=False, report_dir=report) == 0
+    notice = (report / "_generated" / "absentes.md").read_text(encoding="utf-8")
+    assert "« cae-en-echec »" in notice and "n'a pas pu être intégrée" in notice
+    assert "absentes.md" in (report / "index.qmd").read_text(encoding="utf-8")
+    assert book.check_book(report) == []
+
+
+def test_embeds_skip_cells_without_output_and_the_check_catches_them(tmp_path):
+    """A cell with no output is never embedded (Quarto would fail on it), a
+    figure cell that printed a sentence instead becomes a text cell, and
+    check_embeds reports an embed of an empty cell."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    empty = nbformat.v4.new_code_cell("#| label: tbl-vide\n#| tbl-cap: \"Vide\"\npass")
+    said = nbformat.v4.new_code_cell("#| label: fig-phrase\n#| fig-cap: \"Une figure\"\nx")
+    said.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "Pas de figure : trop peu de réponses."})]
+    nb.cells = [empty, said]
+    prepared = book.prepare_notebook(nb, "k")
+    cells = book.embeddable(prepared, "k")
+    assert ("tbl-vide", "tbl-vide-k", None) in cells and ("fig-phrase", "txt-vide-fig-phrase-k", "text") in cells
+    assert "fig-cap" not in prepared.cells[1].source
+    lines = book.sections_md([book.Section("Essai", (("nb", ("*",)),))], ".", {"nb": cells}, 1)
+    text = "\n".join(lines)
+    assert "tbl-vide-k" not in text and "txt-vide-fig-phrase-k" in text
+    empty_only = book.sections_md([book.Section("Essai", (("nb", ("tbl-*",)),))], ".", {"nb": cells}, 1)
+    assert book.EMPTY_SECTION in empty_only
+    nbformat.write(prepared, str(tmp_path / "nb.ipynb"))
+    qmd = tmp_path / "doc.qmd"
+    qmd.write_text("{{< embed nb.ipynb#tbl-vide-k >}}\n", encoding="utf-8")
+    assert book.check_embeds(qmd, "doc.qmd") == ["doc.qmd : la cellule « tbl-vide-k » de nb.ipynb n'a pas de sortie à intégrer"]
