@@ -47,7 +47,7 @@ def hand_vm(
 
     def coef(kind, v, name):
         lo, hi = ranges.get(name, (v, v))
-        c = {"type": kind, "libelle": name, "valeur": v, "min": lo, "max": hi, "source": "test", "url": ""}
+        c = {"type": kind, "libelle": name, "valeur": v, "min": lo, "max": hi, "plage": "bornes", "source": "test", "url": ""}
         if survey and kind == "poids_mort":
             c["enquete"] = "sans_cae"
         if survey and kind == "attribution":
@@ -64,7 +64,7 @@ def hand_vm(
         "er": coef("erosion", drop, "er"),
     }
     vm["proxys"] = {
-        "px": {"libelle": "px", "valeur": proxy, "min": lo, "max": hi, "unite": "€", "annee": 2019, "indexer": False, "source": "test", "url": ""}
+        "px": {"libelle": "px", "valeur": proxy, "min": lo, "max": hi, "plage": "bornes", "unite": "€", "annee": 2019, "indexer": False, "source": "test", "url": ""}
     }
     vm["resultats"] = [
         {"id": "o1", "partie_prenante": "entrepreneurs", "resultat": "r", "indicateur": "i",
@@ -120,18 +120,33 @@ def test_volunteer_hours_are_valued_in_inputs():
     assert res.ratio_public == pytest.approx(PV_HAND / 10000.0)
 
 
-def test_payback_period_in_months():
+def test_discounted_payback_in_months():
     # Inputs equal to half the discounted year-1 impact → six months.
     inputs = 5400 / 1.035 / 2
     res = sroi.evaluate(empty_cae(subventions=inputs), hand_vm(), draws=1000)
-    assert res.payback_months == pytest.approx(6.0)
+    assert res.payback_months_discounted == pytest.approx(6.0)
     # Inputs = year 1 + half of year 2 (discounted) → 18 months.
     inputs = 5400 / 1.035 + 0.5 * 4860 / 1.035**2
     res = sroi.evaluate(empty_cae(subventions=inputs), hand_vm(), draws=1000)
-    assert res.payback_months == pytest.approx(18.0)
+    assert res.payback_months_discounted == pytest.approx(18.0)
     # Never covered within the duration.
     res = sroi.evaluate(empty_cae(subventions=10 * PV_HAND), hand_vm(), draws=1000)
-    assert math.isnan(res.payback_months)
+    assert math.isnan(res.payback_months_discounted)
+
+
+def test_guide_payback_in_months():
+    # SROI guide 2012: inputs / (year-1 impact / 12), undiscounted. Year-1
+    # impact 5 400 €: inputs 2 700 € → 6 months; inputs 8 100 € → 18 months
+    # (the guide ignores drop-off and discounting).
+    res = sroi.evaluate(empty_cae(subventions=2700.0), hand_vm(), draws=1000)
+    assert res.payback_months == pytest.approx(6.0)
+    res = sroi.evaluate(empty_cae(subventions=8100.0), hand_vm(), draws=1000)
+    assert res.payback_months == pytest.approx(18.0)
+    # the discounted one for the same inputs: 8 100 − 5 400/1,035 = 2 882,61 € left,
+    # covered by 2 882,61 / (4 860/1,035² = 4 536,86) = 0,63538 of year 2 → 19,6245 months
+    assert res.payback_months_discounted == pytest.approx(12 * (1 + (8100 - 5400 / 1.035) / (4860 / 1.035**2)))
+    assert res.payback_months_discounted == pytest.approx(19.6245, abs=1e-4)
+    assert sroi.payback_guide(0.0, 5400.0) != sroi.payback_guide(0.0, 5400.0)  # NaN without inputs
 
 
 def test_proxy_indexed_to_base_year():
@@ -396,3 +411,97 @@ def test_value_map_without_active_outcome_is_rejected():
     vm = hand_vm()
     vm["resultats"][0]["actif"] = False
     assert any("aucun résultat actif" in p for p in sroi.validate_value_map(vm))
+
+
+# --------------------------------------------------------------------------
+# ranges drawn as they are described (plage)
+# --------------------------------------------------------------------------
+def test_beta_fitted_to_quartiles_by_hand():
+    # Beta(1, 1) is uniform on [0, 1]: its quartiles are 0,25 and 0,75, its 2,5/97,5 % quantiles 0,025 and 0,975.
+    assert sroi.fit_beta_quantiles(0.25, 0.75, 0.5) == pytest.approx((1.0, 1.0), abs=1e-6)
+    assert sroi.fit_beta_quantiles(0.025, 0.975, 0.95) == pytest.approx((1.0, 1.0), abs=1e-6)
+    with pytest.raises(ValueError):
+        sroi.fit_beta_quantiles(0.0, 0.4, 0.5)
+
+
+def test_lognormal_fitted_to_quartiles_by_hand():
+    # quartiles 50 and 200: μ = (ln 50 + ln 200)/2 = ln 100 = 4,605170;
+    # σ = (ln 200 − ln 50) / (2 × 0,674490) = 1,386294 / 1,348980 = 1,027661.
+    mu, sigma = sroi.fit_lognormal_quantiles(50.0, 200.0, 0.5)
+    assert mu == pytest.approx(4.605170, abs=1e-6) and sigma == pytest.approx(1.027661, abs=1e-5)
+
+
+def test_interquartile_and_95_ranges_are_drawn_with_those_quantiles():
+    # an interquartile range [0,10 ; 0,40] must leave a quarter of the draws on each side
+    # (a hard-bounds PERT would leave none): quantiles 25 % and 75 % of the draws = 0,10 and 0,40.
+    x = sroi.draw_parameter("k", 0.2, 0.10, 0.40, 200_000, "pert", seed=7, coverage=0.5)
+    assert np.quantile(x, [0.25, 0.75]) == pytest.approx([0.10, 0.40], abs=3e-3)
+    assert (x < 0.10).mean() == pytest.approx(0.25, abs=5e-3)
+    y = sroi.draw_parameter("k", 11160.0, 6540.0, 13320.0, 200_000, "pert", seed=7, coverage=0.95, share=False)
+    assert np.quantile(y, [0.025, 0.975]) == pytest.approx([6540.0, 13320.0], rel=5e-3)
+
+
+def test_survey_share_draws_have_jeffreys_spread():
+    # Jeffreys Beta(k + ½, n − k + ½) with k = 5, n = 10: Beta(5,5 ; 5,5), mean 0,5,
+    # variance ab / ((a + b)² (a + b + 1)) = 30,25 / (121 × 12) = 0,0208333, sd 0,144338.
+    x = sroi.draw_survey_share("q", 5, 10, 200_000, seed=3)
+    assert x.mean() == pytest.approx(0.5, abs=2e-3) and x.std() == pytest.approx(0.144338, abs=2e-3)
+
+
+def test_survey_scaled_quantity_carries_its_sampling_error():
+    # formation_suivie: 5 "oui" of 10 valid answers, applied to the CAE's 1 entrepreneur:
+    # Q = 0,5. Every other parameter is fixed, so the ratio is proportional to the drawn
+    # share: its coefficient of variation is that of Beta(5,5 ; 5,5), 0,144338 / 0,5 = 0,288675.
+    vm = hand_vm()
+    vm["resultats"][0]["quantite"] = {"regle": "part_enquete_effectif", "question": "formation_suivie", "reponse": "oui"}
+    survey = pd.DataFrame({"formation_suivie": pd.array(["oui"] * 5 + ["non"] * 5, dtype="string")})
+    res = sroi.evaluate(empty_cae(survey=survey), vm, draws=100_000)
+    assert res.value_map.iloc[0]["quantite"] == pytest.approx(0.5)
+    assert res.draws.std() / res.draws.mean() == pytest.approx(0.288675, abs=5e-3)
+
+
+def test_range_without_its_nature_is_refused_in_french(tmp_path):
+    vm = copy.deepcopy(sroi.load_value_map())
+    del vm["coefficients"]["attribution_cae"]["plage"]
+    vm["proxys"]["are_annuelle"]["plage"] = "quartiles"
+    vm["coefficients"]["poids_mort_droits"]["plage"] = "interquartile"
+    vm["coefficients"]["poids_mort_droits"]["min"] = 0.0
+    (tmp_path / "sroi.yml").write_text(yaml.safe_dump(vm, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(sroi.ValueMapError) as exc:
+        sroi.load_value_map(tmp_path)
+    msg = str(exc.value)
+    assert str(tmp_path / "sroi.yml") in msg and "3 problème(s)" in msg
+    assert "coefficients.attribution_cae.plage manquant" in msg
+    assert "proxys.are_annuelle.plage = 'quartiles'" in msg
+    assert "coefficients.poids_mort_droits : une plage « interquartile » d'une part demande 0 < min" in msg
+
+
+def test_real_value_map_states_every_range():
+    vm = sroi.load_value_map()
+    for block in ("coefficients", "proxys"):
+        for name, x in vm[block].items():
+            assert x["min"] == x["max"] or x.get("plage") in sroi.RANGE_KINDS, name
+    # the defaults the survey replaces are not the most favourable: third quartiles of the
+    # meta-analysis (data/factor_benchmarks.json: deadweight P75 34,75 %, attribution P75 42 %)
+    assert vm["coefficients"]["poids_mort_activite"]["valeur"] == 0.3475
+    assert vm["coefficients"]["attribution_cae"]["valeur"] == 0.42
+    for key in ("intervalle_monte_carlo", "delai_recuperation", "delai_recuperation_actualise",
+                "coefficients_par_defaut", "ratios_entre_cae"):
+        assert vm["definitions"][key]
+
+
+def test_ratio_on_default_coefficients_is_flagged():
+    vm = hand_vm(survey=True)
+    vm["enquete"]["min_repondants"] = 4
+    with_survey = sroi.evaluate(empty_cae(survey=SURVEY), vm, draws=1000)
+    without = sroi.evaluate(empty_cae(), vm, draws=1000)
+    assert (with_survey.default_coefficients, with_survey.coefficient_origin) == (False, sroi.SOURCE_SURVEY)
+    assert (without.default_coefficients, without.coefficient_origin) == (True, sroi.SOURCE_DEFAULT)
+    resume = sroi.result_tables(without)["sroi_resume"].iloc[0]
+    assert bool(resume["coefficients_par_defaut"]) and resume["origine_coefficients"] == sroi.SOURCE_DEFAULT
+    assert "coefficients par défaut" in sroi.headline(without)
+    nat = sroi.evaluate_national([empty_cae("b"), empty_cae("a", survey=SURVEY)], vm, draws=1000)
+    assert nat.coefficient_origin == "mixte"
+    # each CAE's own result, in the order given (not sorted by ratio), with its flag
+    assert nat.by_cae["cae"].tolist() == ["b", "a"]
+    assert nat.by_cae["coefficients_par_defaut"].tolist() == [True, False]

@@ -42,3 +42,14 @@ def test_sroi_sentence_quotes_the_interval():
     mc = pd.DataFrame([{"tirages": 10000, "ratio_bas": 1.5, "ratio_haut": 2.5, "q_bas": 0.05, "q_haut": 0.95, "p_ratio_sup_1": 0.99}])
     text = synthesis.sroi_fr(resume, mc)
     assert "2,00\u00a0€" in text and "entre 1,50 et 2,50" in text and "90\u00a0%" in text and "99\u00a0%" in text
+
+
+def test_sroi_by_cae_keeps_the_given_order_and_shows_default_coefficients():
+    from analysis.reporting import synthesis as syn
+
+    by = pd.DataFrame({"cae": ["b", "a"], "valeur_actuelle": [900.0, 2000.0], "intrants": [1000.0, 1000.0],
+                       "ratio": [0.9, 2.0], "coefficients_par_defaut": [True, False]})
+    out = syn.sroi_by_cae_fr(by, {"a": "CAE A", "b": "CAE B"})
+    assert out["CAE"].tolist() == ["CAE B", "CAE A"]  # not ranked by ratio
+    assert out["Poids mort et attribution"].tolist() == ["par défaut (sans questionnaire suffisant)", "mesurés par le questionnaire"]
+    assert out["ratio"].tolist() == ["0,90", "2,00"]

@@ -311,11 +311,17 @@ def sroi_summary_fr(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
-    """The national SROI's per-CAE table with display names and French values."""
+    """The national SROI's per-CAE table with display names and French values,
+    in the order of ``by_cae`` (never sorted by ratio: each ratio is its CAE's
+    own result); ``coefficients_par_defaut`` becomes the column « Coefficients »
+    (questionnaire or défaut)."""
     out = by_cae.copy()
     out["cae"] = out["cae"].map(lambda s: labels.get(s, s))
     for c in out.columns:
         if c == "cae":
             continue
+        if c == "coefficients_par_defaut":
+            out[c] = out[c].map(lambda v: "par défaut (sans questionnaire suffisant)" if v else "mesurés par le questionnaire")
+            continue
         out[c] = out[c].map((lambda v: fr_number(v, 2)) if "ratio" in c else fr_euro)
-    return out.rename(columns={"cae": "CAE"})
+    return out.rename(columns={"cae": "CAE", "coefficients_par_defaut": "Poids mort et attribution"})

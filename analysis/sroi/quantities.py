@@ -39,13 +39,19 @@ from analysis.intake.processed import CaeData
 
 
 class Quantity(float):
-    """A float with a French note explaining how it was computed."""
+    """A float with a French note explaining how it was computed.
+
+    ``sample`` is (k, n, N) for a quantity scaled from a survey (N × k/n):
+    the Monte Carlo then draws the share k/n instead of taking it as known
+    (:func:`analysis.sroi.valuation.draw_survey_share`); None otherwise."""
 
     note: str
+    sample: tuple[float, int, float] | None
 
-    def __new__(cls, value: float, note: str = ""):
+    def __new__(cls, value: float, note: str = "", sample: tuple[float, int, float] | None = None):
         obj = super().__new__(cls, float(value))
         obj.note = note
+        obj.sample = sample
         return obj
 
 
@@ -189,7 +195,8 @@ def part_enquete_effectif(
 
     ``Q = N_entrepreneurs × k / n`` with n the answers that are neither
     missing nor in ``exclure``. Zero (with a note) without a survey or with
-    fewer than ``enquete.min_repondants`` valid answers.
+    fewer than ``enquete.min_repondants`` valid answers. Carries
+    ``sample = (k, n, N)`` so that the Monte Carlo draws the share.
     """
     min_n = int(vm["enquete"]["min_repondants"])
     if not data.has_survey or question not in data.questionnaire:
@@ -200,12 +207,15 @@ def part_enquete_effectif(
     n = int(len(valid))
     if n < min_n:
         return Quantity(0.0, f"Moins de {min_n} réponses valides à « {question} » : résultat non valorisé (quantité nulle)")
-    share = float((valid == reponse).sum()) / n
+    k = float((valid == reponse).sum())
+    share = k / n
     N = int(len(data.entrepreneurs))
     return Quantity(
         share * N,
         f"{fr_percent(share)} des {fr_number(n)} répondants (« {reponse} » à « {question} ») "
-        f"appliqués aux {fr_number(N)} entrepreneurs accompagnés (questionnaire supposé représentatif)",
+        f"appliqués aux {fr_number(N)} entrepreneurs accompagnés (questionnaire supposé représentatif ; "
+        f"erreur d'échantillonnage de la part reprise dans le Monte Carlo)",
+        sample=(k, n, float(N)),
     )
 
 

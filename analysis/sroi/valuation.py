@@ -16,17 +16,24 @@ at ``parametres.taux_horaire_benevolat``. Proxies of another year are indexed
 to ``annee_base`` with the price index of the YAML.
 
 Every coefficient and proxy is a parameter with a point value and a range
-[min, max]. Deadweight and attribution marked ``enquete`` come from the CAE's
-survey (``sans_cae``, ``part_cae``) when it has at least
-``enquete.min_repondants`` valid answers; their range is then a seeded
-percentile-bootstrap interval. Uncertainty is shown three ways:
+[min, max] whose nature ``plage`` states (:data:`RANGE_KINDS`): ``bornes``
+(hard bounds, drawn Beta-PERT), ``interquartile`` (min, max = quartiles 25 %
+and 75 %) or ``intervalle_95`` (quantiles 2,5 % and 97,5 %); the last two
+are drawn from the Beta law (shares) or log-normal law (amounts) whose
+quantiles match (:func:`fit_beta_quantiles`, :func:`fit_lognormal_quantiles`).
+Deadweight and attribution marked ``enquete`` come from the CAE's survey
+(``sans_cae``, ``part_cae``) when it has at least ``enquete.min_repondants``
+valid answers; their range is then a seeded percentile-bootstrap 95 %
+interval (``intervalle_95``). Survey-scaled quantities (N × k/n) carry their
+sampling error: the share k/n is drawn from Jeffreys' Beta(k + ½, n − k + ½).
+Uncertainty is shown three ways:
 
 - tornado: each parameter moved alone to its min and its max;
 - break-even: the value of each parameter at which the ratio equals 1
   (closed form where the ratio is linear in it, ``scipy.optimize.brentq``
   for the drop-off);
-- Monte Carlo: every parameter drawn from a Beta-PERT (or triangular) law on
-  its range, vectorised with numpy. Each parameter has its own random stream
+- Monte Carlo: every parameter drawn from the law its ``plage`` describes,
+  vectorised with numpy. Each parameter has its own random stream
   seeded by (``publication.graine``, parameter key), so draws are common to
   every CAE for shared parameters (proxies and default coefficients) and
   independent for survey-based ones (whose key carries the CAE slug).
@@ -61,6 +68,9 @@ SOURCE_SURVEY = "questionnaire"
 SOURCE_DEFAULT = "défaut méthodologique"
 SURVEY_QUESTIONS = {"sans_cae": "poids_mort", "part_cae": "attribution"}
 LAWS = ("pert", "triangulaire")
+#: ``plage`` of a range -> probability mass between min and max (None: hard bounds).
+RANGE_KINDS = {"bornes": None, "interquartile": 0.50, "intervalle_95": 0.95}
+RANGE_LABELS = {"bornes": "bornes", "interquartile": "écart interquartile", "intervalle_95": "intervalle à 95 %"}
 RESSOURCES = {
     "subventions_publiques": "Subventions publiques",
     "contribution_entrepreneurs": "Contribution coopérative des entrepreneurs",
@@ -78,6 +88,26 @@ class ValueMapError(ValueError):
 # ==========================================================================
 def _is_share(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= float(x) <= 1.0
+
+
+def _range_problems(where: str, x: dict, share: bool) -> list[str]:
+    """Problems of the ``plage`` of one range (French). A real range (min < max)
+    must say what it is; a quantile range needs an open interval on which its
+    law exists: 0 < min < max < 1 for a share (Beta), 0 < min < max for an
+    amount (log-normal)."""
+    kind, lo, hi = x.get("plage"), float(x["min"]), float(x["max"])
+    kinds = ", ".join(f"« {k} »" for k in RANGE_KINDS)
+    if kind is None:
+        return [] if hi - lo <= 0 else [f"{where}.plage manquant : dire ce que couvre la plage [min ; max] ({kinds})."]
+    if kind not in RANGE_KINDS:
+        return [f"{where}.plage = {kind!r} : choisir parmi {kinds}."]
+    if RANGE_KINDS[kind] is None or hi - lo <= 0:
+        return []
+    if share and not (0 < lo and hi < 1):
+        return [f"{where} : une plage « {kind} » d'une part demande 0 < min et max < 1 (loi bêta), ici {lo} ; {hi}."]
+    if not share and not lo > 0:
+        return [f"{where} : une plage « {kind} » d'un montant demande min > 0 (loi log-normale), ici {lo}."]
+    return []
 
 
 def validate_value_map(vm: dict) -> list[str]:
@@ -128,6 +158,8 @@ def validate_value_map(vm: dict) -> list[str]:
             pb.append(f"{where} : min, valeur et max doivent être des parts entre 0 et 1.")
         elif not (vals[0] <= vals[1] <= vals[2]):
             pb.append(f"{where} : il faut min ≤ valeur ≤ max (ici {vals[0]} ; {vals[1]} ; {vals[2]}).")
+        else:
+            pb += _range_problems(where, c, share=True)
         if c.get("enquete") not in (None, *SURVEY_QUESTIONS):
             pb.append(f"{where}.enquete = {c.get('enquete')!r} : choisir « sans_cae » ou « part_cae ».")
         elif c.get("enquete") and SURVEY_QUESTIONS[c["enquete"]] != c.get("type"):
@@ -141,6 +173,8 @@ def validate_value_map(vm: dict) -> list[str]:
             pb.append(f"{where} : min, valeur et max doivent être des montants positifs.")
         elif not (vals[0] <= vals[1] <= vals[2]):
             pb.append(f"{where} : il faut min ≤ valeur ≤ max.")
+        else:
+            pb += _range_problems(where, x, share=False)
         for k in ("unite", "annee", "source"):
             if not x.get(k):
                 pb.append(f"{where} : « {k} » manquant.")
@@ -330,10 +364,18 @@ def _used(vm: dict) -> tuple[set, set]:
     return coefs, proxys
 
 
+def _coverage(kind: str) -> float:
+    """Probability mass between min and max of a ``plage`` (NaN for hard bounds)."""
+    c = RANGE_KINDS.get(kind)
+    return math.nan if c is None else float(c)
+
+
 def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) -> pd.DataFrame:
     """One row per parameter used by the active outcomes of ``vm`` for this
     CAE: ``cle`` (key of its random stream), ``nom``, ``type``, ``libelle``,
-    ``valeur``, ``min``, ``max``, ``origine`` ("questionnaire" or
+    ``valeur``, ``min``, ``max``, ``plage`` (what [min, max] is, see
+    :data:`RANGE_KINDS`), ``couverture`` (its probability mass, NaN for
+    bounds), ``origine`` ("questionnaire" or
     "défaut méthodologique" for coefficients, the citation for proxies),
     ``n_repondants``, ``cae`` (slug for survey-based keys, else ""), and for
     proxies the original value, year, unit, URL and index applied."""
@@ -343,8 +385,10 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
     for name, c in vm["coefficients"].items():
         if name not in used_c:
             continue
+        kind = c.get("plage", "bornes")
         row = dict(cle=name, nom=name, type=c["type"], libelle=c.get("libelle", name), valeur=float(c["valeur"]),
-                   min=float(c["min"]), max=float(c["max"]), origine=SOURCE_DEFAULT, n_repondants=0, cae="",
+                   min=float(c["min"]), max=float(c["max"]), plage=kind, couverture=_coverage(kind),
+                   origine=SOURCE_DEFAULT, n_repondants=0, cae="",
                    source=c.get("source", ""), url=c.get("url", ""))
         q = c.get("enquete")
         if q:
@@ -355,6 +399,8 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
                 if est.n >= min_n:
                     row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=min(est.min, est.valeur),
                                max=max(est.max, est.valeur), origine=SOURCE_SURVEY, cae=data.slug,
+                               plage="intervalle_95" if abs(level - 0.95) < 1e-9 else f"intervalle_{level:g}",
+                               couverture=float(level),
                                url="", source=f"Questionnaire de la CAE (« {q} », {est.n} réponses valides ; "
                                                     f"intervalle bootstrap à {fr_percent(level, 0)})")
         rows.append(row)
@@ -367,8 +413,10 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
         f = index_factor(vm, year) if x.get("indexer") and year != base else 1.0
         idx_txt = (f"{vm['indice']['nom']} : {idx_vals[base]:.2f} ({base}) / {idx_vals[year]:.2f} ({year})".replace(".", ",")
                    if f != 1.0 else "aucun")
+        kind = x.get("plage", "bornes")
         rows.append(dict(cle=name, nom=name, type="proxy", libelle=x.get("libelle", name), valeur=float(x["valeur"]) * f,
-                         min=float(x["min"]) * f, max=float(x["max"]) * f, origine=x["source"], n_repondants=0, cae="",
+                         min=float(x["min"]) * f, max=float(x["max"]) * f, plage=kind, couverture=_coverage(kind),
+                         origine=x["source"], n_repondants=0, cae="",
                          source=x["source"], url=x.get("url", ""), valeur_origine=float(x["valeur"]), annee=year,
                          unite=x["unite"], indice=idx_txt, facteur_indice=f))
     return pd.DataFrame(rows).set_index("cle", drop=False)
@@ -396,7 +444,9 @@ class _Model:
         def stack(col):
             return np.stack([np.broadcast_to(np.asarray(values[k], dtype=float), (n,)) for k in self.rows[col]])
 
-        q = self.rows["quantite"].to_numpy(dtype=float)[:, None]
+        q = np.stack([np.broadcast_to(np.asarray(values.get(kq, qv) if kq else qv, dtype=float), (n,))
+                      for qv, kq in zip(self.rows["quantite"], self.rows.get("k_quantite", pd.Series([""] * len(self.rows))))]) \
+            if len(self.rows) else np.zeros((0, n))
         d = self.rows["duree"].to_numpy(dtype=int)[:, None]
         imp = impact_year1(q, stack("k_proxy"), stack("k_poids_mort"), stack("k_attribution"), stack("k_deplacement"))
         return imp * annuity_factor(stack("k_erosion"), d, r, self.discount_first)
@@ -448,6 +498,8 @@ def _build(data: CaeData, vm: dict, seed: int, level: float) -> tuple[_Model, pd
         name, _ = rule_spec(o["quantite"])
         rows.append(dict(cae=data.slug, id=o["id"], partie_prenante=o["partie_prenante"], resultat=o["resultat"],
                          indicateur=o["indicateur"], quantite=float(q), regle_quantite=name, note_quantite=getattr(q, "note", ""),
+                         k_quantite=f"quantite:{o['id']}@{data.slug}" if getattr(q, "sample", None) else "",
+                         **dict(zip(("q_k", "q_n", "q_N"), getattr(q, "sample", None) or (0.0, 0, 0.0))),
                          unite_quantite=o.get("unite_quantite", ""), duree=int(o["duree"]), k_proxy=key_of[o["proxy"]],
                          **{f"k_{k}": key_of[o[k]] for k in KINDS}))
     inputs = inputs_table(data.info, vm)
@@ -473,6 +525,9 @@ class SroiResult:
     net_ratio: float
     ratio_public: float
     payback_months: float
+    payback_months_discounted: float
+    default_coefficients: bool
+    coefficient_origin: str
     by_stakeholder: pd.DataFrame
     tornado: pd.DataFrame
     break_even: pd.DataFrame
@@ -498,7 +553,8 @@ class SroiResult:
             ("Ratio SROI (valeur actuelle / intrants)", self.ratio),
             ("Ratio SROI net ((valeur actuelle − intrants) / intrants)", self.net_ratio),
             ("Valeur créée par euro de subvention publique", self.ratio_public),
-            ("Délai de récupération (mois)", self.payback_months),
+            ("Délai de récupération (mois ; guide SROI : intrants / impact mensuel de l'année 1)", self.payback_months),
+            ("Délai de récupération actualisé (mois ; cumul des impacts actualisés)", self.payback_months_discounted),
             ("Monte Carlo : médiane du ratio", mc["mediane"]),
             (f"Monte Carlo : quantile {fr_percent(mc['q_bas'], 0)} du ratio", mc["ratio_bas"]),
             (f"Monte Carlo : quantile {fr_percent(mc['q_haut'], 0)} du ratio", mc["ratio_haut"]),
@@ -534,10 +590,21 @@ def _value_map_table(model: _Model, vm: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def payback_guide(inputs: float, impact_year_1: float) -> float:
+    """Payback period of the SROI guide (2012, stage 5, "payback period"):
+    investment / (annual impact / 12), in months, with the year-1 impact
+    undiscounted and summed over outcomes. It ignores durations: it can
+    exceed the time the outcomes last. NaN without inputs or impact."""
+    if not inputs > 0 or not impact_year_1 > 0:
+        return math.nan
+    return 12.0 * inputs / impact_year_1
+
+
 def _payback_months(model: _Model, values: Mapping) -> float:
-    """Months until cumulative discounted impact covers the inputs (linear
-    within a year; SROI guide 2012 §5.4: inputs / (annual impact / 12) when
-    reached in year 1). NaN when never reached within the durations."""
+    """Discounted payback: months until the cumulative discounted impact
+    covers the inputs (linear within a year). Equals the guide's payback
+    (:func:`payback_guide`) divided by (1 + r) when reached in year 1 with
+    year 1 discounted. NaN when never reached within the durations."""
     if model.inputs <= 0:
         return math.nan
     per_year = model.yearly(values).sum(axis=0)
@@ -547,6 +614,22 @@ def _payback_months(model: _Model, values: Mapping) -> float:
             return 12.0 * (t + (model.inputs - cum) / y)
         cum += y
     return math.nan
+
+
+def coefficient_origin(params: pd.DataFrame, vm: dict) -> tuple[bool, str]:
+    """(rests on defaults, French origin) of the coefficients the survey can
+    measure (``enquete`` in ``vm``): "questionnaire" when every one comes from
+    the survey, "défaut méthodologique" when none does, "mixte" otherwise
+    (national: some CAEs measured them). A ratio on defaults is not the CAE's
+    measurement: the tables carry the flag so that reports say it."""
+    measurable = {n for n, c in vm["coefficients"].items() if c.get("enquete")}
+    p = params[params["nom"].isin(measurable)]
+    if p.empty:
+        return False, "sans objet"
+    survey = p["origine"].eq(SOURCE_SURVEY)
+    if survey.all():
+        return False, SOURCE_SURVEY
+    return True, SOURCE_DEFAULT if not survey.any() else "mixte"
 
 
 def _label(p, tag_cae: bool) -> str:
@@ -618,15 +701,66 @@ def break_even_table(model: _Model, target: float = 1.0, tag_cae: bool = False) 
     return pd.DataFrame(rows)
 
 
-def draw_parameter(key: str, mode: float, low: float, high: float, n: int, law: str, seed: int) -> np.ndarray:
+def fit_beta_quantiles(low: float, high: float, coverage: float) -> tuple[float, float]:
+    """(α, β) of the Beta law whose (1 − c)/2 and (1 + c)/2 quantiles are
+    ``low`` and ``high`` (c = ``coverage``; 0.5 for an interquartile range).
+
+    Solved with ``scipy.optimize.least_squares`` on (log α, log β), started
+    from the method of moments with a normal approximation (mean (low +
+    high)/2, sd (high − low)/(2 z)). Raises ValueError unless 0 < low < high < 1
+    or when the quantiles are not matched to 1e-6."""
+    from scipy import stats as st
+
+    if not 0 < low < high < 1:
+        raise ValueError(f"quantiles {low}, {high} : il faut 0 < bas < haut < 1")
+    p = ((1 - coverage) / 2, (1 + coverage) / 2)
+    m, sd = (low + high) / 2, (high - low) / (2 * st.norm.ppf(p[1]))
+    k = max(m * (1 - m) / sd ** 2 - 1, 0.5)
+
+    def resid(z):
+        a, b = np.exp(z)
+        return st.beta.ppf(p, a, b) - np.array([low, high])
+
+    sol = optimize.least_squares(resid, np.log([m * k, (1 - m) * k]), xtol=1e-14, ftol=1e-14, gtol=1e-14)
+    if np.max(np.abs(resid(sol.x))) > 1e-6:
+        raise ValueError(f"pas de loi bêta de quantiles {low} et {high} à {coverage:.0%}")
+    a, b = np.exp(sol.x)
+    return float(a), float(b)
+
+
+def fit_lognormal_quantiles(low: float, high: float, coverage: float) -> tuple[float, float]:
+    """(μ, σ) of the log-normal law whose (1 − c)/2 and (1 + c)/2 quantiles are
+    ``low`` and ``high``: μ = (ln low + ln high)/2, σ = (ln high − ln low)/(2 z),
+    z = Φ⁻¹((1 + c)/2) (closed form). Requires 0 < low < high."""
+    from scipy import stats as st
+
+    if not 0 < low < high:
+        raise ValueError(f"quantiles {low}, {high} : il faut 0 < bas < haut")
+    z = float(st.norm.ppf((1 + coverage) / 2))
+    return (math.log(low) + math.log(high)) / 2, (math.log(high) - math.log(low)) / (2 * z)
+
+
+def draw_parameter(key: str, mode: float, low: float, high: float, n: int, law: str, seed: int,
+                   coverage: float | None = None, share: bool = True) -> np.ndarray:
     """``n`` draws of one parameter from its own stream (seed, key).
 
+    ``coverage`` None (``plage: bornes``): [low, high] are hard bounds, drawn
     Beta-PERT (Vose 2008, §13.2): α = 1 + 4(m − a)/(b − a),
     β = 1 + 4(b − m)/(b − a), x = a + (b − a)·Beta(α, β); or triangular(a, m, b).
-    A point range (a = b) gives a constant."""
+    ``coverage`` c (``interquartile`` 0.5, ``intervalle_95`` 0.95): low and
+    high are the (1 − c)/2 and (1 + c)/2 quantiles of the law drawn, a Beta
+    (``share``) or a log-normal (an amount) fitted to them; ``mode`` is then
+    the point value only, not a parameter of the law. A point range (a = b)
+    gives a constant."""
     if not high - low > 1e-15:
         return np.full(n, float(mode))
     rng = _rng(seed, "mc:" + key)
+    if coverage is not None and not (isinstance(coverage, float) and math.isnan(coverage)):
+        if share:
+            a, b = fit_beta_quantiles(low, high, float(coverage))
+            return rng.beta(a, b, size=n)
+        mu, sigma = fit_lognormal_quantiles(low, high, float(coverage))
+        return rng.lognormal(mu, sigma, size=n)
     m = min(max(mode, low), high)
     if law == "triangulaire":
         return rng.triangular(low, m, high, size=n)
@@ -635,9 +769,23 @@ def draw_parameter(key: str, mode: float, low: float, high: float, n: int, law: 
     return low + (high - low) * rng.beta(a, b, size=n)
 
 
+def draw_survey_share(key: str, k: float, n: int, size: int, seed: int) -> np.ndarray:
+    """``size`` draws of a surveyed share k/n from Jeffreys' posterior
+    Beta(k + ½, n − k + ½) (Brown, Cai & DasGupta 2001, §4.1.2: its 2,5 % and
+    97,5 % quantiles are the Jeffreys interval). The respondents are treated
+    as a simple random sample of the CAE (no finite-population correction:
+    conservative)."""
+    return _rng(seed, "mc:" + key).beta(k + 0.5, n - k + 0.5, size=size)
+
+
 def monte_carlo(model: _Model, n: int, law: str, seed: int) -> np.ndarray:
-    """Ratio draws (vectorised; one stream per parameter key)."""
-    values = {k: draw_parameter(k, p["valeur"], p["min"], p["max"], n, law, seed) for k, p in model.params.iterrows()}
+    """Ratio draws (vectorised; one stream per parameter key, and one per
+    survey-scaled quantity, whose share is drawn by :func:`draw_survey_share`)."""
+    values = {k: draw_parameter(k, p["valeur"], p["min"], p["max"], n, law, seed, p.get("couverture"), p["type"] != "proxy")
+              for k, p in model.params.iterrows()}
+    for r in model.rows.itertuples():
+        if getattr(r, "k_quantite", "") and r.q_n > 0:
+            values[r.k_quantite] = r.q_N * draw_survey_share(r.k_quantite, r.q_k, int(r.q_n), n, seed)
     return np.asarray(model.ratio(values), dtype=float).reshape(-1)
 
 
@@ -674,6 +822,7 @@ def _settings(vm: dict, methodology_dir, draws, seed):
         discount_first=bool(p["actualiser_annee_1"]),
         base_year=int(p["annee_base"]),
         version=str(vm.get("version", "?")),
+        definitions=dict(vm.get("definitions") or {}),
     )
 
 
@@ -685,6 +834,7 @@ def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, 
     if model.inputs <= 0:
         notes.append("Intrants nuls ou absents dans cae.yml : le ratio ne peut pas être calculé.")
     draws = monte_carlo(model, st["draws"], st["law"], st["seed"])
+    by_default, origin = coefficient_origin(model.params, vm)
     scen = pd.DataFrame([dict(scenario="taux de référence", taux=st["rate"], ratio=ratio),
                          dict(scenario="taux de sensibilité", taux=st["rate_sensitivity"], ratio=model.ratio(pt, st["rate_sensitivity"]))])
     return SroiResult(
@@ -692,7 +842,9 @@ def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, 
         total_inputs=model.inputs, total_pv=total_pv, ratio=ratio,
         net_ratio=(total_pv - model.inputs) / model.inputs if model.inputs > 0 else math.nan,
         ratio_public=total_pv / public if public > 0 else math.nan,
-        payback_months=_payback_months(model, pt), by_stakeholder=_by_stakeholder(table, vm),
+        payback_months=payback_guide(model.inputs, float(table["impact_annee_1"].sum()) if len(table) else 0.0),
+        payback_months_discounted=_payback_months(model, pt),
+        default_coefficients=by_default, coefficient_origin=origin, by_stakeholder=_by_stakeholder(table, vm),
         tornado=tornado_table(model, slug == "national"), break_even=break_even_table(model, tag_cae=slug == "national"),
         mc_summary=mc_summary(draws, st["quantiles"], st["law"]), draws=draws, scenarios=scen, settings=st, notes=notes,
     )
@@ -729,7 +881,9 @@ def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodolo
     Shared parameters (proxies, coefficients on their default value) have one
     key, hence one random stream, common to every CAE; survey-based
     coefficients have a key per CAE (``nom@cae``), hence independent draws.
-    ``by_cae`` gives each CAE's PV, inputs and ratio.
+    ``by_cae`` gives each CAE's PV, inputs, ratio and whether that ratio
+    rests on default coefficients (``coefficients_par_defaut``), in the
+    order of ``datas``: each CAE's own result, not a ranking.
     """
     vm = load_value_map(methodology_dir) if vm is None else vm
     check(vm)
@@ -751,8 +905,10 @@ def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodolo
     res = _finish(model, table, inputs.groupby(["poste", "libelle"], as_index=False, sort=False)[["quantite", "montant"]].sum(),
                   vm, st, "national", notes)
     by = table.groupby("cae", sort=False)["valeur_actuelle"].sum()
+    # in the order the CAEs were given (never sorted by ratio: each ratio is its CAE's own result, not a rank)
     res.by_cae = pd.DataFrame([dict(cae=m.rows["cae"].iloc[0] if len(m.rows) else d.slug, valeur_actuelle=float(by.get(d.slug, 0.0)),
-                                    intrants=m.inputs, ratio=float(by.get(d.slug, 0.0)) / m.inputs if m.inputs > 0 else math.nan)
+                                    intrants=m.inputs, ratio=float(by.get(d.slug, 0.0)) / m.inputs if m.inputs > 0 else math.nan,
+                                    coefficients_par_defaut=coefficient_origin(m.params, vm)[0])
                                for m, d in zip(models, datas)])
     return res
 
@@ -801,6 +957,9 @@ def result_tables(result: SroiResult) -> dict[str, pd.DataFrame]:
                 "ratio_net": result.net_ratio,
                 "ratio_public": result.ratio_public,
                 "delai_mois": result.payback_months,
+                "delai_mois_actualise": result.payback_months_discounted,
+                "coefficients_par_defaut": result.default_coefficients,
+                "origine_coefficients": result.coefficient_origin,
             }
         ]
     )
@@ -1035,8 +1194,20 @@ def headline(result: SroiResult) -> str:
            + ", ".join(f"{KIND_LABELS[t].lower()} : {fr_number(n)} réponses" for t, n in zip(survey["type"], survey["n_repondants"]))
            + ")." if len(survey) else
            "Faute de questionnaire suffisant, poids mort et attribution prennent les valeurs par défaut de la méthode.")
-    pay = (f"Les intrants sont couverts en {fr_number(result.payback_months, 0)} mois."
-           if not math.isnan(result.payback_months) else "Les intrants ne sont pas couverts sur la durée des effets retenus.")
+    if result.default_coefficients:
+        src += (" Ce ratio repose donc sur des coefficients par défaut (fixés par prudence au 3e quartile d'une "
+                "méta-analyse de rapports SROI) : ce n'est pas une mesure propre à la CAE, et la médiane simulée, qui tire "
+                "ces coefficients dans la dispersion des rapports publiés, est plus haute que le ratio central."
+                if result.coefficient_origin == SOURCE_DEFAULT else
+                " Pour une partie des CAE, ce ratio repose sur des coefficients par défaut (sans questionnaire suffisant).")
+    guide = (f"Au sens du guide SROI (12 × intrants / impact de l'année 1), le délai de récupération est de "
+             f"{fr_number(result.payback_months, 1)} mois" if not math.isnan(result.payback_months)
+             else "Le délai de récupération du guide SROI n'est pas calculable (impact de l'année 1 nul)")
+    disc = (f" ; en cumulant les impacts actualisés, les intrants sont couverts en {fr_number(result.payback_months_discounted, 1)} mois."
+            if not math.isnan(result.payback_months_discounted) else
+            " ; en cumulant les impacts actualisés, les intrants ne sont pas couverts sur la durée des effets retenus.")
+    pay = guide + disc
+    cover = result.settings.get("definitions", {}).get("intervalle_monte_carlo", "")
     return (
         f"Pour {fr_euro(result.total_inputs)} d'intrants, la valeur actuelle des résultats est estimée à "
         f"{fr_euro(result.total_pv)} : **{fr_euro(result.ratio, 2)} de valeur sociale par euro investi** "
@@ -1044,8 +1215,8 @@ def headline(result: SroiResult) -> str:
         f"((valeur − intrants) / intrants). La simulation de Monte Carlo ({fr_number(mc['tirages'])} tirages) "
         f"place le ratio entre {fr_number(mc['ratio_bas'], 2)} et {fr_number(mc['ratio_haut'], 2)} "
         f"(intervalle {fr_percent(mc['q_bas'], 0)}–{fr_percent(mc['q_haut'], 0)}, médiane {fr_number(mc['mediane'], 2)}) ; "
-        f"la probabilité qu'il dépasse 1 est de {fr_percent(mc['p_ratio_sup_1'], 0)}. {pay} {src}"
-    )
+        f"la probabilité qu'il dépasse 1 est de {fr_percent(mc['p_ratio_sup_1'], 0)}. {cover} {pay} {src}"
+    ).replace("  ", " ")
 
 
 def limits_text(result: SroiResult) -> str:
