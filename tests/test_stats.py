@@ -61,21 +61,39 @@ def test_standardized_difference_by_hand():
     assert stats.standardized_difference(0.5, 0.3) == pytest.approx(0.417029, abs=1e-6)
 
 
-def test_clustered_share_reduces_to_wilson_when_clusters_agree():
-    p, low, high, deff = stats.clustered_share_interval([10, 10], [40, 40])
-    assert deff == 1.0 and (low, high) == pytest.approx(stats.wilson_interval(20, 80))
+def _wilson(p, n, z=1.959964):
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_clustered_share_uses_t_on_clusters_minus_one_when_clusters_agree():
+    # 7 CAEs of 40 people with 10 successes each: deff = 1, N = 280, p = 0,25;
+    # Korn & Graubard: n* = N (z / t_6)² = 280 × (1,959964 / 2,446912)² = 280 × 0,641591
+    # = 179,6455: Wilson on 179,6455 instead of 280 (about 25 % wider).
+    p, low, high, deff = stats.clustered_share_interval([10] * 7, [40] * 7)
+    assert deff == 1.0 and p == 0.25
+    assert (low, high) == pytest.approx(_wilson(0.25, 280 * (1.959964 / 2.446912) ** 2), abs=1e-6)
+    w_low, w_high = stats.wilson_interval(70, 280)
+    assert (high - low) / (w_high - w_low) == pytest.approx(1.24, abs=0.01)
 
 
 def test_clustered_share_design_effect_by_hand():
     # y = (10, 0), n = (20, 20): p = 0.25; residuals 5, -5 -> V = 2/1 * 50 / 1600 = 0.0625;
-    # binomial variance 0.25 * 0.75 / 40 = 0.0046875 -> deff = 13.333, n_eff = 3.
+    # binomial variance 0.25 * 0.75 / 40 = 0.0046875 -> deff = 13.333, n_eff = 3;
+    # two clusters: n* = 3 × (1,959964 / 12,706205)² = 3 × 0,0237938 = 0,0713813.
     p, low, high, deff = stats.clustered_share_interval([10, 0], [20, 20])
     assert p == 0.25 and deff == pytest.approx(13.3333, abs=1e-3)
-    z = 1.959964
-    n = 3.0
-    centre = (0.25 + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(0.25 * 0.75 / n + z * z / (4 * n * n))
-    assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-6)
+    assert (low, high) == pytest.approx(_wilson(0.25, 0.0713813), abs=1e-5)
+
+
+def test_clustered_mean_uses_t_on_clusters_minus_one():
+    # one person per CAE, x = 1..7: mean 4, residuals −3..3, Σr² = 28;
+    # V = 7/6 × 28 / 49 = 0,666667 = s²/n (s² = 28/6) → deff = 1;
+    # half = t_6 × √(4,666667 / 7) = 2,446912 × 0,816497 = 1,997895.
+    mean, low, high, n, deff = stats.clustered_mean_interval([1, 2, 3, 4, 5, 6, 7], list("abcdefg"))
+    assert (mean, n, deff) == (4.0, 7, 1.0)
+    assert (low, high) == pytest.approx((2.002105, 5.997895), abs=1e-5)
 
 
 def test_clustered_mean_single_cluster_is_the_t_interval():

@@ -158,9 +158,15 @@ def clustered_share_interval(successes_by_cluster, n_by_cluster, level: float = 
 
     The design effect deff = V / (p(1-p)/N) is floored at 1 (pooling never
     makes the interval narrower than the binomial one) and Wilson's interval
-    is computed on the effective size N/deff (Korn & Graubard 1998). With
-    few clusters (7 CAEs) V is itself imprecise: the adjustment is a
-    heuristic widening, not an exact interval. Returns (p, low, high, deff).
+    is computed on the degrees-of-freedom–adjusted effective size
+    (Korn & Graubard 1998, Surv. Methodol. 24:193, eq. 2.2)
+
+        n* = (N / deff) · (z_{1-α/2} / t_{G-1, 1-α/2})²
+
+    since V is estimated from G clusters (G − 1 degrees of freedom): with
+    seven CAEs, t_6 = 2,447 against z = 1,960, n* = 0,642 · N/deff. V is
+    itself imprecise with so few clusters: the interval is a heuristic
+    widening, not an exact one. Returns (p, low, high, deff).
     """
     y = np.asarray(successes_by_cluster, dtype=float)
     m = np.asarray(n_by_cluster, dtype=float)
@@ -170,18 +176,22 @@ def clustered_share_interval(successes_by_cluster, n_by_cluster, level: float = 
     p = float(y.sum() / N)
     G = int((m > 0).sum())
     deff = 1.0
+    n_star = N
     if G >= 2 and 0 < p < 1:
         V = G / (G - 1) * float(((y - p * m) ** 2).sum()) / N ** 2
         deff = max(1.0, V / (p * (1 - p) / N))
-    low, high = _wilson_n(p, N / deff, level)
+        n_star = N / deff * (_z(level) / float(_st.t.ppf(0.5 + level / 2, G - 1))) ** 2
+    low, high = _wilson_n(p, n_star, level)
     return (p, low, high, deff)
 
 
 def clustered_mean_interval(values, clusters, level: float = 0.95) -> tuple[float, float, float, int, float]:
     """Pooled mean with a cluster-robust (CR1) design effect: deff = V_CR1 /
     (s²/n) floored at 1, with V_CR1 = G/(G-1) Σ_g (Σ_{i∈g} (x_i - x̄))² / n²;
-    interval x̄ ± t_{n-1} · s/√(n/deff) (Cameron & Miller 2015; Kish 1965 for
-    the effective size). Returns (mean, low, high, n, deff)."""
+    interval x̄ ± t_{G-1} · s/√(n/deff), Student on G − 1 degrees of freedom
+    because the variance rests on G clusters (Cameron & Miller 2015, §VI.D;
+    Kish 1965 for the effective size); t_{n-1} with a single cluster.
+    Returns (mean, low, high, n, deff)."""
     x = np.asarray(values, dtype=float)
     g = np.asarray(clusters)
     keep = ~np.isnan(x)
@@ -200,5 +210,6 @@ def clustered_mean_interval(values, clusters, level: float = 0.95) -> tuple[floa
         sums = np.array([(x[g == lab] - mean).sum() for lab in labels])
         V = G / (G - 1) * float((sums ** 2).sum()) / n ** 2
         deff = max(1.0, V / (s2 / n))
-    half = float(_st.t.ppf(0.5 + level / 2, n - 1) * math.sqrt(s2 * deff / n))
+    df = G - 1 if G >= 2 else n - 1
+    half = float(_st.t.ppf(0.5 + level / 2, df) * math.sqrt(s2 * deff / n))
     return (mean, mean - half, mean + half, n, deff)
