@@ -253,9 +253,14 @@ def test_national_pools_people_and_adjusts_for_clusters(processed, data):
     nat = indicators.compute_national([data, other])
     r = row(nat, "f1_femmes")
     assert r["cae"] == "national" and (r["n"], r["denominator"]) == (48, 76)
-    # identical CAEs: no between-CAE variation, deff = 1, plain Wilson
+    # identical CAEs: no between-CAE variation, deff = 1; two clusters, so
+    # Wilson on n* = 76 × (z / t_1)² = 76 × (1,959964 / 12,706205)² = 1,808332
+    # (Korn & Graubard's degrees-of-freedom adjustment): p = 48/76 = 0,631579,
+    # z²/n* = 2,124311, centre = (p + z²/(2n*)) / (1 + z²/n*) = 1,693734 / 3,124311
+    # = 0,542115, half = z/(1 + z²/n*) · √(p(1−p)/n* + z²/(4n*²)) = 0,627327 × 0,649891
+    # = 0,407694 → [0,134420 ; 0,949809] (plain Wilson on 76 would be [0,519 ; 0,731]).
     assert r["deff"] == 1.0
-    assert (r["ci_low"], r["ci_high"]) == pytest.approx(proportion_confint(48, 76, method="wilson"))
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx((0.134420, 0.949809), abs=2e-6)
     # survey indicators pool the CAE that has a survey
     assert row(nat, "f2_eff_droits")["denominator"] == 28
     wide = indicators.by_cae([indicators.compute(data), indicators.compute(other)], nat)
@@ -311,3 +316,82 @@ def test_notebook_runs_with_papermill(processed, tmp_path):
         out = pd.read_parquet(processed / slug / "indicateurs.parquet")
         assert "f1_femmes" in set(out["indicator"])
         assert (processed / slug / "indicateurs.csv").exists()
+
+
+# ----------------------------------------------------------------- definitions that match their labels
+
+def _income_cae() -> CaeData:
+    """Four people, period 2019–2020 (INFO), each with one 2020 activity row.
+
+    p0: CESA from 2020-07-01 (entered 2019-01-01), 6 000 € gross in 2020, 1 000 €/month before;
+    p1: CESA status without a CESA date, entered 2019-01-01, left 2020-03-31, 3 000 € gross, 500 € before;
+    p2: CAPE only (no CAE pay), 0 € gross, 900 € before;
+    p3: CESA from entry 2019-01-01 to the end, 24 000 € gross, 1 500 € before."""
+    ids = ["p0", "p1", "p2", "p3"]
+    ent = pd.DataFrame({"id": pd.array(ids, dtype="string"),
+                        "date_entree": pd.to_datetime(["2019-01-01"] * 4),
+                        "date_sortie": pd.to_datetime([None, "2020-03-31", None, None]),
+                        "date_cesa": pd.to_datetime(["2020-07-01", None, None, "2019-01-01"]),
+                        "date_societariat": pd.NaT})
+    ent["statut"] = pd.array(["cesa", "cesa", "cape", "cesa"], dtype="string")
+    for c in ("motif_sortie", "genre", "tranche_age", "diplome", "situation_entree", "qpv", "zone", "secteur"):
+        ent[c] = pd.array([pd.NA] * 4, dtype="string")
+    act = pd.DataFrame({"id": ent["id"], "annee": pd.array([2020] * 4, dtype="Int64"), "chiffre_affaires": 1.0,
+                        "remuneration_brute": [6000.0, 3000.0, 0.0, 24000.0], "heures_remunerees": np.nan})
+    q = pd.DataFrame({"id": pd.array(ids, dtype="string"), "revenu_avant": [1000.0, 500.0, 900.0, 1500.0]})
+    return CaeData("rev", {**INFO, "slug": "rev"}, ent, act, q, {})
+
+
+def test_contract_months_by_hand():
+    # 2020 is a leap year; a month is 365,25/12 = 30,4375 days.
+    # p0: 2020-07-01 → 2021-01-01 = 184 days = 6,04517 months; p1: 2020-01-01 → 2020-04-01
+    # (day after exit) = 91 days = 2,98973; p2 (CAPE only): 0; p3: the whole year, 366 days → 12 (clipped).
+    d = _income_cae()
+    ent = d.entrepreneurs.assign(_fin=pd.Timestamp("2020-12-31"))
+    m = indicators.contract_months(d.activite, ent, {"paid_statuses": ["cesa", "associe"]})
+    assert m.tolist() == pytest.approx([184 / 30.4375, 91 / 30.4375, 0.0, 12.0])
+
+
+def test_income_before_after_on_months_under_contract_by_hand():
+    # net monthly after = gross × 0,78 / months under contract; CAPE-only p2 is excluded.
+    # p0: 6 000 × 0,78 / 6,04517 = 774,17 → − 1 000 = −225,83
+    # p1: 3 000 × 0,78 / 2,98973 = 782,68 → − 500 = +282,68
+    # p3: 24 000 × 0,78 / 12 = 1 560 → − 1 500 = +60
+    # mean = (−225,83 + 282,68 + 60) / 3 = 38,95 (the old ÷ 12 definition with p2: (−610 − 305 − 900 + 60)/4 = −438,75)
+    spec = indicators.load_spec()
+    spec["indicators"] = [i for i in spec["indicators"] if i["id"] == "r_revenu_avant_apres"]
+    t = indicators.compute(_income_cae(), spec, suppress=False)
+    r = row(t, "r_revenu_avant_apres")
+    assert r["n"] == 3
+    expected = np.mean([6000 * 0.78 / (184 / 30.4375) - 1000, 3000 * 0.78 / (91 / 30.4375) - 500, 1560 - 1500])
+    assert r["value"] == pytest.approx(expected) and r["value"] == pytest.approx(38.95, abs=0.01)
+
+
+def test_turnover_in_entry_year_share_by_hand():
+    # _mini: 12 entrants on 2019-01-01 (the period's first day), all with turnover in 2019;
+    # drop 4 of them from activite and give 2 of those a 2020 row: 8 of 12 have turnover
+    # in their entry year (the 2 who start in 2020 do not count), share 2/3.
+    d = _mini({})
+    act = d.activite[~d.activite["id"].isin(["m0", "m1", "m2", "m3"])]
+    late = pd.DataFrame({"id": pd.array(["m0", "m1"], dtype="string"), "annee": pd.array([2020, 2020], dtype="Int64"),
+                         "chiffre_affaires": 5.0, "remuneration_brute": 0.0, "heures_remunerees": np.nan})
+    d = CaeData("mini", d.info, d.entrepreneurs, pd.concat([act, late], ignore_index=True), None, {})
+    r = row(indicators.compute(d, suppress=False), "f3_ca_annee_entree")
+    assert (r["n"], r["denominator"]) == (8, 12) and r["value"] == pytest.approx(2 / 3)
+    assert "f3_mois_premier_ca" not in set(indicators.load_spec()["indicators"][i]["id"] for i in range(3))
+
+
+def test_staying_rates_beyond_the_period_carry_their_caveat():
+    t = indicators.compute(_mini({}), suppress=False)
+    assert "cohorte" in row(t, "f3_presence_2ans")["note"] and "cohorte" in row(t, "f3_presence_3ans")["note"]
+    assert pd.isna(row(t, "f3_presence_1an")["note"])
+
+
+def test_weighted_share_says_whom_it_covers(table, data):
+    # weights exist only for respondents with a linked id: coverage = linked / denominator
+    r = row(table, "f4_formation")
+    q = data.questionnaire
+    base = q["formation_suivie"].isin(["oui", "non"])
+    linked = base & q["id"].isin(set(data.entrepreneurs["id"]))
+    assert r["weighted_coverage"] == pytest.approx(linked.sum() / base.sum())
+    assert 0 < r["weighted_coverage"] <= 1

@@ -7,8 +7,8 @@ tidy table with columns::
     cae, family, indicator, label, breakdown, value, n, denominator,
     ci_low, ci_high, unit, reference, reference_source, reference_year,
     reference_url, kind, source_table, partition, detail,
-    value_weighted, ci_low_weighted, ci_high_weighted, n_eff,
-    version, suppressed, suppression
+    value_weighted, ci_low_weighted, ci_high_weighted, n_eff, weighted_coverage,
+    version, note, suppressed, suppression
 
 ``n`` is the number of people behind the value (the numerator of a share,
 the number of values of a mean, the people in a Kaplan–Meier analysis);
@@ -39,7 +39,8 @@ from analysis.stats.weights import RakingError, rake, weighted_share
 
 COLUMNS = ["cae", "family", "indicator", "label", "breakdown", "value", "n", "denominator", "ci_low", "ci_high",
            "unit", "reference", "reference_source", "reference_year", "reference_url", "kind", "source_table",
-           "partition", "detail", "value_weighted", "ci_low_weighted", "ci_high_weighted", "n_eff", "version"]
+           "partition", "detail", "value_weighted", "ci_low_weighted", "ci_high_weighted", "n_eff", "weighted_coverage",
+           "version", "note"]
 SURVEY_TABLE = "questionnaire"
 
 
@@ -134,7 +135,38 @@ def _derive_dates(ent: pd.DataFrame, act: pd.DataFrame, spec: dict) -> pd.DataFr
             stop = stop.where(stop > start, start)
             date = start + (stop - start) / 2
         ent[name] = date.where(year.notna())
+        if d.get("years_after_entry_column"):
+            # what annual data date exactly: the calendar year of the event, counted from the entry year (0 = same year)
+            ent[d["years_after_entry_column"]] = (year - ent["date_entree"].dt.year).astype("Float64")
     return ent
+
+
+def contract_months(act: pd.DataFrame, ent: pd.DataFrame, cfg: dict) -> pd.Series:
+    """Months of each ``activite`` year (row) spent under a CAE employment
+    contract, the months for which CAE pay exists.
+
+    The contract starts at ``date_cesa``, or at ``date_entree`` for people
+    whose ``statut`` is in ``cfg['paid_statuses']`` without a CESA date
+    (people on a support contract only, CAPE, have none: 0 months). It ends
+    the day after ``date_sortie`` or at the end of the period. Months of year
+    y = (min(1 Jan y+1, end) − max(1 Jan y, start)) in days / (365,25/12),
+    clipped to [0, 12]; aligned on ``act.index``."""
+    e = ent[["id", "date_entree", "date_sortie", "statut", "_fin"]].copy()
+    e["date_cesa"] = ent["date_cesa"] if "date_cesa" in ent else pd.NaT
+    paid = e["statut"].astype("string").isin([str(x) for x in cfg.get("paid_statuses", [])]).fillna(False).to_numpy(dtype=bool)
+    e["_start"] = e["date_cesa"].where(e["date_cesa"].notna(), e["date_entree"].where(paid))
+    stop = e["_fin"] + pd.Timedelta(days=1)
+    out = e["date_sortie"] + pd.Timedelta(days=1)
+    e["_stop"] = stop.where(~(out < stop), out)
+    m = act[["id", "annee"]].merge(e[["id", "_start", "_stop"]], on="id", how="left")
+    y = pd.to_numeric(m["annee"], errors="coerce").astype("Int64").astype("string")
+    jan1 = pd.to_datetime(y + "-01-01", errors="coerce")
+    lo = jan1.where(~(m["_start"] > jan1), m["_start"])
+    nxt = jan1 + pd.DateOffset(years=1)
+    hi = nxt.where(~(m["_stop"] < nxt), m["_stop"])
+    months = ((hi - lo).dt.total_seconds() / 86400 / survival.DAYS_PER_MONTH).clip(lower=0, upper=12)
+    months = months.where(m["_start"].notna(), 0.0)  # no contract: no CAE pay
+    return pd.Series(months.fillna(0.0).to_numpy(dtype=float), index=act.index)
 
 
 def _prepare(data: CaeData, spec: dict, prefix_ids: bool = False) -> dict[str, pd.DataFrame]:
@@ -161,6 +193,8 @@ def _prepare(data: CaeData, spec: dict, prefix_ids: bool = False) -> dict[str, p
         ent["anciennete"] = _seniority(ent, spec)
     tabs["entrepreneurs"] = ent
     act = tabs["activite"]
+    if spec.get("contract_months"):
+        act[spec["contract_months"].get("column", "mois_sous_contrat")] = contract_months(act, ent, spec["contract_months"])
     last = act.sort_values("annee").groupby("id", as_index=False).tail(1)
     tabs["activite_derniere"] = last
     if "questionnaire" in tabs and len(tabs["questionnaire"]):
@@ -261,7 +295,9 @@ def _share(df, ind, ctx) -> dict:
         ok = den & ~np.isnan(w)
         if ok.sum() > 0:
             pw, lw, hw, neff = weighted_share(num[ok].astype(float), w[ok], ctx.level)
-            row.update(value_weighted=pw, ci_low_weighted=lw, ci_high_weighted=hw, n_eff=neff)
+            # who the weighted share covers: respondents with a linked id (weights exist only for them)
+            row.update(value_weighted=pw, ci_low_weighted=lw, ci_high_weighted=hw, n_eff=neff,
+                       weighted_coverage=float(ok.sum()) / d if d else math.nan)
     return row
 
 
@@ -361,10 +397,15 @@ def _growth(df, ind, ctx) -> dict:
 
 
 def _side(df, side: dict, spec: dict) -> np.ndarray:
+    """column × parameter × scale / divide (/ divide_column: a per-row
+    divisor such as the months under contract; NaN where it is not > 0)."""
     x = pd.to_numeric(df[side["column"]], errors="coerce").to_numpy(dtype=float)
     if "scale_parameter" in side:
         x = x * float(spec["parameters"][side["scale_parameter"]]["value"])
     x = x * float(side.get("scale", 1)) / float(side.get("divide", 1))
+    if "divide_column" in side:
+        dv = pd.to_numeric(df[side["divide_column"]], errors="coerce").to_numpy(dtype=float)
+        x = np.where(dv > 0, x / np.where(dv > 0, dv, 1.0), np.nan)
     return x
 
 
@@ -411,7 +452,7 @@ def _compute_tables(tabs: dict, spec: dict, cae: str, pooled: bool, has_survey: 
                 "unit": ind.get("unit", "nombre"), "reference": ref.get("value", math.nan),
                 "reference_source": ref.get("source"), "reference_year": ref.get("year"), "reference_url": ref.get("url"),
                 "kind": ind["kind"], "source_table": "+".join([ind["table"]] + list(ind.get("join") or [])),
-                "partition": ind.get("partition"), "version": spec["_version"]}
+                "partition": ind.get("partition"), "version": spec["_version"], "note": ind.get("note")}
         if ind.get("by"):
             col = ind["by"]["column"]
             for lev in _by_levels(df, ind["by"]):
@@ -425,17 +466,19 @@ def _compute_tables(tabs: dict, spec: dict, cae: str, pooled: bool, has_survey: 
             out[c] = np.nan
     extra = [c for c in out.columns if c not in COLUMNS]
     out = out[COLUMNS + extra]
-    for c in ("value", "ci_low", "ci_high", "reference", "value_weighted", "ci_low_weighted", "ci_high_weighted", "n_eff", "denominator"):
+    for c in ("value", "ci_low", "ci_high", "reference", "value_weighted", "ci_low_weighted", "ci_high_weighted", "n_eff",
+              "weighted_coverage", "denominator"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
     for c in ("cae", "family", "indicator", "label", "breakdown", "unit", "reference_source", "reference_url", "kind",
-              "source_table", "partition", "detail", "version"):
+              "source_table", "partition", "detail", "version", "note"):
         out[c] = out[c].astype("string")
     out["reference_year"] = pd.to_numeric(out["reference_year"], errors="coerce").astype("Int64")
     out["n"] = pd.to_numeric(out["n"], errors="coerce").astype("Int64")
     return out
 
 
-VALUE_COLS = ["value", "ci_low", "ci_high", "value_weighted", "ci_low_weighted", "ci_high_weighted", "n_eff", "detail", "deff"]
+VALUE_COLS = ["value", "ci_low", "ci_high", "value_weighted", "ci_low_weighted", "ci_high_weighted", "n_eff",
+              "weighted_coverage", "detail", "deff"]
 
 
 def _publish(table: pd.DataFrame) -> pd.DataFrame:
@@ -464,8 +507,10 @@ def compute_national(datas: list[CaeData], spec: dict | None = None, suppress: b
     CAE's own period. Shares and means get a cluster-adjusted interval
     (:func:`analysis.stats.intervals.clustered_share_interval`,
     :func:`~analysis.stats.intervals.clustered_mean_interval`: design effect from the
-    between-CAE variation, floored at 1, column ``deff``); with seven CAEs
-    this is a heuristic widening. Kaplan–Meier, medians and weighted shares
+    between-CAE variation, floored at 1, column ``deff``) and a Student
+    quantile on G − 1 degrees of freedom (G = CAEs contributing); with seven
+    CAEs this is still a heuristic widening. The population they describe is
+    that of CAEs like the participating ones (``indicators.yml: national``). Kaplan–Meier, medians and weighted shares
     are pooled without a cluster adjustment. Survey indicators pool the CAEs
     that have a questionnaire. Use :func:`by_cae` to put each CAE's value
     beside the pooled one.
