@@ -53,3 +53,10 @@ def test_sroi_by_cae_keeps_the_given_order_and_shows_default_coefficients():
     assert out["CAE"].tolist() == ["CAE B", "CAE A"]  # not ranked by ratio
     assert out["Poids mort et attribution"].tolist() == ["par défaut (sans questionnaire suffisant)", "mesurés par le questionnaire"]
     assert out["ratio"].tolist() == ["0,90", "2,00"]
+
+
+def test_sroi_sentence_says_when_the_ratio_rests_on_default_coefficients():
+    resume = pd.DataFrame([{"valeur_actuelle": 2000.0, "intrants": 1000.0, "ratio": 2.0, "ratio_net": 1.0,
+                            "coefficients_par_defaut": True}])
+    assert "par défaut" in synthesis.sroi_fr(resume, None)
+    assert "par défaut" not in synthesis.sroi_fr(resume.assign(coefficients_par_defaut=False), None)

@@ -148,6 +148,9 @@ def sroi_fr(resume: pd.DataFrame | None, mc: pd.DataFrame | None) -> str:
             f"{fr_percent(m['q_haut'] - m['q_bas'], 0)} des cas ; il dépasse 1 avec une probabilité de "
             f"{fr_percent(m['p_ratio_sup_1'], 0)}."
         )
+    if bool(r.get("coefficients_par_defaut", False)):
+        text += (" Faute de questionnaire suffisant, ce ratio repose sur le poids mort et l'attribution par défaut "
+                 "de la méthode, fixés par prudence, et non sur une mesure propre à la coopérative.")
     return text + " Ce ratio ne se compare pas à celui d'une autre organisation."
 
 

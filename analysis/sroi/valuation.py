@@ -1195,9 +1195,11 @@ def headline(result: SroiResult) -> str:
            + ")." if len(survey) else
            "Faute de questionnaire suffisant, poids mort et attribution prennent les valeurs par défaut de la méthode.")
     if result.default_coefficients:
+        higher = mc["mediane"] > result.ratio
         src += (" Ce ratio repose donc sur des coefficients par défaut (fixés par prudence au 3e quartile d'une "
-                "méta-analyse de rapports SROI) : ce n'est pas une mesure propre à la CAE, et la médiane simulée, qui tire "
-                "ces coefficients dans la dispersion des rapports publiés, est plus haute que le ratio central."
+                "méta-analyse de rapports SROI) : ce n'est pas une mesure propre à la CAE. La simulation tire ces "
+                "coefficients dans la dispersion des rapports publiés"
+                + (", d'où une médiane simulée plus haute que le ratio central." if higher else ".")
                 if result.coefficient_origin == SOURCE_DEFAULT else
                 " Pour une partie des CAE, ce ratio repose sur des coefficients par défaut (sans questionnaire suffisant).")
     guide = (f"Au sens du guide SROI (12 × intrants / impact de l'année 1), le délai de récupération est de "
