@@ -505,3 +505,11 @@ def test_ratio_on_default_coefficients_is_flagged():
     # each CAE's own result, in the order given (not sorted by ratio), with its flag
     assert nat.by_cae["cae"].tolist() == ["b", "a"]
     assert nat.by_cae["coefficients_par_defaut"].tolist() == [True, False]
+
+
+def test_parameters_annex_says_what_each_range_is():
+    vm = hand_vm(ranges={"pm": (0.1, 0.4)})
+    vm["coefficients"]["pm"]["plage"] = "interquartile"
+    out = sroi.parameters_display(sroi.evaluate(empty_cae(), vm, draws=1000)).set_index("Hypothèse")
+    assert out.loc["pm", "Plage"].endswith("(écart interquartile)")
+    assert "(" not in out.loc["at", "Plage"]  # a point range has no nature to state

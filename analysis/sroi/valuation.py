@@ -1168,6 +1168,11 @@ def break_even_display(result: SroiResult) -> pd.DataFrame:
     })
 
 
+def _range_label(kind: str) -> str:
+    """French name of a ``plage`` (a survey interval at another level keeps its code)."""
+    return RANGE_LABELS.get(kind, str(kind).replace("_", " "))
+
+
 def parameters_display(result: SroiResult) -> pd.DataFrame:
     """Every parameter with its value, range, origin and source (annex table)."""
     p = result.parameters
@@ -1175,7 +1180,9 @@ def parameters_display(result: SroiResult) -> pd.DataFrame:
         "Hypothèse": p["libelle"] + p["cae"].map(lambda c: f" ({c})" if c and result.slug == "national" else ""),
         "Type": p["type"].map(KIND_LABELS),
         "Valeur": [_param_value(v, KIND_LABELS[k]) for v, k in zip(p["valeur"], p["type"])],
-        "Plage": [f"{_param_value(lo, KIND_LABELS[k])} à {_param_value(hi, KIND_LABELS[k])}" for lo, hi, k in zip(p["min"], p["max"], p["type"])],
+        "Plage": [f"{_param_value(lo, KIND_LABELS[k])} à {_param_value(hi, KIND_LABELS[k])}"
+                  + (f" ({_range_label(g)})" if hi > lo else "")
+                  for lo, hi, k, g in zip(p["min"], p["max"], p["type"], p.get("plage", pd.Series(["bornes"] * len(p))))],
         "Origine": [("questionnaire" if o == SOURCE_SURVEY else ("défaut méthodologique" if t != "proxy" else "proxy"))
                     for o, t in zip(p["origine"], p["type"])],
         "Source": [_link(s, u) for s, u in zip(p["source"], p["url"].fillna(""))],
