@@ -316,7 +316,7 @@ def sroi_summary_fr(summary: pd.DataFrame) -> pd.DataFrame:
 def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     """The national SROI's per-CAE table with display names and French values,
     in the order of ``by_cae`` (never sorted by ratio: each ratio is its CAE's
-    own result); ``coefficients_par_defaut`` becomes the column « Coefficients »
+    own result); ``coefficients_par_defaut`` becomes the column « Poids mort et attribution »
     (questionnaire or défaut)."""
     out = by_cae.copy()
     out["cae"] = out["cae"].map(lambda s: labels.get(s, s))
