@@ -180,6 +180,10 @@ def cmd_validate(args) -> int:
     missing = [d for d in args.dirs if not d.is_dir()]
     if missing:
         return _error("dossier introuvable : " + ", ".join(str(d) for d in missing))
+    for d in args.dirs:  # data/raw itself instead of one CAE's folder
+        if not (d / "cae.yml").exists() and any((c / "cae.yml").exists() for c in d.iterdir() if c.is_dir()):
+            return _error(f"{d} contient les dossiers de plusieurs CAE : indiquez le dossier d'une CAE, "
+                          f"par exemple {d / 'ma-cae'}.")
     any_error = False
     for d in args.dirs:
         fd = intake.load_folder(d)
@@ -196,8 +200,11 @@ def cmd_validate(args) -> int:
         print(f"{d.name} : {status} — {_n(len(errors), 'erreur')}, {_n(len(warnings), 'avertissement')}")
         for line in intake.grouped_lines(problems):
             print(f"  {line}")
-        html, csv_path = intake.write_validation_report(slug, problems, Path(out) / slug, fd.info)
-        print(f"  Rapport : {html}\n  Tableau : {csv_path}")
+        if reason:  # no outputs/<slug>/ for a folder run will not process: nothing left behind after renaming
+            print("  Aucun rapport écrit dans outputs/ : renommez d'abord le dossier, puis relancez la vérification.")
+        else:
+            html, csv_path = intake.write_validation_report(slug, problems, Path(out) / slug, fd.info)
+            print(f"  Rapport : {html}\n  Tableau : {csv_path}")
         any_error |= bool(errors)
     return 1 if any_error else 0
 
@@ -407,6 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or a system problem: one French line, the traceback on request
+        import os
+
+        if os.environ.get("CAE_IMPACT_DEBUG"):
+            raise
+        print(f"cae-impact : erreur inattendue ({type(exc).__name__} : {exc}).\n"
+              "Relancez avec CAE_IMPACT_DEBUG=1 pour le détail et transmettez-le à l'équipe du projet.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -145,7 +145,8 @@ def test_validate_checks_the_folder_name(tmp_path, capsys, monkeypatch):
     assert out.splitlines()[0] == "Ma CAE Occitanie : ERREURS — 1 erreur, 0 avertissement"
     assert ("[erreur] Ma CAE Occitanie : Nom de dossier invalide : « cae-impact run » ne traitera pas ce dossier. "
             "→ Renommez-le par exemple « ma-cae-occitanie »") in out
-    assert (tmp_path / "outputs" / "ma-cae-occitanie" / "validation.html").exists()
+    assert "  Aucun rapport écrit dans outputs/ : renommez d'abord le dossier, puis relancez la vérification." in out
+    assert not (tmp_path / "outputs").exists()
 
 
 def test_validate_missing_folder_is_a_usage_error(tmp_path, capsys):
@@ -166,6 +167,7 @@ def test_demo_supprimer_removes_the_demo_and_what_it_produced(tmp_path, capsys):
         (out / s).mkdir(parents=True)
         (out / s / "rapport.html").write_text("x")
     (out / "national").mkdir()
+    (proc / "_national").mkdir()
     (out / "run_summary.json").write_text("{}")
     make_cae(raw, "ma-cae")
     (proc / "ma-cae").mkdir()
@@ -182,7 +184,7 @@ def test_demo_supprimer_removes_the_demo_and_what_it_produced(tmp_path, capsys):
     assert sorted(p.name for p in raw.iterdir()) == sorted(["ma-cae", third])
     assert sorted(p.name for p in proc.iterdir()) == ["ma-cae"]
     assert sorted(p.name for p in out.iterdir()) == ["ma-cae"]
-    assert o.startswith("Démonstration supprimée (9 éléments) :")  # 2×3 folders, processed of the 4th, national, run summary
+    assert o.startswith("Démonstration supprimée (10 éléments) :")  # 2×3 folders, processed of the 4th, 2 national, run summary
     assert "run_summary.json" not in [p.name for p in out.iterdir()]
     assert f"Laissé en place : {raw / third}" in e
     code, o, e = _cli(capsys, "demo", "--supprimer", "--raw", str(raw), "--processed", str(proc), "--out", str(out))
@@ -333,3 +335,24 @@ def test_make_report_assembles_the_book_after_a_failed_cae_and_ends_on_a_french_
     log.unlink()
     proc = _make("report", f"BIN={fake.parent}", FAKE_RC="2")  # a usage error stops before the book
     assert proc.returncode != 0 and log.read_text().splitlines() == ["run --demo-if-empty"]
+
+
+def test_validate_on_data_raw_itself_points_to_one_cae_folder(tmp_path, capsys):
+    make_cae(tmp_path / "raw", "ma-cae")
+    code, out, err = _cli(capsys, "validate", str(tmp_path / "raw"))
+    assert code == 2
+    assert err.strip() == (f"cae-impact : erreur : {tmp_path / 'raw'} contient les dossiers de plusieurs CAE : "
+                           f"indiquez le dossier d'une CAE, par exemple {tmp_path / 'raw' / 'ma-cae'}.")
+
+
+def test_an_unexpected_failure_is_one_french_line(tmp_path, capsys, monkeypatch):
+    from analysis.intake import templates
+
+    def boom(_dir):
+        raise PermissionError("accès refusé")
+
+    monkeypatch.setattr(templates, "write_templates", boom)
+    monkeypatch.delenv("CAE_IMPACT_DEBUG", raising=False)
+    code, out, err = _cli(capsys, "templates", str(tmp_path / "m"))
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("cae-impact : erreur inattendue (PermissionError : accès refusé).")

@@ -724,8 +724,9 @@ def remove(raw_dir, processed_dir, out_dir) -> tuple[list[Path], list[tuple[Path
     """Delete the demo CAEs and everything they produced: ``raw/<slug>``,
     ``processed/<slug>``, ``out/<slug>`` for each profile slug whose
     description still carries the demo's name (a real CAE that reused a
-    demo slug is left alone), then ``out/national`` and the run summary,
-    which were computed with them. Returns (removed paths, kept paths with
+    demo slug is left alone), then the national synthesis
+    (``out/national``, ``processed/_national``) and the run summary, which
+    were computed with them. Returns (removed paths, kept paths with
     the French reason)."""
     import shutil
 
@@ -748,7 +749,8 @@ def remove(raw_dir, processed_dir, out_dir) -> tuple[list[Path], list[tuple[Path
             shutil.rmtree(folder)
             removed.append(folder)
     if removed:
-        for extra in (Path(out_dir) / "national", Path(out_dir) / "run_summary.json"):
+        # the national synthesis and its result tables (notebook 10_national writes processed/_national)
+        for extra in (Path(out_dir) / "national", Path(processed_dir) / "_national", Path(out_dir) / "run_summary.json"):
             if extra.is_dir():
                 shutil.rmtree(extra)
                 removed.append(extra)
