@@ -199,7 +199,7 @@ def fake_stages(monkeypatch):
     is tested without notebooks."""
     calls = {"cae": [], "national": [], "order": []}
 
-    def fake_run_cae(cae, raw_dir, processed_dir, out_dir, notebooks_dir, stages=None, events=None, export_html=True, fingerprint=""):
+    def fake_run_cae(cae, raw_dir, processed_dir, out_dir, notebooks_dir, stages=None, events=None, export_html=True, fingerprint="", **_):
         events.put(("event", (cae, "lecture", "début"), {}))
         calls["order"].append(("emitted-before-return", list(calls["seen"])))
         (Path(processed_dir) / cae).mkdir(parents=True, exist_ok=True)

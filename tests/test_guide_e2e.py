@@ -11,7 +11,6 @@ The demo is the session's e2e run (2 CAEs, copied, already up to date);
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex

@@ -303,7 +303,7 @@ def test_schema_follows_codebook():
     assert schema.unique == ["id", "annee"]
     assert not schema.columns["annee"].nullable and schema.columns["heures_remunerees"].nullable
     assert messages[("chiffre_affaires", 0)][0] == "La valeur doit être supérieure ou égale à 0."
-    assert messages[("annee", 1)][0] == "La valeur doit être inférieure ou égale à 2\u202f100."
+    assert messages[("annee", 1)][0] == "La valeur doit être inférieure ou égale à 2100."
     wschema, wmessages = build_schema("activite", "avertissement")
     assert list(wschema.columns) == ["heures_remunerees"] and ("heures_remunerees", 0) in wmessages
 

@@ -129,12 +129,12 @@ def impossible_date_text(value: Any) -> str | None:
     """Why a well-formed date does not exist, in French, or None when it is
     not a well-formed day/month/year at all (JJ/MM/AAAA or AAAA-MM-JJ).
 
-    >>> impossible_date_text("31/02/2019")
-    'le 31 février n'existe pas'
-    >>> impossible_date_text("29/02/2019")
-    'le 29 février 2019 n'existe pas : 2019 n'est pas bissextile'
-    >>> impossible_date_text("15/13/2019")
-    'il n'y a pas de mois 13 (jour et mois inversés ?)'
+    >>> print(impossible_date_text("31/02/2019"))
+    le 31 février n'existe pas
+    >>> print(impossible_date_text("29/02/2019"))
+    le 29 février 2019 n'existe pas : 2019 n'est pas bissextile
+    >>> print(impossible_date_text("15/13/2019"))
+    il n'y a pas de mois 13 (jour et mois inversés ?)
     >>> impossible_date_text("29/02/2020") is None
     True
     """
