@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from _intake_helpers import ACT_HEADER, KEY, write_csv
@@ -40,11 +41,13 @@ def test_csv_templates_header_only(tpl):
 def test_xlsx_template_structure(tpl):
     d, _ = tpl
     wb = openpyxl.load_workbook(d / "entrepreneurs.xlsx")
-    assert wb.sheetnames == ["entrepreneurs", "Listes", "Dictionnaire"] and wb["Listes"].sheet_state == "hidden"
+    assert wb.sheetnames == ["Lisez-moi", "entrepreneurs", "Listes", "Dictionnaire"] and wb["Listes"].sheet_state == "hidden"
+    assert wb.active.title == "Lisez-moi"
     ws = wb["entrepreneurs"]
     header = [c.value for c in ws[1]]
-    assert header == list(cbk.columns("entrepreneurs"))
-    assert ws["E1"].comment.text.startswith("Genre\nFacultatif.\nCodes : F = Femme ; H = Homme")
+    assert header[:3] == ["Identifiant", "Date d'entrée", "Date de sortie"]  # French labels, not codes
+    assert header == [s.get("label", n) for n, s in cbk.columns("entrepreneurs").items()]
+    assert ws["E1"].comment.text.startswith("Genre\nFacultatif.\nCode de la colonne (dictionnaire des données) : genre\nCodes : F = Femme ; H = Homme")
     # drop-down on genre (column E) pointing at the French labels
     dv = [v for v in ws.data_validations.dataValidation if "E2:E1001" in str(v.sqref)]
     assert len(dv) == 1 and dv[0].type == "list"
@@ -125,3 +128,70 @@ def test_filled_xlsx_template_reads_back(tpl, tmp_path):
     assert (e["genre"], e["diplome"], e["situation_entree"], e["qpv"], e["zone"], e["statut"], e["tranche_age"]) == (
         "F", "bac_3_4", "rsa", "oui", "rural", "cesa", "26_34")  # 2019 - 1990 = 29
     assert str(e["date_cesa"].date()) == "2019-06-01"
+
+
+def test_xlsx_validations_alert_and_prompt(tpl):
+    """openpyxl writes showErrorMessage="0" unless told: Excel and LibreOffice
+    would then accept 31/02/2019 silently. Every column must alert and prompt."""
+    d, _ = tpl
+    for table in cbk.table_names():
+        ws = openpyxl.load_workbook(d / f"{table}.xlsx")[table]
+        dvs = ws.data_validations.dataValidation
+        cols = {str(v.sqref).split(":")[0].rstrip("0123456789") for v in dvs}
+        assert cols == {openpyxl.utils.get_column_letter(j) for j in range(1, len(cbk.columns(table)) + 1)}
+        for v in dvs:
+            assert v.showErrorMessage and v.showInputMessage and v.error and v.prompt, (table, v.sqref)
+            assert len(v.prompt) <= 255 and len(v.promptTitle) <= 32
+    ws = openpyxl.load_workbook(d / "entrepreneurs.xlsx")["entrepreneurs"]
+    [date] = [v for v in ws.data_validations.dataValidation if str(v.sqref).startswith("B2:")]
+    assert (date.type, date.operator, date.formula1, date.formula2, date.errorStyle) == ("date", "between", "1", "73050", None)
+    assert ws["B2"].number_format == "DD/MM/YYYY" and ws["F2"].number_format == "0"  # year: no thousands separator
+    act = openpyxl.load_workbook(d / "activite.xlsx")["activite"]
+    [year] = [v for v in act.data_validations.dataValidation if str(v.sqref).startswith("B2:")]
+    assert (year.type, year.formula1, year.formula2, year.error) == ("whole", "1980", "2100", "Saisissez un nombre entre 1980 et 2100.")
+
+
+def test_readme_sheet_and_years_in_dictionary(tpl):
+    d, _ = tpl
+    wb = openpyxl.load_workbook(d / "activite.xlsx")
+    text = "\n".join(str(c.value) for c in wb["Lisez-moi"]["A"] if c.value)
+    assert text.startswith("Modèle « activite »")
+    assert "activite.xlsx dans data/raw/<nom-de-votre-cae>/" in text and "cae-impact validate" in text
+    dico = [[c.value for c in r] for r in wb["Dictionnaire"].iter_rows()]
+    annee = next(r for r in dico if r[1] == "annee")
+    assert "≥ 1980 ; ≤ 2100" in annee[6] and "1\u202f980" not in annee[6]
+
+
+def test_every_column_of_a_filled_template_reads_back_exactly(tpl, tmp_path):
+    """Both XLSX templates filled by hand, one value per column; the typed
+    values expected are written out by hand (labels → codes, dates, numbers)."""
+    from analysis.intake.validation import read_cae_yml  # noqa: F401  (cae.yml from the other test)
+
+    d, _ = tpl
+    cae = tmp_path / "raw" / "modele"
+    cae.mkdir(parents=True)
+    test_cae_yml_template_blank_then_filled(tpl, tmp_path)
+    (cae / "cae.yml").write_bytes((tmp_path / "cae.yml").read_bytes())
+    ent = {"id": "Claire", "date_entree": dt.datetime(2019, 2, 1), "date_sortie": dt.datetime(2019, 11, 30),
+           "motif_sortie": "Emploi salarié", "genre": "Femme", "annee_naissance": 1990, "diplome": "Bac +2",
+           "situation_entree": "Bénéficiaire du RSA", "qpv": "Non", "zone": "Urbain", "secteur": "Conseil",
+           "statut": "CESA (entrepreneur salarié)", "date_cesa": dt.datetime(2019, 6, 1), "date_societariat": None}
+    act = {"id": "Claire", "annee": 2019, "chiffre_affaires": 12500.5, "remuneration_brute": 3000.25, "heures_remunerees": 400}
+    for table, values in (("entrepreneurs", ent), ("activite", act)):
+        wb = openpyxl.load_workbook(d / f"{table}.xlsx")
+        ws = wb[table]
+        assert set(values) == set(cbk.columns(table))
+        for j, name in enumerate(cbk.columns(table), start=1):
+            ws.cell(row=2, column=j, value=values[name])
+        wb.save(cae / f"{table}.xlsx")
+    res = intake.process_cae("modele", tmp_path / "raw", tmp_path / "proc", tmp_path / "out", key=KEY)
+    assert res.problems.errors == [], res.summary_fr
+    data = processed.load_cae("modele", tmp_path / "proc")
+    e = data.entrepreneurs.iloc[0]
+    got = {c: e[c] for c in ("motif_sortie", "genre", "diplome", "situation_entree", "qpv", "zone", "secteur", "statut", "tranche_age")}
+    assert got == {"motif_sortie": "emploi_salarie", "genre": "F", "diplome": "bac_2", "situation_entree": "rsa",
+                   "qpv": "non", "zone": "urbain", "secteur": "Conseil", "statut": "cesa", "tranche_age": "26_34"}
+    assert [str(e[c].date()) for c in ("date_entree", "date_sortie", "date_cesa")] == ["2019-02-01", "2019-11-30", "2019-06-01"]
+    assert e["date_societariat"] is pd.NaT or pd.isna(e["date_societariat"])
+    a = data.activite.iloc[0]
+    assert (int(a["annee"]), a["chiffre_affaires"], a["remuneration_brute"], a["heures_remunerees"]) == (2019, 12500.5, 3000.25, 400.0)

@@ -39,7 +39,8 @@ ACCEPTED_GENRE = "Valeurs acceptées : « Femme » (F), « Homme » (H), « Autr
 
 
 @pytest.mark.parametrize("line, column, value, expected", [
-    (2, "date_entree", "31/02/2018", Problem("entrepreneurs.csv", "Date illisible.", "Écrivez la date au format JJ/MM/AAAA (par exemple 15/03/2019) ou AAAA-MM-JJ.", 2, "date_entree", "31/02/2018")),
+    (2, "date_entree", "31/02/2018", Problem("entrepreneurs.csv", "Date impossible : le 31 février n'existe pas.", "Vérifiez le jour et le mois de cette date (format JJ/MM/AAAA).", 2, "date_entree", "31/02/2018")),
+    (2, "date_entree", "le 15 mars", Problem("entrepreneurs.csv", "Date illisible.", "Écrivez la date au format JJ/MM/AAAA (par exemple 15/03/2019) ou AAAA-MM-JJ.", 2, "date_entree", "le 15 mars")),
     (3, "date_sortie", "30/06/19", Problem("entrepreneurs.csv", "L'année de cette date n'a que deux chiffres.", "Écrivez la date avec l'année sur quatre chiffres : JJ/MM/AAAA (par exemple 15/03/2019).", 3, "date_sortie", "30/06/19")),
     (2, "annee_naissance", "mille neuf cent", Problem("entrepreneurs.csv", "Un nombre entier est attendu.", "Écrivez un nombre entier, sans texte (par exemple 1985).", 2, "annee_naissance", "mille neuf cent")),
     (4, "genre", "X", Problem("entrepreneurs.csv", "Valeur non reconnue.", ACCEPTED_GENRE, 4, "genre", "X")),
@@ -118,7 +119,7 @@ def test_two_headers_for_one_column(tmp_path):
 @pytest.mark.parametrize("line, column, value, expected", [
     (2, "chiffre_affaires", "douze mille", Problem("activite.csv", "Ce n'est pas un nombre.", "Écrivez un nombre, par exemple 1 234,50 (virgule décimale, sans texte ni unité).", 2, "chiffre_affaires", "douze mille")),
     (3, "remuneration_brute", "-1,5", Problem("activite.csv", "La valeur doit être supérieure ou égale à 0.", "Corrigez « Rémunération brute (€) » sur cette ligne.", 3, "remuneration_brute", "-1,5")),
-    (4, "annee", "1970", Problem("activite.csv", "La valeur doit être supérieure ou égale à 1\u202f980.", "Corrigez « Année » sur cette ligne.", 4, "annee", "1970")),
+    (4, "annee", "1970", Problem("activite.csv", "La valeur doit être supérieure ou égale à 1980.", "Corrigez « Année » sur cette ligne.", 4, "annee", "1970")),
     (4, "id", "Z9", Problem("activite.csv", "Identifiant absent du fichier entrepreneurs.csv.", "Écrivez l'identifiant exactement comme dans entrepreneurs.csv, ou ajoutez la personne à ce fichier.", 4, "id", MASK)),
     (3, "annee", "2018", Problem("activite.csv", "Ligne en double : même « id » et « annee » qu'à la ligne 2.", "Gardez une seule ligne par combinaison (additionnez les montants si besoin).", 3, "annee", "2018")),
 ])
@@ -302,7 +303,7 @@ def test_schema_follows_codebook():
     assert schema.unique == ["id", "annee"]
     assert not schema.columns["annee"].nullable and schema.columns["heures_remunerees"].nullable
     assert messages[("chiffre_affaires", 0)][0] == "La valeur doit être supérieure ou égale à 0."
-    assert messages[("annee", 1)][0] == "La valeur doit être inférieure ou égale à 2\u202f100."
+    assert messages[("annee", 1)][0] == "La valeur doit être inférieure ou égale à 2100."
     wschema, wmessages = build_schema("activite", "avertissement")
     assert list(wschema.columns) == ["heures_remunerees"] and ("heures_remunerees", 0) in wmessages
 

@@ -704,3 +704,57 @@ def generate(raw_dir, n_cae: int = 7, seed: int = 2019, scale: float = 1.0) -> l
             _write_table(df, d, table, profile, rng)
         slugs.append(profile["slug"])
     return slugs
+
+
+def _nom_in(path: Path) -> str | None:
+    """The ``nom`` of a CAE folder's description (raw ``cae.yml`` or processed ``cae.json``)."""
+    import json
+
+    import yaml
+
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8")).get("nom")
+        return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nom")
+    except Exception:
+        return None
+
+
+def remove(raw_dir, processed_dir, out_dir) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Delete the demo CAEs and everything they produced: ``raw/<slug>``,
+    ``processed/<slug>``, ``out/<slug>`` for each profile slug whose
+    description still carries the demo's name (a real CAE that reused a
+    demo slug is left alone), then the national synthesis
+    (``out/national``, ``processed/_national``) and the run summary, which
+    were computed with them. Returns (removed paths, kept paths with
+    the French reason)."""
+    import shutil
+
+    removed: list[Path] = []
+    kept: list[tuple[Path, str]] = []
+    for profile in PROFILES:
+        slug = profile["slug"]
+        places = [
+            (Path(raw_dir) / slug, Path(raw_dir) / slug / "cae.yml"),
+            (Path(processed_dir) / slug, Path(processed_dir) / slug / "cae.json"),
+            (Path(out_dir) / slug, None),
+        ]
+        ours = all(_nom_in(desc) in (None, profile["nom"]) for folder, desc in places if desc is not None and desc.exists())
+        for folder, _desc in places:
+            if not folder.exists():
+                continue
+            if not ours:
+                kept.append((folder, f"« {slug} » ne décrit pas la CAE de démonstration « {profile['nom']} »"))
+                continue
+            shutil.rmtree(folder)
+            removed.append(folder)
+    if removed:
+        # the national synthesis and its result tables (notebook 10_national writes processed/_national)
+        for extra in (Path(out_dir) / "national", Path(processed_dir) / "_national", Path(out_dir) / "run_summary.json"):
+            if extra.is_dir():
+                shutil.rmtree(extra)
+                removed.append(extra)
+            elif extra.exists():
+                extra.unlink()
+                removed.append(extra)
+    return removed, kept

@@ -35,8 +35,9 @@ class Problem:
         where = self.fichier
         if self.ligne is not None:
             where += f", ligne {self.ligne}"
-        if self.colonne:
-            where += f", colonne « {self.colonne} »"
+        if self.colonne:  # in cae.yml the "column" is a YAML key
+            kind = "clé" if self.fichier.lower().endswith((".yml", ".yaml")) else "colonne"
+            where += f", {kind} « {self.colonne} »"
         value = f" (valeur : « {self.valeur} »)" if self.valeur not in (None, "") else ""
         fix = f" → {self.correction}" if self.correction else ""
         return f"[{self.gravite}] {where} : {self.message}{value}{fix}"

@@ -1,9 +1,11 @@
 """Blank templates and the data dictionary, derived from the codebook.
 
-``write_templates(dir)`` writes, per codebook table, an XLSX template (header
-row with the column names, each header commented with its French label,
-description and accepted codes; drop-down lists of French labels for coded
-and scale columns; date and number formats; a "Dictionnaire" sheet) and a
+``write_templates(dir)`` writes, per codebook table, an XLSX template (a
+"Lisez-moi" sheet first; a header row of French labels, each commented with
+its description, accepted codes and column code; on every column a
+validation with its input prompt and its error alert switched on, drop-down
+lists of French labels for coded and scale columns; date and number formats,
+years without thousands separators; a "Dictionnaire" sheet) and a
 CSV template (``;``, UTF-8 with BOM, header only), plus a commented
 ``cae.yml``. :func:`data_dictionary` is the annex table of the report.
 Everything follows ``methodology/codebook.yml``; nothing here lists columns.
@@ -64,10 +66,11 @@ def _rule_text(table: str, name: str, spec: dict, codebook: dict) -> str:
         parts.append("le code ou son intitulé (majuscules et accents indifférents)")
     if spec.get("unique"):
         parts.append("unique")
+    grouped = kind != "integer"  # the codebook's integers are years: 1980, not 1 980
     if "min" in spec:
-        parts.append(f"≥ {fmt_num(spec['min'])}")
+        parts.append(f"≥ {fmt_num(spec['min'], grouped)}")
     if "max" in spec:
-        parts.append(f"≤ {fmt_num(spec['max'])}")
+        parts.append(f"≤ {fmt_num(spec['max'], grouped)}")
     if "warn_max" in spec:
         parts.append(f"avertissement au-delà de {fmt_num(spec['warn_max'])}")
     if "warn_min" in spec:
@@ -128,15 +131,18 @@ def _write_xlsx(path: Path, table: str, cb: dict, dictionary: pd.DataFrame) -> N
     dico = wb.create_sheet("Dictionnaire")
     list_ranges: dict[str, str] = {}
     last = TEMPLATE_ROWS + 1
+    readme = wb.create_sheet(README_SHEET, 0)
+    _write_readme(readme, table, cb)
     for j, (name, spec) in enumerate(specs.items(), start=1):
         letter = get_column_letter(j)
-        cell = ws.cell(row=1, column=j, value=name)
+        cell = ws.cell(row=1, column=j, value=spec.get("label", name))
         cell.font = Font(bold=True, color="FFFFFF" if spec.get("required") else "000000")
         cell.fill = PatternFill("solid", fgColor="1F4E79" if spec.get("required") else "D9E1F2")
         note = [spec.get("label", name)]
         if spec.get("description"):
             note.append(spec["description"])
         note.append("Obligatoire." if spec.get("required") else "Facultatif.")
+        note.append(f"Code de la colonne (dictionnaire des données) : {name}")
         codes_txt = _codes_text(spec, cb)
         if codes_txt:
             note.append("Codes : " + codes_txt)
@@ -144,6 +150,7 @@ def _write_xlsx(path: Path, table: str, cb: dict, dictionary: pd.DataFrame) -> N
         ws.column_dimensions[letter].width = max(14, min(40, len(spec.get("label", name)) + 2))
         kind = spec.get("type", "text")
         rng = f"{letter}2:{letter}{last}"
+        prompt = _prompt(table, name, spec, cb)
         if kind in ("code", "scale"):
             cname = spec["codes"]
             if cname not in list_ranges:
@@ -158,24 +165,38 @@ def _write_xlsx(path: Path, table: str, cb: dict, dictionary: pd.DataFrame) -> N
             dv.errorStyle = "warning"  # the code itself (or a number on a scale) is accepted too
             dv.error = "Choisissez une réponse de la liste (le code est aussi accepté)."
             dv.errorTitle = "Réponse non prévue"
-            dv.prompt = spec.get("label", name)
-            dv.add(rng)
-            ws.add_data_validation(dv)
         elif kind == "date":
-            dv = DataValidation(type="date", operator="greaterThan", formula1="1", allow_blank=True)
-            dv.error = "Saisissez une date (JJ/MM/AAAA)."
+            # Excel serials 1 (01/01/1900) to 73050 (31/12/2099): a typed 31/02/2019 is text, refused
+            dv = DataValidation(type="date", operator="between", formula1="1", formula2="73050", allow_blank=True)
+            dv.error = "Saisissez une date qui existe, au format JJ/MM/AAAA (par exemple 15/03/2019)."
             dv.errorTitle = "Date attendue"
-            dv.add(rng)
-            ws.add_data_validation(dv)
             for r in range(2, last + 1):
                 ws.cell(row=r, column=j).number_format = "DD/MM/YYYY"
         elif kind in ("number", "integer"):
-            dv = DataValidation(type="decimal" if kind == "number" else "whole", operator="greaterThanOrEqual",
-                                formula1=str(spec.get("min", -1e12)), allow_blank=True)
-            dv.error = "Saisissez un nombre" + (f" supérieur ou égal à {fmt_num(spec['min'])}." if "min" in spec else ".")
-            dv.errorTitle = "Nombre attendu"
-            dv.add(rng)
-            ws.add_data_validation(dv)
+            grouped = kind == "number"
+            if "min" in spec and "max" in spec:
+                dv = DataValidation(type="decimal" if grouped else "whole", operator="between",
+                                    formula1=str(spec["min"]), formula2=str(spec["max"]), allow_blank=True)
+                dv.error = f"Saisissez un nombre entre {fmt_num(spec['min'], grouped)} et {fmt_num(spec['max'], grouped)}."
+            else:
+                dv = DataValidation(type="decimal" if grouped else "whole", operator="greaterThanOrEqual",
+                                    formula1=str(spec.get("min", -1e12)), allow_blank=True)
+                dv.error = "Saisissez un nombre" + (f" supérieur ou égal à {fmt_num(spec['min'], grouped)}." if "min" in spec else ".")
+            dv.errorTitle = "Nombre entier attendu" if kind == "integer" else "Nombre attendu"
+            fmt = "0" if kind == "integer" else "#,##0.##"
+            for r in range(2, last + 1):
+                ws.cell(row=r, column=j).number_format = fmt
+        else:
+            dv = DataValidation(type="textLength", operator="lessThanOrEqual", formula1="1000", allow_blank=True)
+            dv.error = "Texte trop long (1 000 caractères au plus)."
+            dv.errorTitle = "Texte trop long"
+        # alerts and prompts ON (openpyxl's defaults leave them off: Excel would accept anything silently)
+        dv.showErrorMessage = True
+        dv.showInputMessage = True
+        dv.promptTitle = spec.get("label", name)[:32]
+        dv.prompt = prompt
+        dv.add(rng)
+        ws.add_data_validation(dv)
     ws.freeze_panes = "A2"
     lists.sheet_state = "hidden"
     sub = dictionary[dictionary["table"] == table]
@@ -188,6 +209,47 @@ def _write_xlsx(path: Path, table: str, cb: dict, dictionary: pd.DataFrame) -> N
             dico.cell(row=i, column=j, value=v).alignment = Alignment(wrap_text=True, vertical="top")
     wb.properties.creator = "CAE-IMPACT"
     wb.save(path)
+
+
+#: The first sheet of every XLSX template.
+README_SHEET = "Lisez-moi"
+
+
+def _prompt(table: str, name: str, spec: dict, cb: dict) -> str:
+    """The input message Excel shows when a cell of the column is selected
+    (Excel caps it at 255 characters)."""
+    text = ("Obligatoire. " if spec.get("required") else "Facultatif. ") + _rule_text(table, name, spec, cb)
+    return text if len(text) <= 255 else text[:252].rstrip() + "…"
+
+
+def readme_lines(table: str, codebook: dict | None = None) -> list[str]:
+    """The French instructions of a template's « Lisez-moi » sheet."""
+    cb = codebook or cbk.load_codebook()
+    label = cb["tables"][table].get("label", table)
+    return [
+        f"Modèle « {table} » : {label}",
+        "",
+        f"1. Remplissez l'onglet « {table} » : une ligne par enregistrement, à partir de la ligne 2.",
+        "2. Ne modifiez pas la ligne 1 (les intitulés des colonnes) ; les colonnes en bleu foncé sont obligatoires.",
+        "3. En sélectionnant une cellule, une bulle rappelle ce qui est attendu ; une réponse non prévue est signalée.",
+        "4. Colonnes à liste : choisissez dans la liste déroulante (le code du dictionnaire est aussi accepté).",
+        "5. Dates au format JJ/MM/AAAA ; années sur quatre chiffres ; montants en euros, sans unité.",
+        "6. L'onglet « Dictionnaire » décrit chaque colonne : son code, son type, les réponses acceptées et la règle.",
+        f"7. Enregistrez le fichier sous le nom {table}.xlsx dans data/raw/<nom-de-votre-cae>/,",
+        "   puis vérifiez-le : .venv/bin/cae-impact validate data/raw/<nom-de-votre-cae>",
+        "",
+        "Les identifiants sont remplacés par des pseudonymes à la lecture ; aucune donnée personnelle ne quitte data/raw.",
+    ]
+
+
+def _write_readme(ws, table: str, cb: dict) -> None:
+    from openpyxl.styles import Font
+
+    for i, line in enumerate(readme_lines(table, cb), start=1):
+        c = ws.cell(row=i, column=1, value=line)
+        if i == 1:
+            c.font = Font(bold=True, size=14)
+    ws.column_dimensions["A"].width = 110
 
 
 def cae_yml_template(codebook: dict | None = None) -> str:

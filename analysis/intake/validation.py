@@ -65,11 +65,16 @@ def fr_date(d: Any) -> str:
     return pd.Timestamp(d).strftime("%d/%m/%Y")
 
 
-def fmt_num(x: Any) -> str:
-    """Short French rendering of a bound: ``2500`` → ``2 500``, ``0.5`` → ``0,5``."""
+def fmt_num(x: Any, grouped: bool = True) -> str:
+    """Short French rendering of a bound: ``2500`` → ``2 500``, ``0.5`` → ``0,5``;
+    ``grouped=False`` for years (``1980``, never ``1 980``).
+
+    >>> fmt_num(2500), fmt_num(1980, grouped=False), fmt_num(0.5)
+    ('2\u202f500', '1980', '0,5')
+    """
     x = float(x)
     if x.is_integer():
-        return f"{int(x):,}".replace(",", "\u202f")
+        return f"{int(x):,}".replace(",", "\u202f") if grouped else str(int(x))
     return f"{x}".replace(".", ",")
 
 
@@ -116,6 +121,68 @@ def accepted_codes_text(codes_name: str, codebook: dict | None = None) -> str:
     return ", ".join(f"« {label} » ({code})" if str(code) != str(label) else f"« {label} »" for code, label in items.items())
 
 
+MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre"]
+
+
+def impossible_date_text(value: Any) -> str | None:
+    """Why a well-formed date does not exist, in French, or None when it is
+    not a well-formed day/month/year at all (JJ/MM/AAAA or AAAA-MM-JJ).
+
+    >>> print(impossible_date_text("31/02/2019"))
+    le 31 février n'existe pas
+    >>> print(impossible_date_text("29/02/2019"))
+    le 29 février 2019 n'existe pas : 2019 n'est pas bissextile
+    >>> print(impossible_date_text("15/13/2019"))
+    il n'y a pas de mois 13 (jour et mois inversés ?)
+    >>> impossible_date_text("29/02/2020") is None
+    True
+    """
+    import calendar
+    import re
+
+    if not isinstance(value, str):
+        return None
+    s = value.strip()
+    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", s)
+    if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    else:
+        m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
+        if not m:
+            return None
+        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if not 1 <= month <= 12:
+        return f"il n'y a pas de mois {month} (jour et mois inversés ?)"
+    last = calendar.monthrange(year, month)[1]
+    if day == 0 or day > 31:
+        return f"il n'y a pas de jour {day} dans un mois"
+    if day <= last:
+        return None
+    if month == 2 and day == 29:
+        return f"le 29 février {year} n'existe pas : {year} n'est pas bissextile"
+    return f"le {'1er' if day == 1 else day} {MONTHS_FR[month - 1]} n'existe pas"
+
+
+def suggest_code(value: Any, codes_name: str, codebook: dict | None = None) -> str | None:
+    """The code a mistyped answer most likely means (« Bac+2 » → ``bac_2``):
+    the code or label equal to it once spaces and punctuation are ignored,
+    else the closest one (:func:`difflib.get_close_matches`, ratio ≥ 0.75).
+
+    >>> suggest_code("Bac+2", "diplome")
+    'bac_2'
+    >>> suggest_code("xyz", "diplome") is None
+    True
+    """
+    lookup = cbk.code_lookup(codes_name, codebook)
+    key = cbk.normalize_name(_text(value))
+    squeezed = {k.replace("_", ""): code for k, code in lookup.items()}
+    if key.replace("_", "") in squeezed:
+        return str(squeezed[key.replace("_", "")])
+    close = difflib.get_close_matches(key, list(lookup), n=1, cutoff=0.75)
+    return str(lookup[close[0]]) if close else None
+
+
 # ---------------------------------------------------------------------------
 # 1. Typing
 # ---------------------------------------------------------------------------
@@ -148,6 +215,9 @@ def parse_cell(value: Any, spec: dict, codebook: dict | None = None, excel: bool
         try:
             return parse_date(value, excel_serial=excel), None
         except ValueError:
+            why = impossible_date_text(value)
+            if why:
+                return None, (f"Date impossible : {why}.", "Vérifiez le jour et le mois de cette date (format JJ/MM/AAAA).")
             return None, ("Date illisible.", "Écrivez la date au format JJ/MM/AAAA (par exemple 15/03/2019) ou AAAA-MM-JJ.")
     if kind == "integer":
         try:
@@ -287,12 +357,13 @@ def build_schema(table: str, level: str = "erreur", codebook: dict | None = None
         label = spec.get("label", name)
         checks = []
         if level == "erreur":
+            grouped = kind != "integer"  # the codebook's integers are years
             if "min" in spec:
                 checks.append(pa.Check.ge(spec["min"], name="min"))
-                messages[(name, len(checks) - 1)] = (f"La valeur doit être supérieure ou égale à {fmt_num(spec['min'])}.", f"Corrigez « {label} » sur cette ligne.")
+                messages[(name, len(checks) - 1)] = (f"La valeur doit être supérieure ou égale à {fmt_num(spec['min'], grouped)}.", f"Corrigez « {label} » sur cette ligne.")
             if "max" in spec:
                 checks.append(pa.Check.le(spec["max"], name="max"))
-                messages[(name, len(checks) - 1)] = (f"La valeur doit être inférieure ou égale à {fmt_num(spec['max'])}.", f"Corrigez « {label} » sur cette ligne.")
+                messages[(name, len(checks) - 1)] = (f"La valeur doit être inférieure ou égale à {fmt_num(spec['max'], grouped)}.", f"Corrigez « {label} » sur cette ligne.")
             if kind in ("code", "scale"):
                 allowed = list(cbk.codes(spec["codes"], codebook))
                 if kind == "code":
@@ -380,6 +451,9 @@ def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None
             fix = "Chaque valeur doit être unique dans cette colonne : corrigez ou fusionnez les lignes en double."
         elif (col, _int_or_none(rec.get("check_number"))) in messages:
             msg, fix = messages[(col, _int_or_none(rec.get("check_number")))]
+            guess = suggest_code(raw_value, spec["codes"], codebook) if check.startswith(("codes", "isin")) and spec.get("type") == "code" else None
+            if guess:
+                msg = f"{msg[:-1]} : vouliez-vous dire « {guess} » ({cbk.label_of(spec['codes'], guess, codebook)}) ?"
         elif check.startswith("dtype"):
             msg, fix = "Type de colonne inattendu.", "Vérifiez le contenu de cette colonne."
         else:  # pragma: no cover - every codebook check has a message
@@ -559,8 +633,10 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         problems.append(Problem(name, msg, fix, colonne=key, valeur=None if value is None else str(value)))
 
     for key in rules["required"]:
-        if key not in data or data[key] is None or data[key] == "":
+        if key not in data:
             err(f"Clé obligatoire absente : « {key} ».", f"Ajoutez la ligne « {key}: … » (voir le modèle cae.yml).", key)
+        elif data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
+            err(f"Valeur vide pour la clé « {key} ».", f"Écrivez la valeur après « {key}: » (voir l'exemple du modèle cae.yml).", key)
     known = set(rules["required"]) | {"slug"}
     for key in data:
         if key not in known:
@@ -591,9 +667,11 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
             d0, d1 = _as_date(per["debut"]), _as_date(per["fin"])
             for k, d in (("debut", d0), ("fin", d1)):
                 if per[k] in (None, ""):
-                    err(f"Valeur manquante pour « periode.{k} ».", "Écrivez la date au format AAAA-MM-JJ (par exemple 2019-01-01).", f"periode.{k}")
+                    err(f"Valeur vide pour la clé « periode.{k} ».", "Écrivez la date au format AAAA-MM-JJ (par exemple 2019-01-01).", f"periode.{k}")
                 elif d is None:
-                    err(f"Date illisible pour « periode.{k} ».", "Écrivez la date au format AAAA-MM-JJ ou JJ/MM/AAAA.", f"periode.{k}", per[k])
+                    why = impossible_date_text(per[k])
+                    err(f"Date impossible pour « periode.{k} » : {why}." if why else f"Date illisible pour « periode.{k} ».",
+                        "Écrivez la date au format AAAA-MM-JJ ou JJ/MM/AAAA.", f"periode.{k}", per[k])
             if d0 is not None and d1 is not None:
                 if d1 < d0:
                     err("La période est incohérente : « fin » est avant « debut ».", "Corrigez les dates de la période.", "periode", f"{fr_date(d0)} – {fr_date(d1)}")
@@ -605,8 +683,11 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         else:
             clean = dict(res)
             for key in rules["ressources_required"]:
-                if key not in res or res[key] in (None, ""):
+                if key not in res:
                     err(f"Clé obligatoire absente : « ressources.{key} ».", f"Ajoutez « {key}: … » sous « ressources » (0 si aucun).", f"ressources.{key}")
+                    continue
+                if res[key] in (None, ""):
+                    err(f"Valeur vide pour la clé « ressources.{key} ».", f"Écrivez le montant après « {key}: » (0 si aucun).", f"ressources.{key}")
                     continue
                 try:
                     x = parse_number(res[key])

@@ -3,28 +3,108 @@
 Every table is checked against its declaration in the stage registry
 (:func:`analysis.pipeline.registry.conform`) when written and read back.
 
-The CSV follows what French spreadsheet software opens without help:
-``;`` separator, decimal comma, UTF-8 with BOM.
+The Parquet table keeps every column name and full precision. The CSV is
+for people who open it in Excel or LibreOffice (:func:`csv_view`): French
+column headers, numbers rounded as the report shows them, ``;`` separator,
+decimal comma, UTF-8 with BOM. What is published (the small-cell gate) is
+decided upstream, in :mod:`analysis.publication`; this only presents it.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.pipeline.registry import conform
 
+#: French headers of the English column names result tables use.
+HEADERS_FR = {
+    "cae": "CAE", "family": "famille", "indicator": "indicateur", "label": "libellé", "breakdown": "ventilation",
+    "value": "valeur", "n": "effectif", "denominator": "dénominateur", "ci_low": "IC 95 % bas", "ci_high": "IC 95 % haut",
+    "unit": "unité", "reference": "référence", "reference_source": "source de la référence",
+    "reference_year": "année de la référence", "reference_url": "lien de la référence", "kind": "nature",
+    "source_table": "table source", "detail": "détail", "value_weighted": "valeur pondérée",
+    "ci_low_weighted": "IC 95 % bas pondéré", "ci_high_weighted": "IC 95 % haut pondéré",
+    "n_eff": "effectif efficace", "deff": "effet de plan", "suppressed": "masqué", "suppression": "motif du masque",
+    "category": "catégorie", "category_label": "libellé de la catégorie", "factor": "facteur",
+    "factor_label": "libellé du facteur", "effect_name": "mesure d'effet", "effect_size": "taille d'effet",
+    "groups": "groupes", "mean": "moyenne", "max": "maximum", "min": "minimum", "p": "p", "p_adj": "p ajusté",
+    "reason": "motif", "reported": "publié", "differs": "diffère", "dropped": "écarté", "statistic": "statistique",
+    "std_diff": "écart standardisé", "share_agree": "part d'accord", "share_ci_low": "IC 95 % bas de la part",
+    "share_ci_high": "IC 95 % haut de la part", "share_n": "effectif de la part", "share_pop": "part dans la population",
+    "share_resp": "part parmi les répondants", "share_suppressed": "part masquée", "n_resp": "répondants",
+    "n_pop": "population", "n_complete": "réponses complètes", "total_resp": "total des répondants",
+    "source": "source", "test": "test", "variable_label": "libellé de la variable", "k": "nombre d'items",
+    "alpha_ci_low": "alpha IC 95 % bas", "alpha_ci_high": "alpha IC 95 % haut", "spearman_p": "p de Spearman",
+    "spearman_anciennete": "Spearman avec l'ancienneté", "p_ratio_sup_1": "probabilité ratio > 1",
+}
+#: Accents restored in French column names written without them.
+_WORDS_FR = {
+    "anciennete": "ancienneté", "annees": "années", "deplacement": "déplacement", "erosion": "érosion",
+    "duree": "durée", "ecart": "écart", "mediane": "médiane", "libelle": "libellé", "delai": "délai",
+    "regle": "règle", "unite": "unité", "resultat": "résultat", "sante": "santé", "relie": "relié",
+    "relies": "reliés", "repondants": "répondants", "quantite": "quantité", "cle": "clé", "annee": "année",
+}
+
+
+def header_fr(name: str) -> str:
+    """The CSV header of a result column: :data:`HEADERS_FR`, else the French
+    name spelled out (``poids_mort_source`` → ``poids mort source``), with
+    ``share_le_28`` → ``part ≤ 28`` style for the WHO-5 cut-offs.
+
+    >>> header_fr("ci_low"), header_fr("anciennete_annees"), header_fr("share_le_50_ci_high")
+    ('IC 95 % bas', 'ancienneté années', 'part ≤ 50 IC 95 % haut')
+    """
+    if name in HEADERS_FR:
+        return HEADERS_FR[name]
+    m = re.fullmatch(r"(share|n)_le_(\d+)(?:_(ci_low|ci_high))?", name)
+    if m:
+        head = ("part ≤ " if m.group(1) == "share" else "effectif ≤ ") + m.group(2)
+        return head + (" " + HEADERS_FR[m.group(3)] if m.group(3) else "")
+    return " ".join(_WORDS_FR.get(w, w) for w in name.split("_"))
+
+
+def published_decimals(values: pd.Series) -> int:
+    """Decimals a float column is shown with, from its magnitude: amounts
+    (≥ 100) to the unit, values ≥ 1 (ratios, scores) to 2 decimals, values
+    below 1 (shares, p-values, coefficients) to 3 decimals — a share of
+    0.559 is the 55.9 % the report prints.
+
+    >>> published_decimals(pd.Series([0.44000000000000006, 0.1]))
+    3
+    >>> published_decimals(pd.Series([1.87, 2.5])), published_decimals(pd.Series([180000.5]))
+    (2, 0)
+    """
+    top = pd.to_numeric(values, errors="coerce").abs().max()
+    if top is None or (isinstance(top, float) and math.isnan(top)):
+        return 3
+    return 0 if top >= 100 else 2 if top >= 1 else 3
+
+
+def csv_view(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as the CSV shows it: float columns rounded
+    (:func:`published_decimals`), headers in French (:func:`header_fr`)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            k = published_decimals(out[col])
+            out[col] = out[col].round(k).astype("Int64") if k == 0 and out[col].dropna().map(math.isfinite).all() else out[col].round(k)
+    return out.rename(columns={c: header_fr(str(c)) for c in out.columns})
+
 
 def write_result(df: pd.DataFrame, stem: Path | str, table: str | None = None) -> tuple[Path, Path]:
     """Write ``<stem>.parquet`` and ``<stem>.csv`` of result table ``table``
-    (default: the stem's name), conformed to its declared schema; return both paths."""
+    (default: the stem's name), conformed to its declared schema (the CSV
+    is :func:`csv_view`, the Parquet full precision); return both paths."""
     stem = Path(stem)
     df = conform(df, table or stem.name)
     stem.parent.mkdir(parents=True, exist_ok=True)
     pq, csv = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
     df.to_parquet(pq, index=False)
-    df.to_csv(csv, sep=";", decimal=",", index=False, encoding="utf-8-sig")
+    csv_view(df).to_csv(csv, sep=";", decimal=",", index=False, encoding="utf-8-sig")
     return pq, csv
 
 

@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import queue as queue_mod
+import re
 import shutil
 import sys
 import tempfile
@@ -112,11 +113,15 @@ class CaeResult:
 
 
 class Progress:
-    """Console progress: one line per CAE and stage, with elapsed time."""
+    """Console progress: one line per CAE and stage, with elapsed time, printed
+    as it happens. A failure's detail (the French list of problems) goes to
+    ``err_stream`` at that moment, and only then (the end of the run names
+    the failed CAEs without repeating it)."""
 
-    def __init__(self, stream=None, quiet: bool = False):
+    def __init__(self, stream=None, quiet: bool = False, err_stream=None):
         self.t0 = time.perf_counter()
         self.stream = stream or sys.stdout
+        self.err_stream = err_stream or (stream if stream is not None else sys.stderr)
         self.quiet = quiet
 
     def __call__(self, cae: str, stage: str, status: str, seconds: float | None = None, detail: str = "") -> None:
@@ -125,9 +130,9 @@ class Progress:
         mark = {"début": "…", "ok": "✓", "échec": "✗", "à jour": "="}.get(status, "·")
         dur = f" ({seconds:.1f} s)" if seconds is not None else ""
         line = f"[{time.perf_counter() - self.t0:6.1f} s] {mark} {cae:<24} {stage:<16} {status}{dur}"
-        if detail:
-            line += f"\n{detail}"
         print(line, file=self.stream, flush=True)
+        if detail:
+            print(detail, file=self.err_stream, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -366,18 +371,111 @@ def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progres
 # --------------------------------------------------------------------------
 # the whole run
 # --------------------------------------------------------------------------
-def list_raw_caes(raw_dir: Path) -> list[str]:
-    """CAE folders under ``raw_dir``: slug-named directories holding files."""
-    import re
+def suggest_slug(name: str) -> str:
+    """A valid CAE folder name (:data:`analysis.config.SLUG_PATTERN`) close to
+    ``name``: accents dropped, lowercase, every run of other characters
+    turned into one hyphen.
 
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        return []
-    return sorted(
-        p.name
-        for p in raw_dir.iterdir()
-        if p.is_dir() and re.match(config.SLUG_PATTERN, p.name) and any(p.iterdir())
+    >>> suggest_slug("Ma CAE Occitanie")
+    'ma-cae-occitanie'
+    >>> suggest_slug("  Coopérative d'Émile_2019 ")
+    'cooperative-d-emile-2019'
+    """
+    import unicodedata
+
+    s = unicodedata.normalize("NFKD", str(name))
+    s = "".join(c for c in s if not unicodedata.combining(c)).replace("œ", "oe").replace("Œ", "oe").lower()
+    return re.sub(r"[^a-z0-9]+", "-", s).strip("-") or "ma-cae"
+
+
+def folder_name_problem(name: str) -> str | None:
+    """French reason why ``name`` cannot be a CAE folder, or None if it can."""
+    if re.match(config.SLUG_PATTERN, name):
+        return None
+    return (
+        f"nom invalide ; renommez-le par exemple « {suggest_slug(name)} » "
+        "(lettres minuscules sans accents, chiffres et tirets)"
     )
+
+
+@dataclass
+class RawScan:
+    """What ``data/raw`` holds: the CAE folders, and every other entry with
+    the French reason it is ignored (nothing is skipped silently)."""
+
+    caes: list[str]
+    ignored: list[tuple[str, str]]  # (name as written, French reason)
+    invalid: list[str] = field(default_factory=list)  # folders holding files but misnamed
+
+    def messages(self) -> list[str]:
+        return [
+            f"{'Dossier' if reason != FILE_REASON else 'Fichier'} « {name} » ignoré : {reason}."
+            for name, reason in self.ignored
+        ]
+
+
+FILE_REASON = "les fichiers d'une CAE se déposent dans un dossier à son nom, data/raw/<nom-de-la-cae>/"
+
+
+def scan_raw(raw_dir: Path) -> RawScan:
+    """Classify every entry of ``raw_dir`` (hidden ones such as ``.gitkeep``
+    aside): a folder with a valid name (PROTOCOL §2) holding files is a CAE;
+    a misnamed folder, an empty folder or a loose file is reported."""
+    raw_dir = Path(raw_dir)
+    caes, ignored, invalid = [], [], []
+    if not raw_dir.is_dir():
+        return RawScan([], [])
+    for p in sorted(raw_dir.iterdir(), key=lambda q: q.name):
+        if p.name.startswith(".") or p.name == "__pycache__":
+            continue
+        if not p.is_dir():
+            ignored.append((p.name, FILE_REASON))
+            continue
+        reason = folder_name_problem(p.name)
+        empty = not any(q for q in p.iterdir() if not q.name.startswith("."))
+        if reason:
+            ignored.append((p.name, reason))
+            if not empty:
+                invalid.append(p.name)
+        elif empty:
+            ignored.append((p.name, "dossier vide (déposez-y cae.yml et les tables de la CAE)"))
+        else:
+            caes.append(p.name)
+    return RawScan(caes, ignored, invalid)
+
+
+def list_raw_caes(raw_dir: Path) -> list[str]:
+    """CAE folders under ``raw_dir``: slug-named directories holding files
+    (:func:`scan_raw` also says why every other entry is ignored)."""
+    return scan_raw(raw_dir).caes
+
+
+class UnknownCae(ValueError):
+    """``--cae`` named a CAE that has no folder in ``data/raw``."""
+
+    def __init__(self, unknown: list[str], present: list[str], raw_dir: Path):
+        self.unknown, self.present, self.raw_dir = unknown, present, raw_dir
+        names = ", ".join(f"« {c} »" for c in unknown)
+        have = ", ".join(present) if present else "aucune"
+        super().__init__(
+            f"CAE inconnue{'s' if len(unknown) > 1 else ''} dans {raw_dir} : {names}. CAE présentes : {have}."
+        )
+
+
+def national_scope(selected_ok: list[str], others: dict[str, bool]) -> tuple[list[str], list[str]]:
+    """The CAEs a national synthesis must cover after a run limited to some
+    CAEs (``--cae``): the selected CAEs that succeeded plus every other CAE
+    of ``data/raw`` whose results are up to date (``others``: slug → fresh).
+    Returns (covered, stale): when ``stale`` is not empty the synthesis must
+    be skipped, because it would cover fewer CAEs than ``data/raw`` holds.
+
+    >>> national_scope(["b"], {"a": True, "c": True})
+    (['a', 'b', 'c'], [])
+    >>> national_scope(["b"], {"a": False})
+    (['a', 'b'], ['a'])
+    """
+    covered = sorted(set(selected_ok) | set(others))
+    return covered, sorted(c for c, fresh in others.items() if not fresh)
 
 
 def _is_fresh(cae_out: Path, fingerprint: str) -> bool:
@@ -415,11 +513,12 @@ def run(
     progress = progress or Progress()
     # every stage (intake here and in workers, each kernel) reads the run's method
     os.environ["CAE_IMPACT_METHODOLOGY"] = str(methodology_dir)
-    all_caes = list_raw_caes(raw_dir)
+    scan = scan_raw(raw_dir)
+    all_caes = scan.caes
     if caes:
         unknown = sorted(set(caes) - set(all_caes))
         if unknown:
-            raise SystemExit(f"CAE inconnue(s) dans {raw_dir} : {', '.join(unknown)}")
+            raise UnknownCae(unknown, all_caes, raw_dir)
         selected = [c for c in all_caes if c in caes]
     else:
         selected = all_caes
@@ -428,11 +527,15 @@ def run(
 
     code_fp = code_fingerprint(notebooks_dir, methodology_dir)
     todo, results = [], {}
+    def cae_fp(cae: str) -> str:
+        return hashlib.sha256(f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{export_html}|{stages}".encode()).hexdigest()
+
+    def fresh(cae: str, fp: str) -> bool:
+        return _is_fresh(out_dir / cae, fp) and (processed_dir / cae / "manifest.json").exists()
+
     for cae in selected:
-        fp = hashlib.sha256(
-            f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{export_html}|{stages}".encode()
-        ).hexdigest()
-        if not force and _is_fresh(out_dir / cae, fp) and (processed_dir / cae / "manifest.json").exists():
+        fp = cae_fp(cae)
+        if not force and fresh(cae, fp):
             results[cae] = CaeResult(cae=cae, ok=True, skipped=True)
             progress(cae, "tout", "à jour")
         else:
@@ -452,11 +555,9 @@ def run(
 
     if todo:
         if jobs == 1 or len(todo) == 1:
-            q = queue_mod.SimpleQueue()
+            live = _Live(progress)  # each stage's line printed as it happens
             for kw in todo:
-                res = run_cae(**kw, events=q)
-                _drain(q, progress)
-                results[kw["cae"]] = res
+                results[kw["cae"]] = run_cae(**kw, events=live)
         else:
             import multiprocessing as mp
 
@@ -484,7 +585,19 @@ def run(
 
     ordered = [results[c] for c in selected]
     ok_caes = [r.cae for r in ordered if r.ok]
-    nat = None
+    nat, nat_skipped = None, ""
+    if national and ok_caes and len(selected) < len(all_caes):
+        # --cae: the synthesis covers every CAE of data/raw, or is not redone
+        others = {c: fresh(c, cae_fp(c)) for c in all_caes if c not in selected}
+        ok_caes, stale = national_scope(ok_caes, others)
+        if stale:
+            names = ", ".join(f"« {c} »" for c in stale)
+            nat_skipped = (
+                f"Synthèse nationale non refaite : elle doit couvrir toutes les CAE de {raw_dir}, "
+                f"et {names} n'{'est' if len(stale) == 1 else 'sont'} pas à jour. "
+                "Lancez « make report » (ou « cae-impact run » sans --cae) pour la refaire."
+            )
+            ok_caes = []
     if national and ok_caes:
         nat_fp = hashlib.sha256(
             (code_fp + "|" + "|".join(_stamp_of(out_dir / c) for c in ok_caes) + f"|{export_html}").encode()
@@ -503,6 +616,9 @@ def run(
         "ok": all(r.ok for r in ordered) and (nat is None or nat.ok),
         "caes": [r.as_dict() for r in ordered],
         "national": nat.as_dict() if nat else None,
+        "national_skipped": nat_skipped,
+        "ignored": scan.messages(),
+        "invalid_folders": scan.invalid,
     }
     (out_dir / "run_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     return summary
@@ -513,6 +629,19 @@ def _stamp_of(cae_out: Path) -> str:
         return json.loads((cae_out / STAMP).read_text()).get("fingerprint", "")
     except Exception:
         return ""
+
+
+class _Live:
+    """An event sink for an in-process run: each event is shown at once
+    (the queue of a parallel run is drained by the parent instead)."""
+
+    def __init__(self, progress):
+        self.progress = progress
+
+    def put(self, item) -> None:
+        kind, args, kwargs = item
+        if kind == "event":
+            self.progress(*args, **kwargs)
 
 
 def _drain(q, progress) -> None:
