@@ -230,7 +230,8 @@ def test_book_build_is_incremental(e2e_run, tmp_path, capsys):
 
 def test_figures_carry_their_french_caption_as_alt_text(e2e_run):
     html = (e2e_run["out"] / e2e_run["slugs"][0] / "02_indicateurs.html").read_text(encoding="utf-8")
-    nb = nbformat.read(str(ROOT / "notebooks" / "02_indicateurs.ipynb"), as_version=4)
+    # the executed notebook: its family cells are expanded from indicators.yml before papermill runs
+    nb = nbformat.read(str(e2e_run["out"] / e2e_run["slugs"][0] / "02_indicateurs.ipynb"), as_version=4)
     caption = next(
         line.split("fig-cap:", 1)[1].strip().strip('"') for c in nb.cells for line in c.source.splitlines() if "fig-cap:" in line
     )
