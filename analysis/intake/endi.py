@@ -49,8 +49,8 @@ import pandas as pd
 import yaml
 
 from analysis.intake import codebook as cb
-from analysis import config
 from analysis.intake.problems import Problem
+from analysis.method import loader as methodology
 from analysis.intake.reading import sniff_separator
 
 # ---------------------------------------------------------------------------
@@ -59,10 +59,9 @@ from analysis.intake.reading import sniff_separator
 
 
 def load_rules(methodology_dir: Path | None = None) -> dict:
-    """Parse ``methodology/endi.yml`` (enDI vocabulary and proposal rules)."""
-    path = Path(methodology_dir or config.METHODOLOGY_DIR) / "endi.yml"
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """``methodology/endi.yml`` (enDI vocabulary and proposal rules), validated
+    (:func:`analysis.method.loader.load`)."""
+    return methodology.load("endi", methodology_dir)
 
 
 def norm(text: Any) -> str:

@@ -17,14 +17,14 @@ from analysis.intake import codebook as _codebook
 from analysis.method import loader as _methodology
 
 
-def load_spec(spec: dict | None = None) -> dict:
+def load_spec(spec: dict | None = None, methodology_dir=None) -> dict:
     """The QVT methodology (``qvt.yml``) unless one is given."""
-    return spec if spec is not None else _methodology.load("qvt")
+    return spec if spec is not None else _methodology.load("qvt", methodology_dir)
 
 
-def publication_rules() -> dict:
+def publication_rules(methodology_dir=None) -> dict:
     """Publication thresholds (``publication.yml``)."""
-    return _methodology.load("publication")
+    return _methodology.load("publication", methodology_dir)
 
 
 def dimensions(spec: dict | None = None) -> dict[str, dict]:
