@@ -10,6 +10,8 @@ import re
 import sys
 from pathlib import Path
 
+from analysis.method.schemas import MethodError
+
 EXIT_CODES = """\
 codes de sortie :
   0  succès (des avertissements sont possibles)
@@ -181,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130
+    except MethodError as exc:  # a methodology file does not match its schema: French, no traceback
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
