@@ -260,9 +260,18 @@ class Parameter(Strict):
     source: str = Field(min_length=1)
 
 
+class FamilyFigure(Strict):
+    unite: Optional[str] = Field(None, description="Unit drawn when the family mixes units (notebooks/02_indicateurs).")
+    legende: Optional[str] = Field(None, description="End of the figure caption (pipeline.notebooks.family_captions).")
+
+
 class Family(Strict):
+    """A result family: a section of the indicators notebook and of the book (pipeline.notebooks)."""
+
     label: str
+    titre: Optional[str] = Field(None, description="Heading; absent: '<id> — <label>' (pipeline.notebooks.family_captions).")
     note: Optional[str] = None
+    figure: Optional[FamilyFigure] = None
 
 
 class IndicatorsFile(Versioned):
@@ -963,7 +972,7 @@ def problems(name: str, data: Any) -> list[tuple[str, str]]:
 def format_problems(filename: str, probs: list[tuple[str, str]], where: str = "") -> str:
     """The French message of :class:`MethodError`: a header and one line per problem."""
     head = f"La méthodologie ({filename}{', ' + where if where else ''}) comporte {len(probs)} problème(s) :"
-    return head + "".join(f"\n- {filename}, clé « {key} » : {msg}." for key, msg in probs)
+    return head + "".join(f"\n- {filename}, clé « {key} » : {msg}" + ("" if msg.endswith(("?", ".")) else ".") for key, msg in probs)
 
 
 def validate(name: str, data: Any, filename: str | None = None, where: str = "") -> Versioned:
