@@ -215,3 +215,19 @@ def test_cli_shows_the_french_error_without_traceback(method_copy, tmp_path, mon
     err = capsys.readouterr().err
     assert "codebook.yml, clé « tables.activite.colonnes » : clé inconnue — vouliez-vous dire « columns » ?" in err
     assert "Traceback" not in err
+
+
+def test_run_stops_before_any_cae_listing_every_file(method_copy, tmp_path, monkeypatch):
+    from analysis.pipeline import runner
+
+    _edit(method_copy, "publication.yml", lambda d: _rename(d, "graine", "grain"))
+    _edit(method_copy, "qvt.yml", lambda d: d["echelle"].update(max="5"))
+    raw = tmp_path / "raw"
+    (raw / "une-cae").mkdir(parents=True)
+    monkeypatch.setenv("CAE_IMPACT_METHODOLOGY", str(SHIPPED))  # restored after the test (the runner sets it)
+    with pytest.raises(MethodError) as exc:
+        runner.run(raw_dir=raw, processed_dir=tmp_path / "p", out_dir=tmp_path / "o", methodology_dir=method_copy, jobs=1)
+    msg = str(exc.value)
+    assert "publication.yml, clé « grain » : clé inconnue — vouliez-vous dire « graine » ?" in msg
+    assert "qvt.yml, clé « echelle.max » : type attendu : nombre entier, reçu '5'" in msg
+    assert len(exc.value.problems) == 2 and not (tmp_path / "o").exists()  # graine has a default: not missing

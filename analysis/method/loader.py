@@ -29,7 +29,7 @@ from analysis.method import schemas
 from analysis.method.schemas import MethodError
 
 __all__ = ["FILES", "MethodError", "MethodFileNotFound", "path_of", "load", "load_file", "sha256_file", "versions",
-           "content_changed_without_version"]
+           "check_all", "content_changed_without_version"]
 
 #: The methodology files, by short name.
 FILES = {
@@ -111,6 +111,22 @@ def versions(methodology_dir: Path | str | None = None) -> dict[str, dict]:
         if p.exists():
             out[name] = {"file": filename, "version": str(_validated(name, p)["version"]), "sha256": sha256_file(p)}
     return out
+
+
+def check_all(methodology_dir: Path | str | None = None) -> None:
+    """Validate every methodology file present; raise one :class:`MethodError`
+    listing the problems of all the files at once."""
+    messages, problems = [], []
+    for name, filename in FILES.items():
+        p = _dir(methodology_dir) / filename
+        if p.exists():
+            try:
+                _validated(name, p)
+            except MethodError as exc:
+                messages.append(str(exc))
+                problems += exc.problems
+    if messages:
+        raise MethodError("\n".join(messages), problems)
 
 
 def content_changed_without_version(before: dict[str, dict], after: dict[str, dict]) -> list[str]:

@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis import config
+from analysis.method import loader
 from analysis.pipeline import registry
 
 #: Per-CAE stage notebooks, in execution order (from the stage registry).
@@ -415,6 +416,8 @@ def run(
     progress = progress or Progress()
     # every stage (intake here and in workers, each kernel) reads the run's method
     os.environ["CAE_IMPACT_METHODOLOGY"] = str(methodology_dir)
+    # an invalid methodology file stops the run before any CAE: MethodError, shown in French by the CLI
+    loader.check_all(methodology_dir)
     all_caes = list_raw_caes(raw_dir)
     if caes:
         unknown = sorted(set(caes) - set(all_caes))
