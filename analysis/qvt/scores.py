@@ -103,7 +103,7 @@ def who5_score(questionnaire: pd.DataFrame, spec: dict | None = None) -> pd.Seri
     """
     w = load_spec(spec)["who5"]
     items = items_frame(questionnaire, w["items"], reverse=[], scale_min=w["min"], scale_max=w["max"])
-    mean = prorated_mean(items, float(w.get("part_min_items", 1.0)))
+    mean = prorated_mean(items, float(w["part_min_items"]))
     return (mean * len(w["items"]) * float(w["multiplicateur"])).rename("who5")
 
 

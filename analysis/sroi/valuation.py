@@ -188,11 +188,11 @@ def survey_deadweight(questionnaire: pd.DataFrame | None, vm: dict, seed: int, l
     enq = vm["enquete"]
     mapping = {str(k): float(v) for k, v in enq["poids_mort_sans_cae"].items()}
     ans = questionnaire["sans_cae"].astype("string").dropna()
-    ans = ans[~ans.isin([str(x) for x in enq.get("reponses_exclues") or []]) & ans.isin(list(mapping))]
+    ans = ans[~ans.isin([str(x) for x in enq["reponses_exclues"]]) & ans.isin(list(mapping))]
     vals = ans.map(mapping).to_numpy(dtype=float)
     if vals.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
-    lo, hi = bootstrap_mean_interval(vals, enq.get("repetitions_bootstrap", 2000), level, seed, "sans_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, enq["repetitions_bootstrap"], level, seed, "sans_cae:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -210,7 +210,7 @@ def survey_attribution(questionnaire: pd.DataFrame | None, vm: dict, seed: int, 
     if x.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
     vals = 1.0 - x / 100.0
-    lo, hi = bootstrap_mean_interval(vals, vm["enquete"].get("repetitions_bootstrap", 2000), level, seed, "part_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, vm["enquete"]["repetitions_bootstrap"], level, seed, "part_cae:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -224,7 +224,7 @@ def index_factor(vm: dict, year: int) -> float:
 
 
 def _used(vm: dict) -> tuple[set, set]:
-    active = [o for o in vm["resultats"] if o.get("actif", True)]
+    active = [o for o in vm["resultats"] if o["actif"]]
     coefs = {o[k] for o in active for k in KINDS}
     proxys = {o["proxy"] for o in active}
     return coefs, proxys
@@ -245,7 +245,7 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
             continue
         row = dict(cle=name, nom=name, type=c["type"], libelle=c.get("libelle", name), valeur=float(c["valeur"]),
                    min=float(c["min"]), max=float(c["max"]), origine=SOURCE_DEFAULT, n_repondants=0, cae="",
-                   source=c.get("source", ""), url=c.get("url", ""))
+                   source=c["source"], url=c["url"])
         q = c.get("enquete")
         if q:
             fn = survey_deadweight if q == "sans_cae" else survey_attribution
@@ -264,12 +264,12 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
         if name not in used_p:
             continue
         year = int(x["annee"])
-        f = index_factor(vm, year) if x.get("indexer") and year != base else 1.0
+        f = index_factor(vm, year) if x["indexer"] and year != base else 1.0
         idx_txt = (f"{vm['indice']['nom']} : {idx_vals[base]:.2f} ({base}) / {idx_vals[year]:.2f} ({year})".replace(".", ",")
                    if f != 1.0 else "aucun")
         rows.append(dict(cle=name, nom=name, type="proxy", libelle=x.get("libelle", name), valeur=float(x["valeur"]) * f,
                          min=float(x["min"]) * f, max=float(x["max"]) * f, origine=x["source"], n_repondants=0, cae="",
-                         source=x["source"], url=x.get("url", ""), valeur_origine=float(x["valeur"]), annee=year,
+                         source=x["source"], url=x["url"], valeur_origine=float(x["valeur"]), annee=year,
                          unite=x["unite"], indice=idx_txt, facteur_indice=f))
     return pd.DataFrame(rows).set_index("cle", drop=False)
 
@@ -334,7 +334,7 @@ def inputs_table(info: dict, vm: dict) -> pd.DataFrame:
 
 
 def _active(vm: dict) -> list[dict]:
-    return [o for o in vm["resultats"] if o.get("actif", True)]
+    return [o for o in vm["resultats"] if o["actif"]]
 
 
 def _build(data: CaeData, vm: dict, seed: int, level: float) -> tuple[_Model, pd.DataFrame]:
@@ -348,7 +348,7 @@ def _build(data: CaeData, vm: dict, seed: int, level: float) -> tuple[_Model, pd
         name, _ = rule_spec(o["quantite"])
         rows.append(dict(cae=data.slug, id=o["id"], partie_prenante=o["partie_prenante"], resultat=o["resultat"],
                          indicateur=o["indicateur"], quantite=float(q), regle_quantite=name, note_quantite=getattr(q, "note", ""),
-                         unite_quantite=o.get("unite_quantite", ""), duree=int(o["duree"]), k_proxy=key_of[o["proxy"]],
+                         unite_quantite=o["unite_quantite"], duree=int(o["duree"]), k_proxy=key_of[o["proxy"]],
                          **{f"k_{k}": key_of[o[k]] for k in KINDS}))
     inputs = inputs_table(data.info, vm)
     p = vm["parametres"]
@@ -568,12 +568,12 @@ def _settings(vm: dict, methodology_dir, draws, seed):
         level=float(pub.get("niveau_confiance", 0.95)),
         draws=int(draws if draws is not None else p["tirages_monte_carlo"]),
         law=str(p["loi"]),
-        quantiles=tuple(p.get("quantiles_monte_carlo", (0.05, 0.95))),
+        quantiles=tuple(p["quantiles_monte_carlo"]),
         rate=float(p["taux_actualisation"]),
         rate_sensitivity=float(p["taux_actualisation_sensibilite"]),
         discount_first=bool(p["actualiser_annee_1"]),
         base_year=int(p["annee_base"]),
-        version=str(vm.get("version", "?")),
+        version=str(vm["version"]),
     )
 
 
