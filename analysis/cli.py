@@ -18,6 +18,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from analysis.method.schemas import MethodError
+
 EXIT_CODES = """\
 codes de sortie :
   0  succès (des avertissements sont possibles)
@@ -414,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130
+    except MethodError as exc:  # a methodology file does not match its schema: French, no traceback
+        print(exc, file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug or a system problem: one French line, the traceback on request
         import os
 

@@ -174,7 +174,7 @@ def test_method_chapter_follows_the_methodology_files(tmp_path):
     shutil.copytree(ROOT / "methodology", meth)
     vm = yaml.safe_load((meth / "sroi.yml").read_text(encoding="utf-8"))
     proxy = next(iter(k for k in vm["proxys"] if k != "euro"))
-    vm["proxys"][proxy]["valeur"] = 98765.0
+    vm["proxys"][proxy]["valeur"] = vm["proxys"][proxy]["max"] = 98765.0  # min ≤ valeur ≤ max (sroi.yml schema)
     vm["proxys"][proxy]["source"] = "Source inventée pour le test, 2031"
     (meth / "sroi.yml").write_text(yaml.safe_dump(vm, allow_unicode=True), encoding="utf-8")
     before = method_doc.render_method(ROOT / "methodology")

@@ -471,9 +471,9 @@ def test_range_without_its_nature_is_refused_in_french(tmp_path):
         sroi.load_value_map(tmp_path)
     msg = str(exc.value)
     assert str(tmp_path / "sroi.yml") in msg and "3 problème(s)" in msg
-    assert "coefficients.attribution_cae.plage manquant" in msg
-    assert "proxys.are_annuelle.plage = 'quartiles'" in msg
-    assert "coefficients.poids_mort_droits : une plage « interquartile » d'une part demande 0 < min" in msg
+    assert "clé « coefficients.attribution_cae » : plage manquante" in msg
+    assert "clé « proxys.are_annuelle.plage » : choisir parmi « bornes »" in msg
+    assert "clé « coefficients.poids_mort_droits » : une plage « interquartile » d'une part demande 0 < min" in msg
 
 
 def test_real_value_map_states_every_range():

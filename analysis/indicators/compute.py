@@ -49,9 +49,9 @@ SURVEY_TABLE = "questionnaire"
 def load_spec(methodology_dir=None) -> dict:
     """Parse ``indicators.yml``; adds ``_version`` and ``_sha256`` (recorded in outputs)."""
     spec = methodology.load("indicateurs", methodology_dir)
-    spec["_version"] = str(spec.get("version", "?"))
+    spec["_version"] = str(spec["version"])
     spec["_sha256"] = methodology.sha256_file(methodology.path_of("indicateurs", methodology_dir))
-    ids = [i["id"] for i in spec.get("indicators", [])]
+    ids = [i["id"] for i in spec["indicators"]]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ValueError(f"indicators.yml : identifiants en double : {dup}")
@@ -111,11 +111,11 @@ def _seniority(ent: pd.DataFrame, spec: dict) -> pd.Series:
 
 def _derive_dates(ent: pd.DataFrame, act: pd.DataFrame, spec: dict) -> pd.DataFrame:
     """Add the derived event dates of ``spec['derived_dates']`` to ``ent``."""
-    for name, d in (spec.get("derived_dates") or {}).items():
-        src = act if d.get("from", "activite") == "activite" else None
+    for name, d in spec["derived_dates"].items():
+        src = act if d["from"] == "activite" else None
         if src is None:
             raise ValueError(f"derived_dates.{name} : table source inconnue {d.get('from')}")
-        ycol = d.get("year_column", "annee")
+        ycol = d["year_column"]
         m = src[["id", ycol]].copy()
         m["_ok"] = _mask(src, d["where"]) if d.get("where") else True
         m = m.merge(ent[["id", "date_entree"]], on="id", how="inner")
@@ -125,7 +125,7 @@ def _derive_dates(ent: pd.DataFrame, act: pd.DataFrame, spec: dict) -> pd.DataFr
         year = pd.to_numeric(out, errors="coerce")
         jan1 = pd.to_datetime(year.astype("Int64").astype("string") + "-01-01", errors="coerce")
         start = jan1.where(jan1 > ent["date_entree"], ent["date_entree"])
-        if d.get("anchor", "milieu") == "debut":
+        if d["anchor"] == "debut":
             date = start
         else:
             next_jan1 = jan1 + pd.DateOffset(years=1)
@@ -304,7 +304,7 @@ def _share(df, ind, ctx) -> dict:
 def _values(df, ind) -> tuple[np.ndarray, np.ndarray]:
     m = _mask(df, ind.get("filter"))
     x = pd.to_numeric(df[ind["column"]], errors="coerce").to_numpy(dtype=float)
-    x = x * float(ind.get("scale", 1))
+    x = x * float(ind["scale"])
     return x[m], df["_cae"].to_numpy()[m]
 
 
@@ -328,7 +328,7 @@ def _km_data(df, ind) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     start = df[ind["start"]]
     ev = df[ind["event"]]
     censor = None
-    for c in ind.get("censor", ["$fin"]):
+    for c in ind["censor"]:
         # "$fin" is the last day of the period, observed in full: censor at its end
         s = _resolve_value(c, df) + pd.Timedelta(days=1) if c == "$fin" else _resolve_value(c, df) if c.startswith("$") else df[c]
         censor = s if censor is None else censor.where(censor.notna() & (censor <= s.fillna(censor)), s)
@@ -375,7 +375,7 @@ def _top_share(df, ind, ctx) -> dict:
 
 
 def _growth(df, ind, ctx) -> dict:
-    tcol, col = ind.get("time_column", "annee"), ind["column"]
+    tcol, col = ind["time_column"], ind["column"]
     df = df[_mask(df, ind.get("filter"))]
     first, last = [], []
     # the first and last years of each CAE's data (pooled: per CAE)
@@ -440,7 +440,7 @@ def _level_label(column: str, level) -> str:
 
 def _compute_tables(tabs: dict, spec: dict, cae: str, pooled: bool, has_survey: bool) -> pd.DataFrame:
     pub = methodology.load("publication")
-    ctx = Ctx(level=float(pub.get("niveau_confiance", 0.95)), seed=int(pub.get("graine", 0)), pooled=pooled, spec=spec)
+    ctx = Ctx(level=float(pub["niveau_confiance"]), seed=int(pub["graine"]), pooled=pooled, spec=spec)
     rows = []
     for ind in spec["indicators"]:
         if _uses_survey(ind) and not has_survey:
@@ -449,7 +449,7 @@ def _compute_tables(tabs: dict, spec: dict, cae: str, pooled: bool, has_survey: 
         fn = KINDS[ind["kind"]]
         ref = ind.get("reference") or {}
         base = {"cae": cae, "family": ind["family"], "indicator": ind["id"], "label": ind["label"],
-                "unit": ind.get("unit", "nombre"), "reference": ref.get("value", math.nan),
+                "unit": ind["unit"], "reference": ref.get("value", math.nan),
                 "reference_source": ref.get("source"), "reference_year": ref.get("year"), "reference_url": ref.get("url"),
                 "kind": ind["kind"], "source_table": "+".join([ind["table"]] + list(ind.get("join") or [])),
                 "partition": ind.get("partition"), "version": spec["_version"], "note": ind.get("note")}
@@ -555,7 +555,7 @@ def _attributes(data: CaeData, spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     for c in ("date_entree", "date_sortie"):
         ent[c] = pd.to_datetime(ent[c])
     ent["anciennete"] = _seniority(ent, spec)
-    miss = rep.get("missing_label", "nr")
+    miss = rep["missing_label"]
     cols = list(rep["variables"])
     pop = ent[["id"] + cols].copy()
     for c in cols:
@@ -584,11 +584,11 @@ def representativeness(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
             sr = nres / len(resp) if len(resp) else math.nan
             d = stats.standardized_difference(sr, sp) if len(resp) else math.nan
             label = label_of(vspec["codes"], cat) if vspec.get("codes") else cat
-            rows.append({"variable": var, "variable_label": vspec.get("label", var), "category": cat, "category_label": label,
+            rows.append({"variable": var, "variable_label": vspec["label"], "category": cat, "category_label": label,
                          "n_resp": nres, "total_resp": len(resp), "share_resp": sr, "n_pop": npop, "share_pop": sp,
                          "std_diff": d})
     out = pd.DataFrame(rows)
-    out["differs"] = out["std_diff"].abs() > float(rep.get("std_diff_threshold", 0.1))
+    out["differs"] = out["std_diff"].abs() > float(rep["std_diff_threshold"])
     return publish(out, count_cols=["n_resp", "n_pop"], denominator_col="total_resp", group_cols="variable",
                    value_cols=["share_resp", "share_pop", "std_diff", "differs"], complement=False)
 
@@ -752,7 +752,7 @@ def narrative(table: pd.DataFrame, family: str, spec: dict | None = None, data: 
     says which of the family's indicators need the questionnaire."""
     spec = spec or load_spec()
     sub = table[table["family"] == family]
-    fam = spec["families"].get(family, {}).get("label", family)
+    fam = spec["families"][family]["label"]
     missing = ""
     if data is not None and not data.has_survey:
         k = sum(1 for i in survey_indicators(spec) if i["family"] == family)
@@ -830,7 +830,7 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
         ax.set_xlim(0, 1)
     ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois"}.get(unit, "Valeur"))
     ax.set_ylabel("")
-    ax.set_title(spec["families"].get(family, {}).get("label", family))
+    ax.set_title(spec["families"][family]["label"])
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
     return ax
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from analysis import config
+from analysis.method import loader as methodology
 
 
 def normalize_name(text: Any) -> str:
@@ -34,15 +31,10 @@ def normalize_name(text: Any) -> str:
     return s.strip("_")
 
 
-@lru_cache(maxsize=8)
-def _load(path: str) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
-
-
 def load_codebook(path: Path | None = None) -> dict:
-    """Return the parsed codebook (cached; treat as read-only)."""
-    return _load(str(path or config.METHODOLOGY_DIR / "codebook.yml"))
+    """Return the validated codebook (:func:`analysis.method.loader.load_file`,
+    cached per path and content; shared: treat as read-only)."""
+    return methodology.load_file("codebook", path or methodology.path_of("codebook"), shared=True)
 
 
 def table_names(codebook: dict | None = None) -> list[str]:

@@ -49,8 +49,8 @@ import pandas as pd
 import yaml
 
 from analysis.intake import codebook as cb
-from analysis import config
 from analysis.intake.problems import Problem
+from analysis.method import loader as methodology
 from analysis.intake.reading import sniff_separator
 
 # ---------------------------------------------------------------------------
@@ -59,10 +59,9 @@ from analysis.intake.reading import sniff_separator
 
 
 def load_rules(methodology_dir: Path | None = None) -> dict:
-    """Parse ``methodology/endi.yml`` (enDI vocabulary and proposal rules)."""
-    path = Path(methodology_dir or config.METHODOLOGY_DIR) / "endi.yml"
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """``methodology/endi.yml`` (enDI vocabulary and proposal rules), validated
+    (:func:`analysis.method.loader.load`)."""
+    return methodology.load("endi", methodology_dir)
 
 
 def norm(text: Any) -> str:
@@ -105,8 +104,8 @@ def propose_code(label: str, rules: list[dict]) -> tuple[str | None, list[str]]:
     No rule or conflicting rules → None: we never guess between codes."""
     hits: list[str] = []
     for rule in rules or []:
-        if any(keyword_matches(label, k) for k in rule.get("mots", []) or []) and not any(
-            keyword_matches(label, k) for k in rule.get("sauf", []) or []
+        if any(keyword_matches(label, k) for k in rule["mots"]) and not any(
+            keyword_matches(label, k) for k in rule["sauf"]
         ):
             code = str(rule["code"])
             if code not in hits:
@@ -423,7 +422,7 @@ def _read_export(path: Path, kind: str, rules: dict, problems: list[Problem]) ->
 
 
 def _split_multi(label: str, rules: dict) -> list[str]:
-    sep = rules.get("separateur_multivaleur", " ; ")
+    sep = rules["separateur_multivaleur"]
     parts = [p.strip() for p in str(label).split(sep.strip())] if sep.strip() in str(label) else [str(label).strip()]
     return [p for p in parts if p]
 
@@ -444,7 +443,7 @@ def _list_labels(exports: Iterable[_Export], rules: dict) -> dict[str, dict[str,
 
 
 def _proposal(label: str, spec: dict, rules: dict) -> tuple[str, list[str]]:
-    code, hits = propose_code(label, spec.get("regles") or [])
+    code, hits = propose_code(label, spec["regles"])
     if code is None and not hits and spec.get("defaut") == "libelle":
         return label, hits
     return (code if code is not None else rules["a_completer"]), hits
@@ -527,7 +526,7 @@ def write_mapping(folder: Path, out: Path | None = None) -> Path:
         "# sur une erreur qui nomme le libellé.",
         "# Relancer `cae-impact endi-mapping` après un nouvel export ajoute les nouveaux libellés",
         "# sans toucher à vos décisions.",
-        f"# Règles de proposition : methodology/endi.yml, version {rules.get('version', '?')}.",
+        f"# Règles de proposition : methodology/endi.yml, version {rules['version']}.",
         "",
     ]
     for name, spec in rules["listes"].items():
@@ -535,7 +534,7 @@ def write_mapping(folder: Path, out: Path | None = None) -> Path:
         lines.append(f"  # Colonne enDI « {spec['libelle']} » → colonne du protocole « {spec['protocole']} ».")
         lines.append(f"  # Codes possibles : {_codes_comment(spec, rules)}.")
         if spec.get("multivaleur"):
-            prio = ", ".join(rules.get("priorite_situation_entree", []))
+            prio = ", ".join(rules["priorite_situation_entree"])
             lines.append("  # Une cellule peut contenir plusieurs statuts séparés par « ; » : chaque statut est")
             lines.append(f"  # traduit puis le premier code dans cet ordre est retenu : {prio}.")
         if spec["colonne"] == "type_sortie":
@@ -1060,7 +1059,7 @@ def _activite(ca: list[_Export], ent: pd.DataFrame | None, steps: dict, folder: 
     if ent is not None:
         for _, e in ent.iterrows():
             info[e["id"]] = (_ts(e["date_entree"]), _ts(e["date_sortie"]), _ts(e["date_cesa"]))
-    off = float(rules["remuneration"].get("hors_contrat_mensuel", 0))
+    off = float(rules["remuneration"]["hors_contrat_mensuel"])
     recs, lines, files = [], [], []
     for (pid, y), rec in sorted(rows.items(), key=lambda kv: (kv[1]["_fichier"], kv[1]["_ligne"], kv[0][1])):
         entry, exit_, cesa = info.get(pid, (None, None, None))

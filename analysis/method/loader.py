@@ -1,19 +1,35 @@
 """Load the versioned methodology files (``methodology/*.yml``).
 
 The method is data: indicators, SROI value map, QVT scales, publication
-rules and the codebook are YAML files the evaluator edits. Outputs record
-each file's ``version`` and sha256 so that every number can be traced
-(PROTOCOL §4).
+rules and the codebook are YAML files the evaluator edits. Each file is
+validated against its declared schema (:mod:`analysis.method.schemas`) when
+loaded: a misspelt, missing or ill-typed key raises :class:`MethodError`, a
+French message naming the file and every faulty key. The loaded data are the
+file's own values with the schema's defaults filled in, so callers index
+``spec["key"]`` without repeating a default.
+
+A file is parsed and validated once per process and content: the cache key
+is (resolved path, sha256 of the bytes), so an edited file is re-read and a
+copy of the method in another folder (``methodology_dir``) is its own entry.
+
+Outputs record each file's ``version`` and sha256 so that every number can
+be traced (PROTOCOL §4).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 
 import yaml
 
 from analysis import config
+from analysis.method import schemas
+from analysis.method.schemas import MethodError
+
+__all__ = ["FILES", "MethodError", "MethodFileNotFound", "path_of", "load", "load_file", "sha256_file", "versions",
+           "check_all", "content_changed_without_version"]
 
 #: The methodology files, by short name.
 FILES = {
@@ -27,14 +43,55 @@ FILES = {
 }
 
 
-def path_of(name: str, methodology_dir: Path | None = None) -> Path:
-    return Path(methodology_dir or config.METHODOLOGY_DIR) / FILES[name]
+class MethodFileNotFound(MethodError, FileNotFoundError):
+    """A methodology file is absent (also a FileNotFoundError, for callers that tolerate it)."""
 
 
-def load(name: str, methodology_dir: Path | None = None) -> dict:
-    """Parse methodology file ``name`` (a key of :data:`FILES`)."""
-    with open(path_of(name, methodology_dir), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+#: (resolved path, sha256) -> validated data with defaults filled. Never handed out directly.
+_CACHE: dict[tuple[str, str], dict] = {}
+
+
+def _dir(methodology_dir: Path | str | None) -> Path:
+    # config.METHODOLOGY_DIR is read at call time (CAE_IMPACT_METHODOLOGY may be set by the runner).
+    return Path(methodology_dir) if methodology_dir else Path(config.METHODOLOGY_DIR)
+
+
+def path_of(name: str, methodology_dir: Path | str | None = None) -> Path:
+    return _dir(methodology_dir) / FILES[name]
+
+
+def _validated(name: str, path: Path) -> dict:
+    path = Path(path).resolve()
+    filename = path.name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise MethodFileNotFound(f"Fichier de méthodologie introuvable : {path}.") from None
+    key = (str(path), hashlib.sha256(raw).hexdigest())
+    if key not in _CACHE:
+        try:
+            data = yaml.safe_load(raw.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise MethodError(f"{filename} illisible ({path}) : {exc}") from None
+        model = schemas.validate(name, data, filename, where=str(path))
+        _CACHE[key] = schemas.fill_defaults(data, model)
+    return _CACHE[key]
+
+
+def load(name: str, methodology_dir: Path | str | None = None) -> dict:
+    """Methodology file ``name`` (a key of :data:`FILES`) from
+    ``methodology_dir`` (default: ``config.METHODOLOGY_DIR``), validated, with
+    the schema's defaults filled in. Returns a fresh copy the caller may
+    modify. Raises :class:`MethodError` (French) when it is invalid."""
+    return copy.deepcopy(_validated(name, path_of(name, methodology_dir)))
+
+
+def load_file(name: str, path: Path | str, *, shared: bool = False) -> dict:
+    """Like :func:`load` for a file at an explicit ``path`` validated as
+    ``name``. ``shared=True`` returns the cached object itself (no copy: the
+    caller must treat it as read-only; for hot paths such as the codebook)."""
+    data = _validated(name, Path(path))
+    return data if shared else copy.deepcopy(data)
 
 
 def sha256_file(path: Path) -> str:
@@ -45,11 +102,35 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def versions(methodology_dir: Path | None = None) -> dict[str, dict]:
-    """{name: {"file", "version", "sha256"}} for every methodology file present."""
+def versions(methodology_dir: Path | str | None = None) -> dict[str, dict]:
+    """{name: {"file", "version", "sha256"}} for every methodology file present:
+    the human ``version`` written in the file and the sha256 of its content."""
     out = {}
     for name, filename in FILES.items():
-        p = Path(methodology_dir or config.METHODOLOGY_DIR) / filename
+        p = _dir(methodology_dir) / filename
         if p.exists():
-            out[name] = {"file": filename, "version": str(load(name, methodology_dir).get("version", "?")), "sha256": sha256_file(p)}
+            out[name] = {"file": filename, "version": str(_validated(name, p)["version"]), "sha256": sha256_file(p)}
     return out
+
+
+def check_all(methodology_dir: Path | str | None = None) -> None:
+    """Validate every methodology file present; raise one :class:`MethodError`
+    listing the problems of all the files at once."""
+    messages, problems = [], []
+    for name, filename in FILES.items():
+        p = _dir(methodology_dir) / filename
+        if p.exists():
+            try:
+                _validated(name, p)
+            except MethodError as exc:
+                messages.append(str(exc))
+                problems += exc.problems
+    if messages:
+        raise MethodError("\n".join(messages), problems)
+
+
+def content_changed_without_version(before: dict[str, dict], after: dict[str, dict]) -> list[str]:
+    """Names of the files (as in :func:`versions`) whose content changed
+    between two :func:`versions` results while their ``version`` did not."""
+    return [n for n, v in after.items()
+            if n in before and v["sha256"] != before[n]["sha256"] and v["version"] == before[n]["version"]]

@@ -55,7 +55,7 @@ def expand_families(nb, spec: dict, level_pct: str):
         return nb
     out = copy.deepcopy(nb)
     templates = [cells[i] for i in idx]
-    with_indicators = {i["family"] for i in spec.get("indicators", [])}
+    with_indicators = {i["family"] for i in spec["indicators"]}
     generated = []
     for fid, fam in spec["families"].items():
         caps = family_captions(fid, fam, level_pct)

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis import config
+from analysis.method import loader
 from analysis.pipeline import registry
 
 #: Per-CAE stage notebooks, in execution order (from the stage registry).
@@ -488,7 +489,24 @@ def _is_fresh(cae_out: Path, fingerprint: str) -> bool:
         return False
 
 
-def run(
+def run(*args, **kwargs) -> dict:
+    """Run every CAE (or ``caes``) and the national notebook; return a summary
+    dict {"ok", "caes": [CaeResult...], "national": CaeResult|None}, also
+    written to ``<out>/run_summary.json``. Arguments: see :func:`_run`. The
+    run's methodology folder is given to every stage through
+    ``CAE_IMPACT_METHODOLOGY`` and the variable is restored afterwards, so
+    one run never changes the method of the next one in the same process."""
+    old = os.environ.get("CAE_IMPACT_METHODOLOGY")
+    try:
+        return _run(*args, **kwargs)
+    finally:
+        if old is None:
+            os.environ.pop("CAE_IMPACT_METHODOLOGY", None)
+        else:
+            os.environ["CAE_IMPACT_METHODOLOGY"] = old
+
+
+def _run(
     caes: list[str] | None = None,
     raw_dir: Path | None = None,
     processed_dir: Path | None = None,
@@ -502,9 +520,7 @@ def run(
     progress: Progress | None = None,
     stages: list[str] | None = None,
 ) -> dict:
-    """Run every CAE (or ``caes``) and the national notebook; return a summary
-    dict {"ok", "caes": [CaeResult...], "national": CaeResult|None}. Also
-    written to ``<out>/run_summary.json``."""
+    """The body of :func:`run`."""
     raw_dir = Path(raw_dir or config.RAW_DIR).resolve()
     processed_dir = Path(processed_dir or config.PROCESSED_DIR).resolve()
     out_dir = Path(out_dir or config.OUT_DIR).resolve()
@@ -513,6 +529,8 @@ def run(
     progress = progress or Progress()
     # every stage (intake here and in workers, each kernel) reads the run's method
     os.environ["CAE_IMPACT_METHODOLOGY"] = str(methodology_dir)
+    # an invalid methodology file stops the run before any CAE: MethodError, shown in French by the CLI
+    loader.check_all(methodology_dir)
     scan = scan_raw(raw_dir)
     all_caes = scan.caes
     if caes:

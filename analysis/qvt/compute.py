@@ -84,13 +84,13 @@ def _rules(spec: dict | None = None) -> dict:
     return {
         "seuil_effectif": int(pub["seuil_effectif"]),
         "seuil_denominateur": int(pub["seuil_denominateur"]),
-        "level": float(pub.get("niveau_confiance", 0.95)),
-        "anonymiser": bool(pub.get("anonymiser_cae", False)),
+        "level": float(pub["niveau_confiance"]),
+        "anonymiser": bool(pub["anonymiser_cae"]),
         "n_min_fiabilite": int(spec["fiabilite"]["n_min"]),
-        "omega_items_min": int(spec["fiabilite"].get("omega_items_min", 3)),
+        "omega_items_min": int(spec["fiabilite"]["omega_items_min"]),
         "n_min_groupe": int(comp["n_min_groupe"]),
-        "correction": str(comp.get("correction", "holm")),
-        "exclus": list(comp.get("exclus", [])),
+        "correction": str(comp["correction"]),
+        "exclus": list(comp["exclus"]),
         "seuil_accord": float(spec["echelle"]["seuil_accord"]),
     }
 
@@ -105,10 +105,10 @@ def _mask_count(count, seuil_effectif: int):
 
 
 def _reference(spec: dict, code: str) -> tuple[float, str]:
-    ref = (spec.get("references") or {}).get(code)
+    ref = spec["references"].get(code)
     if not ref:
         return (math.nan, "")
-    src = str(ref.get("source", ""))
+    src = str(ref["source"])
     if ref.get("annee"):
         src = f"{src} ({ref['annee']})"
     return (float(ref["valeur"]), src)
@@ -360,7 +360,7 @@ def cae_labels(datas: list[CaeData], anonymise: bool | None = None) -> dict[str,
     """Display name of each CAE: its ``nom``, or "CAE 1 … CAE N" (sorted by
     slug) when ``publication.anonymiser_cae`` is true."""
     if anonymise is None:
-        anonymise = bool(qs.publication_rules().get("anonymiser_cae", False))
+        anonymise = bool(qs.publication_rules()["anonymiser_cae"])
     slugs = sorted(d.slug for d in datas)
     names = {d.slug: (d.info.get("nom") or d.slug) if isinstance(d.info, dict) else d.slug for d in datas}
     out = {s: (f"CAE {i}" if anonymise else str(names[s])) for i, s in enumerate(slugs, 1)}
@@ -414,7 +414,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
                        ignore_index=True)
     matrix.insert(1, "cae_label", matrix["cae"].map(labels))
     facteurs = {f: fs.get("reference") for f, fs in spec["comparaisons"]["facteurs"].items()}
-    names = {f: fs.get("label", f) for f, fs in spec["comparaisons"]["facteurs"].items()}
+    names = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
     names["cae"] = "Coopérative"
     level_names = {**group_labels(spec), "cae": labels}
     kw = dict(names=names, level_names=level_names)
@@ -424,11 +424,11 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
                                           **kw)
         coef_scores.append(tab)
         notes += n
-    mo = spec.get("modeles", {}).get("ordinal", {})
+    mo = spec["modeles"]["ordinal"]
     for item in qs.all_items(spec):
         tab, n = qvt_models.fit_item_ordinal(items, item, facteurs, "cae", r["n_min_groupe"], r["exclus"], r["level"],
-                                             distr=mo.get("distr", "logit"), method=mo.get("method", "bfgs"),
-                                             maxiter=int(mo.get("maxiter", 2000)), **kw)
+                                             distr=mo["distr"], method=mo["method"],
+                                             maxiter=int(mo["maxiter"]), **kw)
         coef_items.append(tab)
         notes += n
     for tab in coef_scores + coef_items:
@@ -576,7 +576,7 @@ def format_coefficients(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFra
     """French display of a model coefficient table (:mod:`analysis.qvt.models`)."""
     spec = qs.load_spec(spec)
     labs = group_labels(spec)
-    fl = {f: fs.get("label", f) for f, fs in spec["comparaisons"]["facteurs"].items()}
+    fl = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
     fl.update({"cae": "Coopérative", "const": "Constante", "seuil": "Seuil"})
     out_labels = outcomes(spec)
     item_labels = {c: s.get("label", c) for c, s in _codebook.columns("questionnaire").items()}
@@ -753,7 +753,7 @@ def design_caveats_fr(result: QvtResult | QvtNational, spec: dict | None = None)
     number of respondents computed from the data and the reference sentence
     following ``qvt.yml`` (``references``)."""
     spec = qs.load_spec(spec)
-    refs = set((spec.get("references") or {}))
+    refs = set(spec["references"])
     no_ref = not (refs & set(qs.dimensions(spec)))
     n = len(result.scores)
     n_txt = f"{fr_number(n)} répondants" if n >= qs.publication_rules()["seuil_denominateur"] else "peu de répondants"

@@ -17,14 +17,14 @@ from analysis.intake import codebook as _codebook
 from analysis.method import loader as _methodology
 
 
-def load_spec(spec: dict | None = None) -> dict:
+def load_spec(spec: dict | None = None, methodology_dir=None) -> dict:
     """The QVT methodology (``qvt.yml``) unless one is given."""
-    return spec if spec is not None else _methodology.load("qvt")
+    return spec if spec is not None else _methodology.load("qvt", methodology_dir)
 
 
-def publication_rules() -> dict:
+def publication_rules(methodology_dir=None) -> dict:
     """Publication thresholds (``publication.yml``)."""
-    return _methodology.load("publication")
+    return _methodology.load("publication", methodology_dir)
 
 
 def dimensions(spec: dict | None = None) -> dict[str, dict]:
@@ -103,7 +103,7 @@ def who5_score(questionnaire: pd.DataFrame, spec: dict | None = None) -> pd.Seri
     """
     w = load_spec(spec)["who5"]
     items = items_frame(questionnaire, w["items"], reverse=[], scale_min=w["min"], scale_max=w["max"])
-    mean = prorated_mean(items, float(w.get("part_min_items", 1.0)))
+    mean = prorated_mean(items, float(w["part_min_items"]))
     return (mean * len(w["items"]) * float(w["multiplicateur"])).rename("who5")
 
 

@@ -413,7 +413,7 @@ def assemble(
     out_dir = Path(out_dir or config.OUT_DIR)
     report_dir = Path(report_dir or config.REPORT_DIR)
     if anonymise is None:
-        anonymise = bool(methodology.load("publication", methodology_dir).get("anonymiser_cae", False))
+        anonymise = bool(methodology.load("publication", methodology_dir)["anonymiser_cae"])
 
     chapters = chapters_for(_ok_caes(out_dir), processed_dir, anonymise)
 

@@ -55,7 +55,7 @@ def _version_line(name: str, methodology_dir) -> str:
     path = methodology.path_of(name, methodology_dir)
     if not path.exists():
         return ""
-    version = methodology.load(name, methodology_dir).get("version", "?")
+    version = methodology.load(name, methodology_dir)["version"]
     return f"_Fichier `methodology/{path.name}`, version {version}._\n\n"
 
 
@@ -76,9 +76,9 @@ def indicators_section(methodology_dir=None) -> str:
         "growth": "évolution moyenne (Student apparié)",
         "paired_diff": "écart moyen avant/après (Student apparié)",
     }
-    for fam, meta in spec.get("families", {}).items():
-        inds = [i for i in spec.get("indicators", []) if i.get("family") == fam]
-        out.append(f"### {fam}. {meta.get('label', fam)}\n\n")
+    for fam, meta in spec["families"].items():
+        inds = [i for i in spec["indicators"] if i["family"] == fam]
+        out.append(f"### {fam}. {meta['label']}\n\n")
         if meta.get("note"):
             out.append(f"{meta['note']}\n\n")
         rows = []
@@ -104,7 +104,7 @@ def indicators_section(methodology_dir=None) -> str:
 
 def sroi_section(methodology_dir=None) -> str:
     vm = methodology.load("sroi", methodology_dir)
-    p = vm.get("parametres", {})
+    p = vm["parametres"]
     out = ["## La valeur sociale créée (SROI) {#sec-methode-sroi}\n\n", _version_line("sroi", methodology_dir)]
     out.append(
         "La valeur sociale suit le guide SROI (2012) : pour chaque partie prenante, chaque résultat est "
@@ -123,7 +123,7 @@ def sroi_section(methodology_dir=None) -> str:
     ]
     out.append("### Réglages généraux\n\n")
     out.append(md_table(rows, [("p", "Paramètre"), ("v", "Valeur"), ("s", "Source")]))
-    stake = vm.get("parties_prenantes", {})
+    stake = vm["parties_prenantes"]
     out.append("### Carte de la valeur\n\n")
     rows = [
         {
@@ -134,28 +134,28 @@ def sroi_section(methodology_dir=None) -> str:
             "proxy": vm.get("proxys", {}).get(r.get("proxy"), {}).get("libelle", r.get("proxy")),
             "coef": ", ".join(str(r.get(k)) for k in ("poids_mort", "attribution", "deplacement", "erosion") if r.get(k)),
         }
-        for r in vm.get("resultats", [])
-        if r.get("actif", True)
+        for r in vm["resultats"]
+        if r["actif"]
     ]
     out.append(md_table(rows, [("pp", "Partie prenante"), ("res", "Résultat"), ("ind", "Indicateur"), ("duree", "Durée (ans)"), ("proxy", "Proxy financier"), ("coef", "Coefficients")]))
     out.append("### Proxys financiers\n\n")
     rows = [
         {"id": k, "lib": v.get("libelle"), "val": v.get("valeur"), "plage": f"{_cell(v.get('min'))} – {_cell(v.get('max'))}", "unite": v.get("unite"), "annee": v.get("annee"), "src": _link(v.get("source"), v.get("url"))}
-        for k, v in vm.get("proxys", {}).items()
+        for k, v in vm["proxys"].items()
     ]
     out.append(md_table(rows, [("id", "Code"), ("lib", "Proxy"), ("val", "Valeur"), ("plage", "Plage"), ("unite", "Unité"), ("annee", "Année"), ("src", "Source")]))
-    idx = vm.get("indice", {})
+    idx = vm["indice"]
     if idx:
         out.append(f"Les proxys d'une autre année sont ramenés en euros de {p.get('annee_base')} par l'indice « {idx.get('nom', '')} » ({_link(idx.get('source'), idx.get('url'))}).\n\n")
     out.append("### Coefficients\n\n")
     rows = [
         {"id": k, "lib": v.get("libelle"), "val": fr_percent(v.get("valeur"), 1), "plage": f"{fr_percent(v.get('min'), 0)} – {fr_percent(v.get('max'), 0)}", "enq": v.get("enquete", ""), "src": _link(v.get("source"), v.get("url"))}
-        for k, v in vm.get("coefficients", {}).items()
+        for k, v in vm["coefficients"].items()
     ]
     out.append(md_table(rows, [("id", "Code"), ("lib", "Coefficient"), ("val", "Valeur"), ("plage", "Plage"), ("enq", "Mesuré par le questionnaire"), ("src", "Source")]))
-    enq = vm.get("enquete", {})
+    enq = vm["enquete"]
     if enq:
-        mapping = ", ".join(f"« {codebook.label_of('sans_cae', k)} » : {fr_percent(v, 0)}" for k, v in enq.get("poids_mort_sans_cae", {}).items())
+        mapping = ", ".join(f"« {codebook.label_of('sans_cae', k)} » : {fr_percent(v, 0)}" for k, v in enq["poids_mort_sans_cae"].items())
         out.append(
             f"Quand la CAE compte au moins {enq.get('min_repondants')} répondants, le poids mort vient de la question "
             f"« Sans la CAE, mon activité… » ({mapping}) et l'attribution de la part de leur évolution que les "
@@ -171,14 +171,14 @@ def qvt_section(methodology_dir=None) -> str:
     cols = codebook.columns("questionnaire", cb)
     out = ["## La qualité de vie au travail {#sec-methode-qvt}\n\n", _version_line("qvt", methodology_dir)]
     rows = []
-    for dim, meta in spec.get("dimensions", {}).items():
-        for item in meta.get("items", []):
-            rows.append({"dim": meta.get("label", dim), "item": item, "texte": cols.get(item, {}).get("label", ""), "inv": bool(cols.get(item, {}).get("reverse"))})
+    for dim, meta in spec["dimensions"].items():
+        for item in meta["items"]:
+            rows.append({"dim": meta["label"], "item": item, "texte": cols.get(item, {}).get("label", ""), "inv": bool(cols.get(item, {}).get("reverse"))})
     out.append(md_table(rows, [("dim", "Dimension"), ("item", "Item"), ("texte", "Énoncé"), ("inv", "Formulé à l'envers")]))
-    ech = spec.get("echelle", {})
+    ech = spec["echelle"]
     out.append(
         f"Chaque item est noté de {ech.get('min')} à {ech.get('max')} ; un item formulé à l'envers est recodé "
-        f"({ech.get('min', 1) + ech.get('max', 5)} − note). Le score d'une dimension est la moyenne des items "
+        f"({ech['min'] + ech['max']} − note). Le score d'une dimension est la moyenne des items "
         f"répondus, calculée si au moins {fr_percent(spec.get('part_min_items'), 0)} des items sont renseignés. "
         f"Une dimension est jugée favorable à partir de {ech.get('seuil_accord')}.\n\n"
     )
@@ -209,7 +209,7 @@ def publication_section(methodology_dir=None) -> str:
 
 def limits_section(methodology_dir=None) -> str:
     log = methodology.load("hypotheses", methodology_dir)
-    entries = [e for e in log.get("entrees", []) if e.get("nature") == "reserve"]
+    entries = [e for e in log["entrees"] if e["nature"] == "reserve"]
     out = ["## Limites {#sec-methode-limites}\n\n"]
     out += [f"- {e['texte']} ({e['id']})\n" for e in entries]
     out.append(
@@ -250,7 +250,7 @@ def assumptions_section(methodology_dir=None) -> str:
     log = methodology.load("hypotheses", methodology_dir)
     rows = [
         {"id": e.get("id"), "etape": e.get("etape"), "nature": e.get("nature"), "texte": e.get("texte"), "q": e.get("qualite"), "i": e.get("impact"), "src": e.get("source"), "v": "à vérifier" if e.get("a_verifier") else ""}
-        for e in log.get("entrees", [])
+        for e in log["entrees"]
     ]
     return (
         "## Journal des hypothèses et réserves {#sec-annexe-hypotheses}\n\n"

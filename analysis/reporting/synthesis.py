@@ -75,7 +75,7 @@ def date_fr(iso: str) -> str:
 def headline_indicators(indicators: pd.DataFrame | None, spec: dict) -> pd.DataFrame:
     """The summary's indicators (``synthese:`` ids in the methodology), in
     that order, published ones only (no breakdown rows)."""
-    ids = spec.get("synthese", [])
+    ids = spec["synthese"]
     if indicators is None or not len(indicators) or not ids:
         return pd.DataFrame(columns=[] if indicators is None else indicators.columns)
     t = indicators[indicators["indicator"].isin(ids) & ~indicators["suppressed"].astype(bool)]

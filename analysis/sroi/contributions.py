@@ -51,7 +51,7 @@ def annual_smic(years, hours, gross, cfg: dict) -> np.ndarray:
     smic_h = _by_year(cfg["smic_horaire"], pd.Series(years), "smic_horaire")
     h = np.asarray(hours, dtype=float)
     g = np.asarray(gross, dtype=float)
-    mode = cfg.get("heures_manquantes", "smic")
+    mode = cfg["heures_manquantes"]
     if mode == "smic":
         fill = np.minimum(g / smic_h, float(cfg["heures_temps_plein"]))
     elif mode == "temps_plein":
@@ -94,10 +94,10 @@ def employer_contributions(gross, years, hours, cfg: dict) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         multiple = np.where(smic > 0, g / smic, 0.0)
     rate = np.full_like(g, float(cfg["taux_patronal"]))
-    for m in cfg.get("majorations_patronales") or []:
+    for m in cfg["majorations_patronales"]:
         rate = rate + np.where(multiple > float(m["seuil_smic"]), float(m["taux"]), 0.0)
     T = _by_year(cfg["coefficient_T"], pd.Series(years), "coefficient_T")
-    c = reduction_coefficient(g, smic, T, float(cfg.get("seuil_reduction_smic", 1.6)))
+    c = reduction_coefficient(g, smic, T, float(cfg["seuil_reduction_smic"]))
     return g * rate - c * g
 
 

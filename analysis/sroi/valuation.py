@@ -52,11 +52,13 @@ import pandas as pd
 from scipy import optimize
 
 from analysis.method import loader as _meth
+from analysis.method import schemas as _schemas
+from analysis.method.schemas import MethodError
 from analysis.publication.formatting import fr_percent
 from analysis.intake.processed import CaeData
-from analysis.sroi.quantities import RULES, compute_quantity, rule_spec
+from analysis.sroi.quantities import compute_quantity, rule_spec
 
-KINDS = ("poids_mort", "attribution", "deplacement", "erosion")
+KINDS = _schemas.COEFFICIENT_KINDS
 KIND_LABELS = {
     "poids_mort": "Poids mort",
     "attribution": "Attribution",
@@ -66,10 +68,11 @@ KIND_LABELS = {
 }
 SOURCE_SURVEY = "questionnaire"
 SOURCE_DEFAULT = "défaut méthodologique"
-SURVEY_QUESTIONS = {"sans_cae": "poids_mort", "part_cae": "attribution"}
+SURVEY_QUESTIONS = _schemas.SURVEY_QUESTIONS
 LAWS = ("pert", "triangulaire")
-#: ``plage`` of a range -> probability mass between min and max (None: hard bounds).
-RANGE_KINDS = {"bornes": None, "interquartile": 0.50, "intervalle_95": 0.95}
+#: ``plage`` of a range -> probability mass between min and max (None: hard bounds);
+#: the kinds themselves are declared in analysis.method.schemas.RANGE_KINDS.
+RANGE_KINDS = dict(zip(_schemas.RANGE_KINDS, (None, 0.50, 0.95)))
 RANGE_LABELS = {"bornes": "bornes", "interquartile": "écart interquartile", "intervalle_95": "intervalle à 95 %"}
 RESSOURCES = {
     "subventions_publiques": "Subventions publiques",
@@ -79,161 +82,36 @@ RESSOURCES = {
 }
 
 
-class ValueMapError(ValueError):
+class ValueMapError(MethodError):
     """The SROI methodology file is invalid; the message lists every problem in French."""
 
 
 # ==========================================================================
-# Loading and validation
+# Loading and validation (the schema lives in analysis.method.schemas.SroiFile)
 # ==========================================================================
-def _is_share(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= float(x) <= 1.0
-
-
-def _range_problems(where: str, x: dict, share: bool) -> list[str]:
-    """Problems of the ``plage`` of one range (French). A real range (min < max)
-    must say what it is; a quantile range needs an open interval on which its
-    law exists: 0 < min < max < 1 for a share (Beta), 0 < min < max for an
-    amount (log-normal)."""
-    kind, lo, hi = x.get("plage"), float(x["min"]), float(x["max"])
-    kinds = ", ".join(f"« {k} »" for k in RANGE_KINDS)
-    if kind is None:
-        return [] if hi - lo <= 0 else [f"{where}.plage manquant : dire ce que couvre la plage [min ; max] ({kinds})."]
-    if kind not in RANGE_KINDS:
-        return [f"{where}.plage = {kind!r} : choisir parmi {kinds}."]
-    if RANGE_KINDS[kind] is None or hi - lo <= 0:
-        return []
-    if share and not (0 < lo and hi < 1):
-        return [f"{where} : une plage « {kind} » d'une part demande 0 < min et max < 1 (loi bêta), ici {lo} ; {hi}."]
-    if not share and not lo > 0:
-        return [f"{where} : une plage « {kind} » d'un montant demande min > 0 (loi log-normale), ici {lo}."]
-    return []
-
-
 def validate_value_map(vm: dict) -> list[str]:
-    """Every problem of a value-map dict, in French (empty list when valid)."""
-    pb: list[str] = []
-    if not isinstance(vm, dict):
-        return ["Le fichier sroi.yml doit contenir un dictionnaire YAML."]
-    for block in ("version", "parametres", "parties_prenantes", "indice", "enquete", "cotisations", "coefficients", "proxys", "resultats"):
-        if block not in vm:
-            pb.append(f"Bloc « {block} » absent de sroi.yml.")
-    if pb:
-        return pb
-    p = vm["parametres"]
-    for key in ("annee_base", "taux_actualisation", "taux_actualisation_sensibilite", "actualiser_annee_1", "taux_horaire_benevolat", "tirages_monte_carlo", "loi"):
-        if key not in p:
-            pb.append(f"parametres : « {key} » manquant.")
-    if not pb:
-        for key in ("taux_actualisation", "taux_actualisation_sensibilite"):
-            if not (isinstance(p[key], (int, float)) and 0 <= p[key] < 1):
-                pb.append(f"parametres.{key} = {p[key]!r} : un taux entre 0 et 1 est attendu (0.035 pour 3,5 %).")
-        if not isinstance(p["actualiser_annee_1"], bool):
-            pb.append("parametres.actualiser_annee_1 : true ou false attendu.")
-        if not (isinstance(p["tirages_monte_carlo"], int) and p["tirages_monte_carlo"] >= 1000):
-            pb.append("parametres.tirages_monte_carlo : un entier d'au moins 1 000 est attendu (10 000 conseillé).")
-        if p["loi"] not in LAWS:
-            pb.append(f"parametres.loi = {p['loi']!r} : choisir « pert » ou « triangulaire ».")
-        if not (isinstance(p["taux_horaire_benevolat"], (int, float)) and p["taux_horaire_benevolat"] >= 0):
-            pb.append("parametres.taux_horaire_benevolat : un montant positif est attendu.")
-    idx = (vm["indice"] or {}).get("valeurs") or {}
-    idx_years = {int(k) for k in idx}
-    if "annee_base" in p and int(p["annee_base"]) not in idx_years:
-        pb.append(f"indice.valeurs : pas de valeur pour l'année de base {p['annee_base']}.")
-    enq = vm["enquete"]
-    if not (isinstance(enq.get("min_repondants"), int) and enq["min_repondants"] >= 1):
-        pb.append("enquete.min_repondants : un entier ≥ 1 est attendu.")
-    for code, v in (enq.get("poids_mort_sans_cae") or {}).items():
-        if not _is_share(v):
-            pb.append(f"enquete.poids_mort_sans_cae.{code} = {v!r} : une part entre 0 et 1 est attendue.")
-    coefs, proxys = vm["coefficients"] or {}, vm["proxys"] or {}
-    for name in set(coefs) & set(proxys):
-        pb.append(f"« {name} » est à la fois un coefficient et un proxy : donnez-leur des noms différents.")
-    for name, c in coefs.items():
-        where = f"coefficients.{name}"
-        if c.get("type") not in KINDS:
-            pb.append(f"{where}.type = {c.get('type')!r} : choisir parmi {', '.join(KINDS)}.")
-        vals = [c.get(k) for k in ("min", "valeur", "max")]
-        if not all(_is_share(v) for v in vals):
-            pb.append(f"{where} : min, valeur et max doivent être des parts entre 0 et 1.")
-        elif not (vals[0] <= vals[1] <= vals[2]):
-            pb.append(f"{where} : il faut min ≤ valeur ≤ max (ici {vals[0]} ; {vals[1]} ; {vals[2]}).")
-        else:
-            pb += _range_problems(where, c, share=True)
-        if c.get("enquete") not in (None, *SURVEY_QUESTIONS):
-            pb.append(f"{where}.enquete = {c.get('enquete')!r} : choisir « sans_cae » ou « part_cae ».")
-        elif c.get("enquete") and SURVEY_QUESTIONS[c["enquete"]] != c.get("type"):
-            pb.append(f"{where} : la question « {c['enquete']} » mesure un coefficient de type « {SURVEY_QUESTIONS[c['enquete']]} ».")
-        if not c.get("source"):
-            pb.append(f"{where} : source manquante.")
-    for name, x in proxys.items():
-        where = f"proxys.{name}"
-        vals = [x.get(k) for k in ("min", "valeur", "max")]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in vals):
-            pb.append(f"{where} : min, valeur et max doivent être des montants positifs.")
-        elif not (vals[0] <= vals[1] <= vals[2]):
-            pb.append(f"{where} : il faut min ≤ valeur ≤ max.")
-        else:
-            pb += _range_problems(where, x, share=False)
-        for k in ("unite", "annee", "source"):
-            if not x.get(k):
-                pb.append(f"{where} : « {k} » manquant.")
-        if "url" not in x:
-            pb.append(f"{where} : « url » manquant (chaîne vide si aucune).")
-        if x.get("indexer") and x.get("annee") is not None and int(x["annee"]) not in idx_years:
-            pb.append(f"{where} : l'indice n'a pas de valeur pour {x['annee']} (bloc indice.valeurs).")
-    if not [o for o in (vm["resultats"] or []) if o.get("actif", True)]:
-        pb.append("resultats : aucun résultat actif (au moins un résultat sans « actif: false » est nécessaire).")
-    ids = set()
-    for i, o in enumerate(vm["resultats"] or []):
-        where = f"resultats[{i + 1}] ({o.get('id', '?')})"
-        if o.get("id") in ids:
-            pb.append(f"{where} : identifiant en double.")
-        ids.add(o.get("id"))
-        for k in ("id", "partie_prenante", "resultat", "indicateur", "quantite", "duree", "proxy", *KINDS):
-            if k not in o:
-                pb.append(f"{where} : « {k} » manquant.")
-        if o.get("partie_prenante") not in (vm["parties_prenantes"] or {}):
-            pb.append(f"{where} : partie prenante « {o.get('partie_prenante')} » absente du bloc parties_prenantes.")
-        if not (isinstance(o.get("duree"), int) and o["duree"] >= 1):
-            pb.append(f"{where} : durée en années entières ≥ 1 attendue.")
-        if o.get("proxy") not in proxys:
-            pb.append(f"{where} : proxy « {o.get('proxy')} » inconnu.")
-        for kind in KINDS:
-            ref = o.get(kind)
-            if ref not in coefs:
-                pb.append(f"{where} : {kind} « {ref} » absent du bloc coefficients.")
-            elif coefs[ref].get("type") != kind:
-                pb.append(f"{where} : « {ref} » est de type « {coefs[ref].get('type')} », pas « {kind} ».")
-        if "quantite" in o:
-            try:
-                name, _ = rule_spec(o["quantite"])
-                if name not in RULES:
-                    pb.append(f"{where} : règle de quantité « {name} » inconnue (disponibles : {', '.join(sorted(RULES))}).")
-            except ValueError as exc:
-                pb.append(f"{where} : {exc}")
-    return pb
+    """Every problem of a value-map dict, in French (empty list when valid):
+    :func:`analysis.method.schemas.problems` for ``sroi``."""
+    return [f"{key} : {msg}." for key, msg in _schemas.problems("sroi", vm)]
 
 
 def load_value_map(methodology_dir: Path | str | None = None) -> dict:
-    """Read and validate ``methodology/sroi.yml``; raise :class:`ValueMapError`
-    (French, every problem listed) when it is invalid."""
-    path = _meth.path_of("sroi", Path(methodology_dir) if methodology_dir else None)
+    """Read and validate ``methodology/sroi.yml`` (:func:`analysis.method.loader.load`);
+    raise :class:`ValueMapError` (French, every problem listed) when it is invalid."""
     try:
-        vm = _meth.load("sroi", Path(methodology_dir) if methodology_dir else None)
-    except FileNotFoundError:
-        raise ValueMapError(f"Fichier de méthodologie SROI introuvable : {path}.") from None
-    except Exception as exc:  # YAML syntax
-        raise ValueMapError(f"sroi.yml illisible ({path}) : {exc}") from None
-    check(vm, path)
-    return vm
+        return _meth.load("sroi", methodology_dir)
+    except MethodError as exc:
+        raise ValueMapError(str(exc), exc.problems) from None
 
 
 def check(vm: dict, path: Path | str = "sroi.yml") -> None:
-    """Raise :class:`ValueMapError` if ``vm`` is invalid."""
-    pb = validate_value_map(vm)
+    """Raise :class:`ValueMapError` if ``vm`` is invalid; otherwise fill the
+    schema's defaults into ``vm`` (in place) for keys it lacks."""
+    pb = _schemas.problems("sroi", vm)
     if pb:
-        raise ValueMapError(f"La méthodologie SROI ({path}) comporte {len(pb)} problème(s) :\n- " + "\n- ".join(pb))
+        raise ValueMapError(_schemas.format_problems("sroi.yml", pb, "" if str(path) == "sroi.yml" else str(path)),
+                            [("sroi.yml", k, m) for k, m in pb])
+    _schemas.fill_defaults(vm, _schemas.SCHEMAS["sroi"].model_validate(vm))
 
 
 def _publication(methodology_dir=None) -> dict:
@@ -322,11 +200,11 @@ def survey_deadweight(questionnaire: pd.DataFrame | None, vm: dict, seed: int, l
     enq = vm["enquete"]
     mapping = {str(k): float(v) for k, v in enq["poids_mort_sans_cae"].items()}
     ans = questionnaire["sans_cae"].astype("string").dropna()
-    ans = ans[~ans.isin([str(x) for x in enq.get("reponses_exclues") or []]) & ans.isin(list(mapping))]
+    ans = ans[~ans.isin([str(x) for x in enq["reponses_exclues"]]) & ans.isin(list(mapping))]
     vals = ans.map(mapping).to_numpy(dtype=float)
     if vals.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
-    lo, hi = bootstrap_mean_interval(vals, enq.get("repetitions_bootstrap", 2000), level, seed, "sans_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, enq["repetitions_bootstrap"], level, seed, "sans_cae:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -344,7 +222,7 @@ def survey_attribution(questionnaire: pd.DataFrame | None, vm: dict, seed: int, 
     if x.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
     vals = 1.0 - x / 100.0
-    lo, hi = bootstrap_mean_interval(vals, vm["enquete"].get("repetitions_bootstrap", 2000), level, seed, "part_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, vm["enquete"]["repetitions_bootstrap"], level, seed, "part_cae:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -358,7 +236,7 @@ def index_factor(vm: dict, year: int) -> float:
 
 
 def _used(vm: dict) -> tuple[set, set]:
-    active = [o for o in vm["resultats"] if o.get("actif", True)]
+    active = [o for o in vm["resultats"] if o["actif"]]
     coefs = {o[k] for o in active for k in KINDS}
     proxys = {o["proxy"] for o in active}
     return coefs, proxys
@@ -410,7 +288,7 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
         if name not in used_p:
             continue
         year = int(x["annee"])
-        f = index_factor(vm, year) if x.get("indexer") and year != base else 1.0
+        f = index_factor(vm, year) if x["indexer"] and year != base else 1.0
         idx_txt = (f"{vm['indice']['nom']} : {idx_vals[base]:.2f} ({base}) / {idx_vals[year]:.2f} ({year})".replace(".", ",")
                    if f != 1.0 else "aucun")
         kind = x.get("plage", "bornes")
@@ -484,7 +362,7 @@ def inputs_table(info: dict, vm: dict) -> pd.DataFrame:
 
 
 def _active(vm: dict) -> list[dict]:
-    return [o for o in vm["resultats"] if o.get("actif", True)]
+    return [o for o in vm["resultats"] if o["actif"]]
 
 
 def _build(data: CaeData, vm: dict, seed: int, level: float) -> tuple[_Model, pd.DataFrame]:
@@ -816,7 +694,7 @@ def _settings(vm: dict, methodology_dir, draws, seed):
         level=float(pub.get("niveau_confiance", 0.95)),
         draws=int(draws if draws is not None else p["tirages_monte_carlo"]),
         law=str(p["loi"]),
-        quantiles=tuple(p.get("quantiles_monte_carlo", (0.05, 0.95))),
+        quantiles=tuple(p["quantiles_monte_carlo"]),
         rate=float(p["taux_actualisation"]),
         rate_sensitivity=float(p["taux_actualisation_sensibilite"]),
         discount_first=bool(p["actualiser_annee_1"]),
