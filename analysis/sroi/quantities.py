@@ -39,13 +39,17 @@ from analysis.intake.processed import CaeData
 
 
 class Quantity(float):
-    """A float with a French note explaining how it was computed."""
+    """A float with a French note explaining how it was computed, and the
+    person counts it is computed from (``counts``: each one a published
+    count in disguise, judged by the publication gate)."""
 
     note: str
+    counts: tuple
 
-    def __new__(cls, value: float, note: str = ""):
+    def __new__(cls, value: float, note: str = "", counts: tuple = ()):
         obj = super().__new__(cls, float(value))
         obj.note = note
+        obj.counts = tuple(counts)
         return obj
 
 
@@ -156,8 +160,7 @@ def effectif_remunere_selon_entree(data: CaeData, vm: dict, situations: list[str
     paid = set(pay.index[pay > 0])
     n = len(who & paid)
     return Quantity(
-        n,
-        f"Personnes entrées en situation {_labels('situation_entree', situations)} "
+        n, counts=(n,), note=f"Personnes entrées en situation {_labels('situation_entree', situations)} "
         f"et rémunérées sur la période ({_years_text(act)})",
     )
 
@@ -174,7 +177,7 @@ def sorties_selon_motif(data: CaeData, vm: dict, motifs: list[str]) -> Quantity:
     if end is not None:
         keep &= d <= end
     n = int(keep.fillna(False).sum())
-    return Quantity(n, f"Sorties pendant la période pour motif {_labels('motif_sortie', motifs)}")
+    return Quantity(n, f"Sorties pendant la période pour motif {_labels('motif_sortie', motifs)}", counts=(n,))
 
 
 # --------------------------------------------------------------------------
@@ -200,11 +203,11 @@ def part_enquete_effectif(
     n = int(len(valid))
     if n < min_n:
         return Quantity(0.0, f"Moins de {min_n} réponses valides à « {question} » : résultat non valorisé (quantité nulle)")
-    share = float((valid == reponse).sum()) / n
+    k = int((valid == reponse).sum())
+    share = k / n
     N = int(len(data.entrepreneurs))
     return Quantity(
-        share * N,
-        f"{fr_percent(share)} des {fr_number(n)} répondants (« {reponse} » à « {question} ») "
+        share * N, counts=(k, n - k), note=f"{fr_percent(share)} des {fr_number(n)} répondants (« {reponse} » à « {question} ») "
         f"appliqués aux {fr_number(N)} entrepreneurs accompagnés (questionnaire supposé représentatif)",
     )
 
