@@ -631,7 +631,7 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
         return None, "Pas de questionnaire."
     pop, resp = _attributes(data, spec)
     if too_few(len(resp)):
-        return None, f"Trop peu de répondants reliés au fichier des entrepreneurs ({len(resp)}) pour calculer des poids."
+        return None, f"Trop peu de répondants reliés au fichier des entrepreneurs ({count_fr(len(resp))}) pour calculer des poids."
     targets, notes = {}, []
     for var in spec["representativeness"]["variables"]:
         tgt = pop[var].value_counts()
@@ -647,14 +647,14 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
     try:
         w = rake(resp, targets)
     except (RakingError, ValueError) as exc:
-        return None, (f"Le calage n'a pas abouti sur {len(resp)} répondants reliés ({exc}) : "
+        return None, (f"Le calage n'a pas abouti sur {count_fr(len(resp))} répondants reliés ({exc}) : "
                       "les parts sont présentées sans pondération.")
     by_id = pd.Series(w.to_numpy(), index=resp["id"].astype("string").to_numpy())
     qid = data.questionnaire["id"].astype("string")
     out = pd.Series(qid.map(by_id).astype("float64").to_numpy(), index=data.questionnaire.index)
     labels = spec["representativeness"]["variables"]
     note = (f"Poids de calage (raking) sur {', '.join(labels[v].get('label', v).lower() for v in targets)} "
-            f"pour {len(resp)} répondants reliés.")
+            f"pour {count_fr(len(resp))} répondants reliés.")
     if notes:
         note += " " + " ; ".join(notes) + "."
     return out, note
