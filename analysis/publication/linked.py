@@ -152,6 +152,7 @@ def protect_same_respondents(tests: pd.DataFrame, reference_n: dict, by: str = "
     (Hundepool et al. 2012 §5.2)."""
     se, _ = _s._resolve(seuil_effectif, 0, methodology_dir)
     out = tests.copy()
+    out[n_col] = pd.to_numeric(out[n_col], errors="coerce").astype("Float64").round().astype("Int64")
     for key, idx in out.groupby(by, sort=False).groups.items():
         idx = list(idx)
         while True:

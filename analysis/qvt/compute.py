@@ -330,7 +330,6 @@ def summarise_cae(data: CaeData, spec: dict | None = None) -> QvtResult:
                          who5=who5_table(empty, spec, data.slug).iloc[0:0])
     scores = score_cae(data, spec)
     q = data.questionnaire.reset_index(drop=True)
-    r = _rules(spec)
     notes = []
     n_linked = int(scores["relie"].sum())
     notes.append(f"{n_linked} répondant(s) sur {len(scores)} relié(s) au fichier des entrepreneurs par leur identifiant."
@@ -759,7 +758,6 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
     import matplotlib.pyplot as plt
 
     spec = qs.load_spec(spec)
-    r = _rules(spec)
     n = len(_who5_values(result_or_scores))
     if ax is None:
         _, ax = plt.subplots()

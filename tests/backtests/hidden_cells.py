@@ -38,5 +38,5 @@ if __name__ == "__main__":
     new = Path(sys.argv[2]) if len(sys.argv) > 2 else FIXTURE
     res = hidden_cells(old, new)
     for k, v in res.items():
-        print(f"{v:5d}  {k}")
-    print(f"{sum(res.values()):5d}  cells hidden now that were shown before, in {len(res)} tables")
+        sys.stdout.write(f"{v:5d}  {k}\n")
+    sys.stdout.write(f"{sum(res.values()):5d}  cells hidden now that were shown before, in {len(res)} tables\n")
