@@ -231,3 +231,19 @@ def test_one_implementation_of_the_small_cell_rule():
             if pat.search(line) and not line.lstrip().startswith(("#", '"', "'", "``")):
                 hits.append(f"{p.relative_to(root)}:{i}: {line.strip()}")
     assert hits == []
+
+
+def test_national_base_hidden_when_a_cae_base_is_hidden():
+    from analysis.publication.linked import protect_national_lines
+
+    def tab(n, d):
+        return pd.DataFrame({"family": ["R"], "indicator": ["r_sortie_emploi"], "breakdown": [None], "n": [n],
+                             "denominator": [d], "value": [n / d]})
+
+    # CAE a: 1 exit (base hidden), CAE b: 7 exits, 3 to a job; national 4 of 8:
+    # 8 − 7 = 1 gives a's base back, so the national base goes too
+    raws = [tab(1, 1), tab(3, 7)]
+    nat = tab(4, 8)
+    out = protect_national_lines(raws, [publish(r, **KW) for r in raws], nat, publish(nat, **KW),
+                                 ["family", "indicator", "breakdown"], value_cols=["value"], seuil_effectif=5)
+    assert pd.isna(out.loc[0, "denominator"])

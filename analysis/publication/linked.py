@@ -85,10 +85,10 @@ def protect_national_lines(per_cae_raw: Sequence[pd.DataFrame], per_cae_publishe
     raws = [keyed(t).set_index("_key") for t in per_cae_raw]
     pubs = [keyed(t).set_index("_key") for t in per_cae_published]
     for pos, k in enumerate(pub_n_key):
-        if k not in raw_n.index or bool(out.iloc[pos].get("suppressed", False)):
+        if k not in raw_n.index:
             continue
-        for c in count_cols:
-            if c not in out.columns:
+        for c in count_cols:  # each count column is its own line (a hidden row may still show its base)
+            if c not in out.columns or pd.isna(out.iloc[pos][c]):
                 continue
             total = pd.to_numeric(pd.Series([raw_n.loc[k, c]]), errors="coerce").iloc[0] if not isinstance(raw_n.loc[k, c], pd.Series) else np.nan
             vals, hid = [], []
@@ -103,7 +103,6 @@ def protect_national_lines(per_cae_raw: Sequence[pd.DataFrame], per_cae_publishe
                 continue  # not additive: no line
             if _s.line_needs_more(np.array(vals), np.array(hid), False, True, se):
                 _hide_row(out, out.index[pos], count_cols, value_cols, "complementaire")
-                break
     return out
 
 
