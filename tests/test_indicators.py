@@ -296,7 +296,7 @@ def test_french_display_and_figure(table):
     assert disp.loc[0, "Valeur"] == "63,2\u00a0%"
     assert "Indicateur" in disp.columns and "IC 95 %" in disp.columns
     exits = indicators.to_display(table[table["indicator"] == "r_sortie_creation"])
-    assert exits.loc[0, "Valeur"] == "s"
+    assert exits.loc[0, "Valeur"] == "masqué : moins de 5 personnes"
     import matplotlib
 
     matplotlib.use("Agg")

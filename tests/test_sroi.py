@@ -328,16 +328,6 @@ def test_bad_value_map_gives_french_errors(tmp_path):
     assert "min ≤ valeur ≤ max" in msg and "proxy « inconnu » inconnu" in msg and "2 problème(s)" in msg
 
 
-def test_mask_small_counts():
-    t = pd.DataFrame({"unite_quantite": ["personnes", "personnes", "personnes", "€"],
-                      "quantite": [3.0, 12.0, 8.0, 500.0], "impact_annee_1": [1.0, 2.0, 3.0, 4.0],
-                      "valeur_actuelle": [1.0, 2.0, 3.0, 4.0]})
-    m = sroi.mask_small_counts(t, 5)
-    # row 0 (3 people) hidden; the next smallest person row (8) hidden too
-    assert m["masque"].tolist() == [True, False, True, False]
-    assert m["valeur_actuelle"].isna().tolist() == [True, False, True, False]
-
-
 # --------------------------------------------------------------------------
 # notebook (end to end)
 # --------------------------------------------------------------------------

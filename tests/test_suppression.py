@@ -117,3 +117,133 @@ def test_generic_value_columns_default_to_float_columns():
     t = pd.DataFrame({"dimension": ["sante"], "annee": pd.array([2019], dtype="Int64"), "n": [4], "moyenne": [3.2], "ecart_type": [0.8]})
     p = publish(t, **KW)
     assert p.loc[0, "annee"] == 2019 and np.isnan(p.loc[0, "moyenne"]) and np.isnan(p.loc[0, "ecart_type"])
+
+
+# --------------------------------------------------------------------------- one rule, plain French
+
+
+def test_the_primary_rule_is_one_to_threshold_minus_one_and_survey_counts_are_rounded():
+    from analysis.publication.suppression import count_fr, is_small, small
+
+    assert is_small([0, 1, 4, 5, 12], 5).tolist() == [False, True, True, False, False]
+    # a survey-scaled person count is a count: 4,4 people round to 4 (hidden), 4,6 to 5 (shown)
+    assert small(4.4, 5) and not small(4.6, 5) and small(0.3, 5)
+    assert not small(None) and not small(pd.NA)
+    assert count_fr(5) == "5" and count_fr(4) == "moins de 5" and count_fr(0) == "0"
+
+
+def test_hidden_cells_say_why_in_plain_french_with_the_thresholds_of_publication_yml():
+    from analysis.publication.suppression import hidden_fr, mark_fr
+
+    assert hidden_fr() == "masqué : moins de 5 personnes"
+    assert mark_fr("effectif") == "masqué : moins de 5 personnes"
+    assert mark_fr("denominateur") == "masqué : calculé sur moins de 10 personnes"
+    assert "< 5" not in mark_fr("complementaire") and mark_fr("complementaire").startswith("masqué")
+
+
+def test_two_small_cells_whose_sum_pins_both_need_a_third():
+    # exits 20 = 12 + 4 + 4: hiding the two 4s leaves 8 = 2 × 4, and each hidden
+    # cell is known to lie in 1..4, so both are 4; the 12 must go too
+    t = pd.DataFrame({"n": [12, 4, 4], "denominator": [20, 20, 20], "value": [0.6, 0.2, 0.2], "partition": "x"})
+    p = publish(t, group_cols="partition", complement=False, **KW)
+    assert p["n"].isna().tolist() == [True, True, True]
+
+
+# --------------------------------------------------------------------------- linked tables
+
+
+def test_national_cell_hidden_when_one_cae_is_hidden():
+    from analysis.publication.linked import protect_national_lines
+
+    def tab(n, d):
+        return pd.DataFrame({"family": ["F1"], "indicator": ["f1_rsa"], "breakdown": [None], "n": [n],
+                             "denominator": [d], "value": [n / d]})
+
+    raws = [tab(2, 20), tab(7, 30), tab(9, 40)]
+    pubs = [publish(r, **KW) for r in raws]
+    nat_raw = tab(18, 90)
+    out = protect_national_lines(raws, pubs, nat_raw, publish(nat_raw, **KW), ["family", "indicator", "breakdown"],
+                                 value_cols=["value"], seuil_effectif=5)
+    # 18 − 7 − 9 = 2: the national count and share go; the national base (90) stays? no:
+    # the line of bases is 20 + 30 + 40 = 90 with nothing hidden, but the row is hidden whole
+    assert pd.isna(out.loc[0, "n"]) and np.isnan(out.loc[0, "value"]) and out.loc[0, "suppression"] == "complementaire"
+    # with two hidden CAEs summing to 2 + 6 = 8 (6 hidden as complementary? no: 6 is shown) the rule is the same
+    raws2 = [tab(7, 30), tab(9, 40), tab(6, 20)]
+    nat2 = tab(22, 90)
+    out2 = protect_national_lines(raws2, [publish(r, **KW) for r in raws2], nat2, publish(nat2, **KW),
+                                  ["family", "indicator", "breakdown"], value_cols=["value"], seuil_effectif=5)
+    assert out2.loc[0, "n"] == 22  # nothing hidden among the CAEs: nothing to protect
+
+
+def test_population_margins_against_the_headcount():
+    from analysis.publication.linked import protect_partition_total
+
+    raw = pd.DataFrame({"variable": "genre", "category": ["F", "H", "autre", "nr"], "n_pop": [30, 10, 2, 0],
+                        "share_pop": [30 / 42, 10 / 42, 2 / 42, 0.0], "suppressed": False,
+                        "suppression": pd.array([None] * 4, dtype="string")})
+    pub = raw.copy()
+    pub.loc[2, ["n_pop", "share_pop"]] = [np.nan, np.nan]
+    pub.loc[2, "suppressed"] = True
+    # headcount 42 published elsewhere: 42 − 30 − 10 − 0 = 2; the smallest shown non-zero (H = 10) goes too
+    out = protect_partition_total(pub, raw, "n_pop", "variable", 42, value_cols=["share_pop"], seuil_effectif=5)
+    assert out["n_pop"].isna().tolist() == [False, True, True, False]
+    assert out.loc[1, "suppression"] == "complementaire"
+
+
+def test_tests_on_the_same_respondents():
+    from analysis.publication.linked import protect_same_respondents
+
+    t = pd.DataFrame({"dimension": ["sante"] * 3, "factor": ["statut", "anciennete", "genre"],
+                      "groups": ["A (n = 30) ; B (n = 30)", "x (n = 20) ; y (n = 40)", "F (n = 38) ; H (n = 21)"],
+                      "n": [60, 60, 59], "statistic": [1.0, 2.0, 3.0], "p": [0.5, 0.4, 0.3], "p_adj": [1.0, 1.0, 0.9],
+                      "effect_size": [0.1, 0.2, 0.3], "suppressed": False})
+    out = protect_same_respondents(t, {"sante": 60}, value_cols=["statistic", "p", "p_adj", "effect_size"],
+                                   seuil_effectif=5)
+    # 60 − 59 = 1 person of gender "autre": the gender test goes whole, the others stay
+    assert out["n"].isna().tolist() == [False, False, True]
+    assert np.isnan(out.loc[2, "effect_size"]) and "(n =" not in out.loc[2, "groups"]
+    assert out.loc[0, "statistic"] == 1.0
+
+
+def test_table_with_a_total_row():
+    from analysis.publication.linked import protect_total_row
+
+    t = pd.DataFrame({"CAE": ["A", "B", "C", "Réseau"], "Répondants": [20, 3, 12, 35]})
+    out = protect_total_row(t, ["Répondants"], 3, seuil_effectif=5)
+    # B (3) hidden; 35 − 20 − 12 = 3: the smallest other (C = 12) goes too
+    assert out["Répondants"].isna().tolist() == [False, True, True, False]
+
+
+def test_one_implementation_of_the_small_cell_rule():
+    """Searching the code finds the comparison with the threshold in the gate only."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    # a comparison with a threshold, or a threshold read from publication.yml
+    pat = re.compile(r"[<>]=?\s*(r\[[\"'])?(seuil_effectif|seuil_denominateur|se|sd)\b(?![)\"'])|"
+                     r"\[\s*[\"']seuil_(effectif|denominateur)[\"']\s*\]|load\([\"']publication[\"']\)\s*\[")
+    hits = []
+    for p in list((root / "analysis").rglob("*.py")) + list((root / "notebooks").glob("*.ipynb")):
+        if p.parent.name == "publication":
+            continue
+        for i, line in enumerate(p.read_text("utf-8").splitlines(), 1):
+            if pat.search(line) and not line.lstrip().startswith(("#", '"', "'", "``")):
+                hits.append(f"{p.relative_to(root)}:{i}: {line.strip()}")
+    assert hits == []
+
+
+def test_national_base_hidden_when_a_cae_base_is_hidden():
+    from analysis.publication.linked import protect_national_lines
+
+    def tab(n, d):
+        return pd.DataFrame({"family": ["R"], "indicator": ["r_sortie_emploi"], "breakdown": [None], "n": [n],
+                             "denominator": [d], "value": [n / d]})
+
+    # CAE a: 1 exit (base hidden), CAE b: 7 exits, 3 to a job; national 4 of 8:
+    # 8 − 7 = 1 gives a's base back, so the national base goes too
+    raws = [tab(1, 1), tab(3, 7)]
+    nat = tab(4, 8)
+    out = protect_national_lines(raws, [publish(r, **KW) for r in raws], nat, publish(nat, **KW),
+                                 ["family", "indicator", "breakdown"], value_cols=["value"], seuil_effectif=5)
+    assert pd.isna(out.loc[0, "denominator"])

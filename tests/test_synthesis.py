@@ -19,7 +19,7 @@ def test_wide_table_tells_suppressed_from_not_measured():
     nat = pd.concat([_ind("Réseau", 0.4, False), _ind("Réseau", 0.25, False, indicator="f2_autre")])
     wide = synthesis.indicators_wide_fr([a, b, c], nat).set_index("Indicateur")
     row = wide.iloc[0]
-    assert row["CAE A"] == "50,0\u00a0%" and row["CAE B"] == "s" and row["CAE C"] == "–"
+    assert row["CAE A"] == "50,0\u00a0%" and row["CAE B"] == "masqué" and row["CAE C"] == "–"
     assert wide.iloc[1]["CAE A"] == "–" and wide.iloc[1]["CAE C"] == "25,0\u00a0%"
 
 
@@ -28,7 +28,7 @@ def test_network_totals_suppress_small_counts():
                            "Chiffre d'affaires de la dernière année (€)": [1234.0, 10.0]})
     totals["Taux de réponse"] = totals["Répondants"] / totals["Personnes accompagnées"]
     out = synthesis.network_totals_fr(totals)
-    assert out.loc[0, "Personnes accompagnées"] == "40" and out.loc[1, "Personnes accompagnées"] == "s"
+    assert out.loc[0, "Personnes accompagnées"] == "40" and out.loc[1, "Personnes accompagnées"] == "masqué"
     assert out.loc[1, "Répondants"] == "0"  # zero is publishable
     assert out.loc[0, "Chiffre d'affaires de la dernière année (€)"] == "1\u202f234\u00a0€"
 

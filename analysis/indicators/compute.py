@@ -34,7 +34,8 @@ from analysis.stats import survival
 from analysis.intake.codebook import label_of, load_codebook
 from analysis.publication.formatting import fr_euro, fr_interval, fr_number, fr_percent
 from analysis.intake.processed import CaeData
-from analysis.publication.suppression import for_figure, publish, suppressed_note
+from analysis.publication import linked
+from analysis.publication.suppression import count_fr, for_figure, hidden_fr, mark_fr, publish, small, suppressed_note, too_few
 from analysis.stats.weights import RakingError, rake, weighted_share
 
 COLUMNS = ["cae", "family", "indicator", "label", "breakdown", "value", "n", "denominator", "ci_low", "ci_high",
@@ -339,12 +340,25 @@ def _km_data(df, ind) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     return t, observed.to_numpy(dtype=float), entry
 
 
+def _events_fr(sf) -> str:
+    """Events among the people the estimator keeps (after left-truncated
+    people are dropped, :func:`analysis.stats.survival.fit`), through the
+    gate: neither the events nor the censored people may be a small count."""
+    if sf is None:
+        return "0 événement"
+    e = int(np.asarray(sf.status).sum())
+    n = int(len(sf.time))
+    if small(e) or small(n - e):
+        return hidden_fr("événements ou personnes censurées")
+    return f"{count_fr(e)} événements"
+
+
 def _km_median(df, ind, ctx) -> dict:
     t, e, entry = _km_data(df, ind)
     sf = survival.fit(t, e, entry)
     n = 0 if sf is None else int(len(sf.time))
     med, lo, hi = survival.median_time(sf, ctx.level)
-    return _row(med, n, ci=(lo, hi), detail=f"{int(e.sum())} événements")
+    return _row(med, n, ci=(lo, hi), detail=_events_fr(sf))
 
 
 def _km_survival(df, ind, ctx) -> dict:
@@ -354,7 +368,7 @@ def _km_survival(df, ind, ctx) -> dict:
     s, lo, hi = survival.survival_at(sf, float(ind["at"]), ctx.level)
     if sf is not None and float(np.max(sf.time)) < float(ind["at"]):
         s, lo, hi = math.nan, math.nan, math.nan  # not observed that long
-    return _row(s, n, ci=(lo, hi), detail=f"{int(e.sum())} événements")
+    return _row(s, n, ci=(lo, hi), detail=_events_fr(sf))
 
 
 def _distinct(df, ind, ctx) -> dict:
@@ -526,7 +540,14 @@ def compute_national(datas: list[CaeData], spec: dict | None = None, suppress: b
             tabs[name] = pd.concat(parts, ignore_index=True)
     has_survey = "questionnaire" in tabs
     out = _compute_tables(tabs, spec, "national", pooled=True, has_survey=has_survey)
-    return _publish(out) if suppress else out
+    if not suppress:
+        return out
+    # the national row is the total of the CAEs' rows: secondary suppression
+    # over the linked set (each CAE's published table and the national one)
+    raws = [compute(d, spec, suppress=False) for d in datas]
+    return linked.protect_national_lines(raws, [_publish(r) for r in raws], out, _publish(out),
+                                         keys=["family", "indicator", "breakdown"], count_cols=["n", "denominator"],
+                                         value_cols=[c for c in VALUE_COLS if c in out.columns])
 
 
 def by_cae(per_cae: list[pd.DataFrame], national: pd.DataFrame | None = None, column: str = "value") -> pd.DataFrame:
@@ -589,8 +610,11 @@ def representativeness(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
                          "std_diff": d})
     out = pd.DataFrame(rows)
     out["differs"] = out["std_diff"].abs() > float(rep["std_diff_threshold"])
-    return publish(out, count_cols=["n_resp", "n_pop"], denominator_col="total_resp", group_cols="variable",
-                   value_cols=["share_resp", "share_pop", "std_diff", "differs"], complement=False)
+    values = ["share_resp", "share_pop", "std_diff", "differs"]
+    pub = publish(out, count_cols=["n_resp", "n_pop"], denominator_col="total_resp", group_cols="variable",
+                  value_cols=values, complement=False)
+    # the population margins add up to the headcount published in the report
+    return linked.protect_partition_total(pub, out, "n_pop", "variable", len(pop), value_cols=values)
 
 
 def representativeness_tests(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
@@ -626,7 +650,7 @@ def representativeness_note(rep: pd.DataFrame, tests: pd.DataFrame) -> str:
     diff = rep[rep["differs"].astype("boolean").fillna(False).astype(bool) & ~rep["suppressed"]]
     parts = [f"{r.variable_label.lower()} « {r.category_label} » ({fr_percent(r.share_resp)} des répondants contre "
              f"{fr_percent(r.share_pop)} de la population)" for r in diff.itertuples()]
-    txt = f"{n} répondants sont reliés au fichier des entrepreneurs. "
+    txt = f"{count_fr(n)} répondants sont reliés au fichier des entrepreneurs. "
     if parts:
         txt += "Ils diffèrent de la population (écart standardisé supérieur à 0,1) sur : " + " ; ".join(parts) + ". "
     else:
@@ -650,10 +674,9 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
     spec = spec or load_spec()
     if not data.has_survey:
         return None, "Pas de questionnaire."
-    pub = methodology.load("publication")
     pop, resp = _attributes(data, spec)
-    if len(resp) < int(pub["seuil_denominateur"]):
-        return None, f"Trop peu de répondants reliés au fichier des entrepreneurs ({len(resp)}) pour calculer des poids."
+    if too_few(len(resp)):
+        return None, f"Trop peu de répondants reliés au fichier des entrepreneurs ({count_fr(len(resp))}) pour calculer des poids."
     targets, notes = {}, []
     for var in spec["representativeness"]["variables"]:
         tgt = pop[var].value_counts()
@@ -669,14 +692,14 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
     try:
         w = rake(resp, targets)
     except (RakingError, ValueError) as exc:
-        return None, (f"Le calage n'a pas abouti sur {len(resp)} répondants reliés ({exc}) : "
+        return None, (f"Le calage n'a pas abouti sur {count_fr(len(resp))} répondants reliés ({exc}) : "
                       "les parts sont présentées sans pondération.")
     by_id = pd.Series(w.to_numpy(), index=resp["id"].astype("string").to_numpy())
     qid = data.questionnaire["id"].astype("string")
     out = pd.Series(qid.map(by_id).astype("float64").to_numpy(), index=data.questionnaire.index)
     labels = spec["representativeness"]["variables"]
     note = (f"Poids de calage (raking) sur {', '.join(labels[v].get('label', v).lower() for v in targets)} "
-            f"pour {len(resp)} répondants reliés.")
+            f"pour {count_fr(len(resp))} répondants reliés.")
     if notes:
         note += " " + " ; ".join(notes) + "."
     return out, note
@@ -691,7 +714,7 @@ UNIT_FORMAT = {
     "mois": lambda v: f"{fr_number(v, 1)}\u00a0mois" if not pd.isna(v) else "–",
     "nombre": lambda v: fr_number(v, 0),
 }
-SECRET = "s"  # INSEE's mark for a value hidden by statistical secrecy
+SECRET = "masqué"  # short mark of a hidden cell; the value column says why (suppression.mark_fr)
 
 
 def fmt_value(v, unit: str) -> str:
@@ -705,14 +728,15 @@ def fmt_interval(low, high, unit: str) -> str:
 
 def to_display(table: pd.DataFrame, weighted: bool = False) -> pd.DataFrame:
     """French table for notebooks and reports: formatted values (``12,5 %``,
-    ``1 234 €``), interval, counts, reference; hidden cells shown as « s »."""
+    ``1 234 €``), interval, counts, reference; a hidden value says why in
+    plain French (:func:`analysis.publication.suppression.mark_fr`)."""
     rows = []
     for r in table.itertuples(index=False):
         hidden = bool(getattr(r, "suppressed", False))
         label = r.label + (f" — {r.breakdown}" if isinstance(r.breakdown, str) and r.breakdown else "")
         d = {
             "Indicateur": label,
-            "Valeur": SECRET if hidden else fmt_value(r.value, r.unit),
+            "Valeur": mark_fr(getattr(r, "suppression", None)) if hidden else fmt_value(r.value, r.unit),
             "IC 95 %": SECRET if hidden else fmt_interval(r.ci_low, r.ci_high, r.unit),
             "Effectif": SECRET if pd.isna(r.n) else fr_number(r.n),
             "Base": "–" if pd.isna(r.denominator) else fr_number(r.denominator),
@@ -729,7 +753,7 @@ def to_display(table: pd.DataFrame, weighted: bool = False) -> pd.DataFrame:
 
 
 def representativeness_display(rep: pd.DataFrame) -> pd.DataFrame:
-    """French version of :func:`representativeness` (hidden cells as « s »)."""
+    """French version of :func:`representativeness` (hidden cells marked « masqué »)."""
     def cnt(v):
         return SECRET if pd.isna(v) else fr_number(v)
 

@@ -34,7 +34,7 @@ import pandas as pd
 REASONS = {
     "effectif": "effectif inférieur au seuil",
     "denominateur": "calculé sur trop peu de personnes",
-    "complementaire": "suppression complémentaire (un total révélerait une petite case)",
+    "complementaire": "suppression complémentaire (un total ou un autre tableau publié révélerait une petite case)",
 }
 
 
@@ -54,18 +54,82 @@ def _resolve(seuil_effectif, seuil_denominateur, methodology_dir) -> tuple[int, 
     return int(seuil_effectif), int(seuil_denominateur)
 
 
-def is_small(count, seuil_effectif: int) -> np.ndarray:
-    """Primary rule: a count c with 1 <= c < seuil_effectif (0 is shown)."""
-    c = pd.to_numeric(pd.Series(count), errors="coerce").to_numpy(dtype=float)
+def is_small(count, seuil_effectif: int | None = None) -> np.ndarray:
+    """Primary rule, the only implementation of the small-cell rule in the
+    project (threshold rule, Hundepool et al. 2012 §4.2.1): a count c with
+    0 < c < seuil_effectif may not be published (0 is shown). A survey-scaled
+    person count ("30,5 personnes") is a count too and is judged on its
+    rounded value. ``seuil_effectif`` defaults to ``publication.yml``."""
+    if seuil_effectif is None:
+        seuil_effectif = thresholds()[0]
+    c = pd.to_numeric(pd.Series(count, dtype="object"), errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        return (c >= 1) & (c < seuil_effectif)
+        r = np.round(c)
+        return ((c > 0) & (r < seuil_effectif)) & ~np.isnan(c)
 
 
-def _line_needs_more(values: np.ndarray, hidden: np.ndarray, total_hidden: bool, has_total: bool, seuil: int) -> bool:
+def too_few(n, seuil_denominateur: int | None = None) -> bool:
+    """Denominator rule: a mean or a percentage computed on fewer than
+    ``seuil_denominateur`` people (``publication.yml``) may not be published."""
+    if seuil_denominateur is None:
+        seuil_denominateur = thresholds()[1]
+    return n is None or pd.isna(n) or float(n) < seuil_denominateur
+
+
+def small(count, seuil_effectif: int | None = None) -> bool:
+    """:func:`is_small` of one count (NA and None are not small)."""
+    if count is None or pd.isna(count):
+        return False
+    return bool(is_small([count], seuil_effectif)[0])
+
+
+def mask_count(count, seuil_effectif: int | None = None):
+    """The count, or NA when :func:`small`."""
+    return pd.NA if small(count, seuil_effectif) else count
+
+
+def hidden_fr(what: str = "personnes", methodology_dir=None) -> str:
+    """The plain-French mark of a hidden cell, with the threshold of
+    ``publication.yml``: "masqué : moins de 5 personnes". ``what`` = the unit
+    of the hidden count; "test" gives the wording of a hidden test size."""
+    se = thresholds(methodology_dir)[0]
+    if what == "test":
+        return f"masqué : le test laisse de côté moins de {se} personnes"
+    return f"masqué : moins de {se} {what}"
+
+
+def mark_fr(reason: str | None = None, methodology_dir=None) -> str:
+    """Plain French for a hidden cell, by the rule that hid it (the
+    ``suppression`` column of :func:`publish`), thresholds from
+    ``publication.yml``: never a bare "s", never a false "< 5"."""
+    se, sd = thresholds(methodology_dir)
+    return {
+        "effectif": f"masqué : moins de {se} personnes",
+        "denominateur": f"masqué : calculé sur moins de {sd} personnes",
+        "complementaire": "masqué : un autre chiffre publié permettrait de retrouver une case de moins de "
+                          f"{se} personnes",
+    }.get(reason or "", "masqué (secret statistique)")
+
+
+def count_fr(n, unit: str = "", methodology_dir=None) -> str:
+    """A count for a French sentence: the number (French format) when it may
+    be published, else "moins de <seuil>" — true for every hidden count
+    (1 to seuil − 1), never written for a count of seuil or more."""
+    from analysis.publication.formatting import fr_number
+
+    se = thresholds(methodology_dir)[0]
+    txt = f"moins de {se}" if small(n, se) else fr_number(n)
+    return f"{txt} {unit}".strip()
+
+
+def line_needs_more(values: np.ndarray, hidden: np.ndarray, total_hidden: bool, has_total: bool, seuil: int) -> bool:
     """A line (entries summing to a published total) is unsafe when the total
     lets hidden entries be recovered: exactly one hidden entry (the total
     counts as an entry), or several hidden interior entries whose sum
-    (= total - shown entries) is itself a small count. A line without a
+    (= total - shown entries) is itself a small count, or k hidden entries
+    that are all small and sum to k × (seuil − 1) (a reader who knows each
+    hidden cell lies in 1..seuil − 1 then knows every one: the protection
+    interval of Hundepool et al. 2012 §4.2.2 is empty). A line without a
     total discloses nothing by difference."""
     if not has_total:
         return False
@@ -75,12 +139,16 @@ def _line_needs_more(values: np.ndarray, hidden: np.ndarray, total_hidden: bool,
     if n_hidden == 1:
         return True
     if not total_hidden:
-        s = float(np.nansum(values[hidden]))
-        return 1 <= s < seuil
+        v = values[hidden]
+        s = float(np.nansum(v))
+        if 1 <= s < seuil:
+            return True
+        all_small = bool(np.all((v > 0) & (np.round(v) < seuil)))
+        return all_small and s >= len(v) * (seuil - 1)
     return False
 
 
-def _protect_line(values: np.ndarray, hidden: np.ndarray) -> int | None:
+def protect_line(values: np.ndarray, hidden: np.ndarray) -> int | None:
     """Index of the complementary cell to hide in a line: the smallest shown
     non-zero entry (least information lost); None when there is none."""
     cand = [(values[i], i) for i in range(len(values)) if not hidden[i] and not np.isnan(values[i]) and values[i] > 0]
@@ -130,8 +198,8 @@ def crosstab_mask(table: pd.DataFrame, margins: bool = True, seuil_effectif: int
             changed = False
             for i in range(r + 1):  # rows (the last one = column totals, summing to the grand total)
                 vals, hid = aug[i, :c], hidden[i, :c]
-                if _line_needs_more(vals, hid, bool(hidden[i, c]), True, se):
-                    j = _protect_line(vals, hid)
+                if line_needs_more(vals, hid, bool(hidden[i, c]), True, se):
+                    j = protect_line(vals, hid)
                     if j is None:
                         hidden[i, c] = True
                     else:
@@ -139,8 +207,8 @@ def crosstab_mask(table: pd.DataFrame, margins: bool = True, seuil_effectif: int
                     changed = True
             for j in range(c + 1):
                 vals, hid = aug[:r, j], hidden[:r, j]
-                if _line_needs_more(vals, hid, bool(hidden[r, j]), True, se):
-                    i = _protect_line(vals, hid)
+                if line_needs_more(vals, hid, bool(hidden[r, j]), True, se):
+                    i = protect_line(vals, hid)
                     if i is None:
                         hidden[r, j] = True
                     else:
@@ -303,9 +371,9 @@ def publish(table: pd.DataFrame, count_cols: str | Sequence[str] | None = None,
                 while True:
                     vals = counts[c0][idx]
                     hid = hide_count[c0][idx]
-                    if not _line_needs_more(vals, hid, bool(hide_den[idx].any()), has_total, se):
+                    if not line_needs_more(vals, hid, bool(hide_den[idx].any()), has_total, se):
                         break
-                    j = _protect_line(vals, hid)
+                    j = protect_line(vals, hid)
                     if j is None:
                         hide_den[idx] = True
                         break
@@ -326,6 +394,13 @@ def publish(table: pd.DataFrame, count_cols: str | Sequence[str] | None = None,
             out[c] = col.astype("float64").mask(hide_values)
         else:
             out[c] = col.mask(hide_values)
+    if "suppressed" in table.columns:  # a table already through a linked rule keeps its hidden rows
+        before = table["suppressed"].reset_index(drop=True).astype("boolean").fillna(False).to_numpy(dtype=bool)
+        prior = (table["suppression"].reset_index(drop=True).astype("string") if "suppression" in table.columns
+                 else pd.Series(pd.NA, index=range(n_rows), dtype="string"))
+        for i in np.flatnonzero(before & ~hide_values):
+            reason[i] = prior.iloc[i] if not pd.isna(prior.iloc[i]) else "complementaire"
+        hide_values = hide_values | before
     out["suppressed"] = hide_values
     out["suppression"] = pd.array(reason, dtype="string")
     return out

@@ -25,6 +25,8 @@ from analysis.stats import group_tests
 from analysis.qvt import models as qvt_models
 from analysis.stats import reliability
 from analysis.qvt import scores as qs
+from analysis.publication import linked as _linked
+from analysis.publication import suppression as _gate
 from analysis.publication.formatting import fr_interval, fr_number, fr_percent
 from analysis.intake.processed import CaeData
 from analysis.stats.intervals import mean_t_interval, wilson_interval
@@ -82,8 +84,6 @@ def _rules(spec: dict | None = None) -> dict:
     pub = qs.publication_rules()
     comp = spec["comparaisons"]
     return {
-        "seuil_effectif": int(pub["seuil_effectif"]),
-        "seuil_denominateur": int(pub["seuil_denominateur"]),
         "level": float(pub["niveau_confiance"]),
         "anonymiser": bool(pub["anonymiser_cae"]),
         "n_min_fiabilite": int(spec["fiabilite"]["n_min"]),
@@ -95,13 +95,7 @@ def _rules(spec: dict | None = None) -> dict:
     }
 
 
-def _small(count, seuil_effectif: int) -> bool:
-    """A count that may not be published: 1 ≤ count < seuil_effectif."""
-    return count is not None and not pd.isna(count) and 1 <= count < seuil_effectif
-
-
-def _mask_count(count, seuil_effectif: int):
-    return pd.NA if _small(count, seuil_effectif) else count
+# The small-cell rule has one home, the publication gate (_gate.small, _gate.mask_count).
 
 
 def _reference(spec: dict, code: str) -> tuple[float, str]:
@@ -158,9 +152,9 @@ def dimension_table(scores: pd.DataFrame, cae: str, spec: dict | None = None) ->
         x = int((pd.Series(v, dtype="float64") >= r["seuil_accord"] - 1e-12).sum())
         s_lo, s_hi = wilson_interval(x, n, r["level"]) if n else (math.nan, math.nan)
         ref, src = _reference(spec, dim)
-        suppressed = n < r["seuil_denominateur"]
-        share_supp = suppressed or _small(x, r["seuil_effectif"]) or _small(n - x, r["seuil_effectif"])
-        row = {"cae": cae, "dimension": dim, "label": d["label"], "n": _mask_count(n, r["seuil_effectif"]),
+        suppressed = _gate.too_few(n)
+        share_supp = suppressed or _gate.small(x) or _gate.small(n - x)
+        row = {"cae": cae, "dimension": dim, "label": d["label"], "n": _gate.mask_count(n),
                "mean": mean, "ci_low": lo, "ci_high": hi, "share_agree": x / n if n else math.nan,
                "share_n": x, "share_ci_low": s_lo, "share_ci_high": s_hi, "reference": ref,
                "reference_source": src, "suppressed": suppressed, "share_suppressed": share_supp}
@@ -215,7 +209,7 @@ def reliability_table(questionnaire: pd.DataFrame, spec: dict | None = None) -> 
             reason = f"ω non calculé : un modèle à un facteur n'est pas identifié avec {k} items"
         if not reported:
             alpha = lo = hi = omega = math.nan
-        rows.append({"dimension": code, "label": label, "k": k, "n_complete": _mask_count(n, r["seuil_effectif"]),
+        rows.append({"dimension": code, "label": label, "k": k, "n_complete": _gate.mask_count(n),
                      "alpha": alpha, "alpha_ci_low": lo, "alpha_ci_high": hi, "omega": omega,
                      "reported": bool(reported), "reason": reason})
     out = pd.DataFrame(rows, columns=RELIABILITY_COLUMNS)
@@ -238,7 +232,7 @@ def item_total_table(questionnaire: pd.DataFrame, spec: dict | None = None) -> p
         t["item_label"] = t["item"].map(labels)
         t["reported"] = t["n_complete"] >= r["n_min_fiabilite"]
         t.loc[~t["reported"], "r_corrigee"] = np.nan
-        t["n_complete"] = [_mask_count(v, r["seuil_effectif"]) for v in t["n_complete"]]
+        t["n_complete"] = [_gate.mask_count(v) for v in t["n_complete"]]
         parts.append(t)
     out = pd.concat(parts, ignore_index=True)[ITEM_TOTAL_COLUMNS]
     out["n_complete"] = out["n_complete"].astype("Int64")
@@ -257,15 +251,15 @@ def who5_table(scores: pd.DataFrame, spec: dict | None = None, cae: str | None =
     r = _rules(spec)
     v = scores["who5"] if "who5" in scores.columns else pd.Series(dtype="float64")
     mean, lo, hi, n = mean_t_interval(v, r["level"])
-    suppressed = n < r["seuil_denominateur"]
+    suppressed = _gate.too_few(n)
     ref, src = _reference(spec, "who5")
-    row = {"cae": cae, "n": _mask_count(n, r["seuil_effectif"]), "mean": mean, "ci_low": lo, "ci_high": hi}
+    row = {"cae": cae, "n": _gate.mask_count(n), "mean": mean, "ci_low": lo, "ci_high": hi}
     vv = pd.Series(v, dtype="float64").dropna()
     for t in spec["who5"]["seuils"]:
         T = t["valeur"]
         x = int((vv <= T).sum())
         s_lo, s_hi = wilson_interval(x, n, r["level"]) if n else (math.nan, math.nan)
-        hide = suppressed or _small(x, r["seuil_effectif"]) or _small(n - x, r["seuil_effectif"])
+        hide = suppressed or _gate.small(x) or _gate.small(n - x)
         row[f"share_le_{T}"] = math.nan if hide else (x / n if n else math.nan)
         row[f"n_le_{T}"] = pd.NA if hide else x
         row[f"share_le_{T}_ci_low"] = math.nan if hide else s_lo
@@ -278,7 +272,7 @@ def who5_table(scores: pd.DataFrame, spec: dict | None = None, cae: str | None =
         if n_link >= r["n_min_groupe"] and d["who5"].nunique() > 1 and d["anciennete_annees"].nunique() > 1:
             res = _st.spearmanr(d["who5"], d["anciennete_annees"])
             rho, p = float(res.statistic), float(res.pvalue)
-    row.update(spearman_anciennete=rho, spearman_p=p, n_relies=_mask_count(n_link, r["seuil_effectif"]),
+    row.update(spearman_anciennete=rho, spearman_p=p, n_relies=_gate.mask_count(n_link),
                reference=ref, reference_source=src, suppressed=suppressed)
     if suppressed:
         row.update(mean=math.nan, ci_low=math.nan, ci_high=math.nan)
@@ -336,21 +330,34 @@ def summarise_cae(data: CaeData, spec: dict | None = None) -> QvtResult:
                          who5=who5_table(empty, spec, data.slug).iloc[0:0])
     scores = score_cae(data, spec)
     q = data.questionnaire.reset_index(drop=True)
-    r = _rules(spec)
     notes = []
     n_linked = int(scores["relie"].sum())
     notes.append(f"{n_linked} répondant(s) sur {len(scores)} relié(s) au fichier des entrepreneurs par leur identifiant."
-                 if not (_small(n_linked, r["seuil_effectif"]) or _small(len(scores) - n_linked, r["seuil_effectif"]))
+                 if not (_gate.small(n_linked) or _gate.small(len(scores) - n_linked))
                  else "Le nombre de répondants reliés au fichier des entrepreneurs n'est pas publié (effectif trop faible).")
+    dims, who5 = dimension_table(scores, data.slug, spec), who5_table(scores, spec, data.slug)
     return QvtResult(
         cae=data.slug, available=True, scores=scores,
-        dimensions=dimension_table(scores, data.slug, spec),
+        dimensions=dims,
         reliability=reliability_table(q, spec),
         item_total=item_total_table(q, spec),
-        who5=who5_table(scores, spec, data.slug),
-        comparisons=comparisons_table(scores, spec),
+        who5=who5,
+        comparisons=published_comparisons(comparisons_table(scores, spec), dims, who5),
         notes_fr=notes,
     )
+
+
+def published_comparisons(comparisons: pd.DataFrame, dimensions: pd.DataFrame, who5: pd.DataFrame) -> pd.DataFrame:
+    """The comparison tests through the gate: tests of one score run on the
+    same respondents, so their sizes and the score's published n form a
+    linked set (:func:`analysis.publication.linked.protect_same_respondents`:
+    a test whose n differs from another published n by 1 to seuil − 1 is
+    hidden whole)."""
+    ref = {d: n for d, n in zip(dimensions["dimension"], dimensions["n"]) if not pd.isna(n)}
+    if len(who5) and "n" in who5.columns and not pd.isna(who5["n"].iloc[0]):
+        ref["who5"] = who5["n"].iloc[0]
+    return _linked.protect_same_respondents(comparisons, ref, by="dimension", n_col="n",
+                                            value_cols=["statistic", "p", "p_adj", "effect_size"])
 
 
 # --------------------------------------------------------------------------- national
@@ -435,17 +442,47 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
         sel = tab["factor"] == "cae"
         tab.loc[sel, "level"] = tab.loc[sel, "level"].map(labels).fillna(tab.loc[sel, "level"])
         tab.loc[sel, "reference"] = tab.loc[sel, "reference"].map(labels).fillna(tab.loc[sel, "reference"])
+    dims, who5 = _national_lines(dimension_table(scores, "ensemble", spec), matrix, scores, r), who5_table(scores, spec, "ensemble")
     return QvtNational(
         available=True, n_cae=len(with_survey), scores=scores,
-        dimensions=dimension_table(scores, "ensemble", spec),
+        dimensions=dims,
         matrix=matrix,
         reliability=reliability_table(questionnaires, spec),
-        who5=who5_table(scores, spec, "ensemble"),
-        comparisons=comparisons_table(scores, spec),
+        who5=who5,
+        comparisons=published_comparisons(comparisons_table(scores, spec), dims, who5),
         models_scores=pd.concat(coef_scores, ignore_index=True),
         models_items=pd.concat(coef_items, ignore_index=True),
         model_notes_fr=list(dict.fromkeys(notes)),
     )
+
+
+def _national_lines(national: pd.DataFrame, matrix: pd.DataFrame, scores: pd.DataFrame, r: dict) -> pd.DataFrame:
+    """The national n and share_n of a dimension are the totals of the
+    CAEs' (published in the matrix): where the line of CAE cells and the
+    national cell is unsafe (:func:`analysis.publication.suppression.line_needs_more`),
+    the national count and the values computed from it are hidden
+    (complementary suppression on the marginal, Hundepool et al. 2012 §5.2)."""
+    out = national.copy()
+    se = _gate.thresholds()[0]
+    for i, row in out.iterrows():
+        dim = row["dimension"]
+        m = matrix[matrix["dimension"] == dim]
+        if dim not in scores.columns or m.empty:
+            continue
+        v = scores.groupby("cae")[dim]
+        raw_n = v.count().reindex(m["cae"]).fillna(0).to_numpy(dtype=float)
+        raw_x = v.apply(lambda s: int((s.astype("float64") >= r["seuil_accord"] - 1e-12).sum())).reindex(m["cae"]).fillna(0).to_numpy(dtype=float)
+        hid_n = m["n"].isna().to_numpy() & (raw_n > 0)
+        hid_x = m["share_n"].isna().to_numpy() & (raw_x > 0)
+        if _gate.line_needs_more(raw_n, hid_n, False, True, se):
+            out.loc[i, ["n", "share_n"]] = pd.NA
+            out.loc[i, ["mean", "ci_low", "ci_high", "share_agree", "share_ci_low", "share_ci_high"]] = np.nan
+            out.loc[i, ["suppressed", "share_suppressed"]] = True
+        elif _gate.line_needs_more(raw_x, hid_x, False, True, se) or _gate.line_needs_more(raw_n - raw_x, hid_x, False, True, se):
+            out.loc[i, "share_n"] = pd.NA
+            out.loc[i, ["share_agree", "share_ci_low", "share_ci_high"]] = np.nan
+            out.loc[i, "share_suppressed"] = True
+    return out
 
 
 def network_median(processed_dir: Path | str | None = None, exclude: str | None = None) -> pd.Series | None:
@@ -482,7 +519,8 @@ def write_results(result: QvtResult, processed_dir: Path | str | None = None) ->
               "qvt_who5": result.who5, "qvt_comparisons": result.comparisons, "qvt_scores": result.scores}
     out = []
     for stem, df in tables.items():
-        out += list(write_result(df.reset_index(drop=True), d / stem))
+        # respondent-level scores stay internal (Parquet only, never a published CSV)
+        out += list(write_result(df.reset_index(drop=True), d / stem, published=stem != "qvt_scores"))
     return out
 
 
@@ -720,7 +758,6 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
     import matplotlib.pyplot as plt
 
     spec = qs.load_spec(spec)
-    r = _rules(spec)
     n = len(_who5_values(result_or_scores))
     if ax is None:
         _, ax = plt.subplots()
@@ -729,7 +766,7 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
     ax.set_xlabel("Score WHO-5 (0 à 100)")
     ax.set_ylabel("Part des répondants")
     ax.set_title("Bien-être (WHO-5)")
-    if n < r["seuil_denominateur"]:
+    if _gate.too_few(n):
         ax.text(0.5, 0.5, "Effectif insuffisant pour publier la distribution", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")
         return ax
@@ -756,7 +793,7 @@ def design_caveats_fr(result: QvtResult | QvtNational, spec: dict | None = None)
     refs = set(spec["references"])
     no_ref = not (refs & set(qs.dimensions(spec)))
     n = len(result.scores)
-    n_txt = f"{fr_number(n)} répondants" if n >= qs.publication_rules()["seuil_denominateur"] else "peu de répondants"
+    n_txt = f"{fr_number(n)} répondants" if not _gate.too_few(n) else "peu de répondants"
     return (f"Ces résultats reposent sur un questionnaire transversal ({n_txt}) rempli par les entrepreneurs qui "
             "ont choisi d'y répondre : ils décrivent la situation déclarée à un moment donné, pas une évolution, "
             "et les répondants peuvent différer des non-répondants (auto-sélection). Les différences entre groupes "

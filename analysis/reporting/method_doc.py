@@ -192,13 +192,19 @@ def qvt_section(methodology_dir=None) -> str:
 
 
 def publication_section(methodology_dir=None) -> str:
+    from analysis.publication.suppression import thresholds
+
     pub = methodology.load("publication", methodology_dir)
+    seuils = thresholds(methodology_dir)
     return (
         "## Règles de publication {#sec-methode-publication}\n\n"
         + _version_line("publication", methodology_dir)
-        + f"- Aucun effectif publié n'est inférieur à {pub['seuil_effectif']} (hors zéro) ; aucune moyenne ni "
-        f"aucun pourcentage n'est calculé sur moins de {pub['seuil_denominateur']} personnes. Une seconde case "
-        "est masquée quand un total permettrait de retrouver la première (secret secondaire).\n"
+        + f"- Aucun effectif publié n'est inférieur à {seuils[0]} (hors zéro) ; aucune moyenne ni "
+        f"aucun pourcentage n'est calculé sur moins de {seuils[1]} personnes. D'autres cases sont masquées "
+        "quand un chiffre publié ailleurs permettrait de retrouver la première (secret secondaire, sur "
+        "l'ensemble des tableaux publiés : total, réseau moins les autres coopératives, effectifs de deux "
+        "tests sur les mêmes répondants). Un résultat de la carte de la valeur qui compte moins de "
+        f"{seuils[0]} personnes n'est pas valorisé dans les chiffres SROI publiés.\n"
         "- Les identifiants sont remplacés par des pseudonymes à clé (HMAC-SHA256) ; la clé reste hors du "
         "dépôt. Les commentaires libres ne sont jamais copiés ; les années de naissance deviennent des tranches d'âge.\n"
         f"- Chaque intervalle est au niveau de confiance de {fr_percent(pub['niveau_confiance'], 0)} ; chaque tirage "

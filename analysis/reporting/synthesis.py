@@ -36,10 +36,8 @@ def load_stage_results(cae: str, processed_dir: Path | str | None = None) -> dic
 
 
 def count_fr(n: int) -> str:
-    """A published count: shown as such when at least ``seuil_effectif``
-    (or zero), else "moins de <seuil>" (PROTOCOL §4)."""
-    seuil = suppression.thresholds()[0]
-    return fr_number(n) if n == 0 or n >= seuil else f"moins de {seuil}"
+    """A published count in a sentence: :func:`analysis.publication.suppression.count_fr`."""
+    return suppression.count_fr(n)
 
 
 def overview_fr(data: CaeData) -> str:
@@ -289,17 +287,39 @@ def indicators_wide_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) -> p
 
 
 def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
-    """:func:`network_totals` published (small counts suppressed through
-    :func:`analysis.publication.suppression.publish`) and formatted the French way."""
+    """:func:`network_totals` published and formatted the French way. The
+    "Réseau" row is the total of the CAE rows, so the count columns are
+    protected as a table with a total row
+    (:func:`analysis.publication.linked.protect_total_row`); a response rate
+    is hidden with either of its counts (rate × people = respondents) or
+    when it is computed on fewer than ``seuil_denominateur`` people."""
+    from analysis.publication import linked
+
     counts = ["Personnes accompagnées", "Répondants"]
-    pub = suppression.publish(totals, count_cols=counts, denominator_col=None, value_cols=[], complement=False)
+    t = totals.reset_index(drop=True)
+    total_rows = t.index[t["CAE"] == "Réseau"]
+    if len(total_rows):
+        pub = linked.protect_total_row(t, counts, total_rows[0])
+    else:
+        pub = suppression.publish(t, count_cols=counts, denominator_col=None, value_cols=[], complement=False)
     out = pub.drop(columns=[c for c in ("suppressed", "suppression") if c in pub.columns])
+    _, sd = suppression.thresholds()
+    hidden_count = out[counts].isna().any(axis=1)
+    hidden_rate = hidden_count | (pd.to_numeric(t["Personnes accompagnées"], errors="coerce") < sd)
     for c in [c for c in out.columns if "(€)" in c]:
         out[c] = out[c].map(fr_euro)
-    out["Taux de réponse"] = out["Taux de réponse"].map(fr_percent)
+    out["Taux de réponse"] = [suppression.mark_fr("effectif" if hc else "denominateur") if h else fr_percent(v)
+                              for v, h, hc in zip(t["Taux de réponse"], hidden_rate, hidden_count)]
     for c in counts:
-        out[c] = out[c].map(lambda v: fr_number(v) if pd.notna(v) else "s")
+        out[c] = out[c].map(lambda v: fr_number(v) if pd.notna(v) else ind_secret())
     return out
+
+
+def ind_secret() -> str:
+    """The short mark of a hidden count in a wide table."""
+    from analysis.indicators import compute as ind
+
+    return ind.SECRET
 
 
 def sroi_summary_fr(summary: pd.DataFrame) -> pd.DataFrame:

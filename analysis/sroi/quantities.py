@@ -43,15 +43,19 @@ class Quantity(float):
 
     ``sample`` is (k, n, N) for a quantity scaled from a survey (N × k/n):
     the Monte Carlo then draws the share k/n instead of taking it as known
-    (:func:`analysis.sroi.valuation.draw_survey_share`); None otherwise."""
+    (:func:`analysis.sroi.valuation.draw_survey_share`); None otherwise.
+    ``counts`` are the person counts it is computed from (each one a
+    published count in disguise, judged by the publication gate)."""
 
     note: str
     sample: tuple[float, int, float] | None
+    counts: tuple
 
-    def __new__(cls, value: float, note: str = "", sample: tuple[float, int, float] | None = None):
+    def __new__(cls, value: float, note: str = "", sample: tuple[float, int, float] | None = None, counts: tuple = ()):
         obj = super().__new__(cls, float(value))
         obj.note = note
         obj.sample = sample
+        obj.counts = tuple(counts)
         return obj
 
 
@@ -162,8 +166,7 @@ def effectif_remunere_selon_entree(data: CaeData, vm: dict, situations: list[str
     paid = set(pay.index[pay > 0])
     n = len(who & paid)
     return Quantity(
-        n,
-        f"Personnes entrées en situation {_labels('situation_entree', situations)} "
+        n, counts=(n,), note=f"Personnes entrées en situation {_labels('situation_entree', situations)} "
         f"et rémunérées sur la période ({_years_text(act)})",
     )
 
@@ -180,7 +183,7 @@ def sorties_selon_motif(data: CaeData, vm: dict, motifs: list[str]) -> Quantity:
     if end is not None:
         keep &= d <= end
     n = int(keep.fillna(False).sum())
-    return Quantity(n, f"Sorties pendant la période pour motif {_labels('motif_sortie', motifs)}")
+    return Quantity(n, f"Sorties pendant la période pour motif {_labels('motif_sortie', motifs)}", counts=(n,))
 
 
 # --------------------------------------------------------------------------
@@ -215,7 +218,7 @@ def part_enquete_effectif(
         f"{fr_percent(share)} des {fr_number(n)} répondants (« {reponse} » à « {question} ») "
         f"appliqués aux {fr_number(N)} entrepreneurs accompagnés (questionnaire supposé représentatif ; "
         f"erreur d'échantillonnage de la part reprise dans le Monte Carlo)",
-        sample=(k, n, float(N)),
+        sample=(k, n, float(N)), counts=(int(k), n - int(k)),
     )
 
 

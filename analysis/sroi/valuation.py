@@ -378,7 +378,8 @@ def _build(data: CaeData, vm: dict, seed: int, level: float) -> tuple[_Model, pd
                          indicateur=o["indicateur"], quantite=float(q), regle_quantite=name, note_quantite=getattr(q, "note", ""),
                          k_quantite=f"quantite:{o['id']}@{data.slug}" if getattr(q, "sample", None) else "",
                          **dict(zip(("q_k", "q_n", "q_N"), getattr(q, "sample", None) or (0.0, 0, 0.0))),
-                         unite_quantite=o.get("unite_quantite", ""), duree=int(o["duree"]), k_proxy=key_of[o["proxy"]],
+                         unite_quantite=o.get("unite_quantite", ""), comptes=tuple(getattr(q, "counts", ())),
+                         duree=int(o["duree"]), k_proxy=key_of[o["proxy"]],
                          **{f"k_{k}": key_of[o[k]] for k in KINDS}))
     inputs = inputs_table(data.info, vm)
     p = vm["parametres"]
@@ -729,31 +730,38 @@ def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, 
 
 
 def _notes_for(model: _Model, data_slug: str) -> list[str]:
+    from analysis.publication.suppression import count_fr
+
     notes = []
     for _, p in model.params.iterrows():
         if p["type"] in ("poids_mort", "attribution") and p["cae"] == "" and p["n_repondants"] > 0:
-            notes.append(f"{KIND_LABELS[p['type']]} « {p['nom']} » ({data_slug}) : {p['n_repondants']} réponse(s) valide(s), "
+            notes.append(f"{KIND_LABELS[p['type']]} « {p['nom']} » ({data_slug}) : {count_fr(p['n_repondants'])} réponse(s) valide(s), "
                          f"en dessous du minimum : valeur par défaut de la méthode.")
     return notes
 
 
 def evaluate(data: CaeData, vm: dict | None = None, *, methodology_dir: Path | str | None = None,
-             draws: int | None = None, seed: int | None = None) -> SroiResult:
+             draws: int | None = None, seed: int | None = None, publication: bool = False) -> SroiResult:
     """SROI of one CAE: value map, ratio, sensitivity and Monte Carlo.
 
     ``vm`` defaults to :func:`load_value_map`; ``seed`` to
     ``publication.graine``; ``draws`` to ``parametres.tirages_monte_carlo``.
+    ``publication=True`` gives the figures that may be published
+    (:func:`evaluate_published`).
     """
     vm = load_value_map(methodology_dir) if vm is None else vm
     check(vm)
     st = _settings(vm, methodology_dir, draws, seed)
     model, inputs = _build(data, vm, st["seed"], st["level"])
     table = _value_map_table(model, vm)
+    if publication:
+        model = publishable_model(model, methodology_dir)
+        table = _mark_masked(_value_map_table(model, vm), model)
     return _finish(model, table, inputs, vm, st, data.slug, _notes_for(model, data.slug))
 
 
 def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodology_dir: Path | str | None = None,
-                      draws: int | None = None, seed: int | None = None) -> SroiResult:
+                      draws: int | None = None, seed: int | None = None, publication: bool = False) -> SroiResult:
     """National SROI: Σ PV over Σ inputs of the CAEs.
 
     Shared parameters (proxies, coefficients on their default value) have one
@@ -771,6 +779,8 @@ def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodolo
     models, inputs_all, notes = [], [], []
     for d in datas:
         m, inp = _build(d, vm, st["seed"], st["level"])
+        if publication:
+            m = publishable_model(m, methodology_dir)
         models.append(m)
         inputs_all.append(inp.assign(cae=d.slug))
         notes += _notes_for(m, d.slug)
@@ -780,6 +790,8 @@ def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodolo
     inputs = pd.concat(inputs_all, ignore_index=True)
     model = _Model(rows, params, float(inputs["montant"].sum()), models[0].rate, models[0].discount_first)
     table = _value_map_table(model, vm)
+    if publication:
+        table = _mark_masked(table, model)
     res = _finish(model, table, inputs.groupby(["poste", "libelle"], as_index=False, sort=False)[["quantite", "montant"]].sum(),
                   vm, st, "national", notes)
     by = table.groupby("cae", sort=False)["valeur_actuelle"].sum()
@@ -804,22 +816,98 @@ def value_map_table(data: CaeData, vm: dict | None = None, *, methodology_dir: P
 # ==========================================================================
 # Publication helpers
 # ==========================================================================
-def mask_small_counts(table: pd.DataFrame, threshold: int, unit: str = "personnes") -> pd.DataFrame:
-    """Publication rule (PROTOCOL §4): hide the quantity, year-1 impact and
-    PV of outcomes counting 1 to ``threshold − 1`` people (their PV would
-    give the count back). When exactly one row is hidden, the next smallest
-    person-count row is hidden too, so that the total does not reveal it.
-    Hidden cells become NaN and ``masque`` is True."""
+def masked_outcomes(rows: pd.DataFrame, methodology_dir=None) -> pd.Series:
+    """Outcome rows whose value would publish a small person count.
+
+    A value-map value is a count in disguise: value = quantity × proxy ×
+    (1 − deadweight)(1 − attribution)(1 − displacement) × discounting, and
+    every factor but the quantity is published (method annex, value map),
+    so value ÷ published constants gives the quantity back. A row is masked
+    when its quantity is a person count (``unite_quantite`` "personnes")
+    that is small (:func:`analysis.publication.suppression.small`; a
+    survey-scaled count is judged on its rounded value, "no unrounded person
+    counts from survey scaling"), or when one of the person counts it is
+    computed from (``comptes``: the people counted; for a survey share, those
+    who answered yes and the others) is small."""
+    from analysis.publication.suppression import small, thresholds
+
+    se = thresholds(methodology_dir)[0]
+
+    def hit(r) -> bool:
+        if r["unite_quantite"] != "personnes":
+            return False
+        counts = r["comptes"] if "comptes" in r and isinstance(r["comptes"], tuple) else ()
+        return small(r["quantite"], se) or any(small(c, se) for c in counts)
+
+    if rows.empty:
+        return pd.Series(False, index=rows.index, dtype=bool)
+    return rows.apply(hit, axis=1).astype(bool)
+
+
+def publishable_model(model: _Model, methodology_dir=None) -> _Model:
+    """The model of the published SROI: each masked outcome
+    (:func:`masked_outcomes`) is valued at zero.
+
+    Why zero and not complementary suppression: the ratio, the stakeholder
+    and CAE totals, the ratio at the sensitivity discount rate, the payback
+    time, every tornado and break-even row and the Monte Carlo summary are
+    all functions of the quantities, and the method, the seed and every
+    other quantity are published; a reader could rerun the model for each
+    candidate count 1 … seuil − 1 and keep the one that reproduces a
+    published figure. Hiding cells cannot stop that; leaving the small
+    outcome out of every published figure does (threshold rule, Hundepool
+    et al. 2012 §4.2.1, applied before aggregation), and errs on the side of
+    not over-claiming (Social Value UK, *A Guide to SROI*, 2012, principle 6
+    "do not over-claim"). The internal figures (``publication=False``) are
+    unchanged."""
+    rows = model.rows.copy()
+    mask = masked_outcomes(rows, methodology_dir)
+    rows["masque"] = mask.to_numpy()
+    rows.loc[mask, "quantite"] = 0.0
+    if "k_quantite" in rows:  # a masked survey-scaled quantity is not drawn either (Monte Carlo)
+        rows.loc[mask, "k_quantite"] = ""
+        rows.loc[mask, ["q_k", "q_n", "q_N"]] = 0
+    return _Model(rows, model.params, model.inputs, model.rate, model.discount_first)
+
+
+def _mark_masked(table: pd.DataFrame, model: _Model) -> pd.DataFrame:
+    """Value-map columns of a masked outcome: quantity, year-1 impact and
+    present value NA (they were valued at zero), the note says why in plain
+    French; ``masque`` True."""
+    from analysis.publication.suppression import hidden_fr
+
     t = table.copy()
-    counts = t["unite_quantite"].eq(unit)
-    small = counts & (t["quantite"] > 0) & (t["quantite"] < threshold)
-    if small.sum() == 1:
-        others = t.loc[counts & ~small & (t["quantite"] > 0), "quantite"]
-        if len(others):
-            small.loc[others.idxmin()] = True
-    t["masque"] = small
-    for col in ("quantite", "impact_annee_1", "valeur_actuelle"):
-        t[col] = t[col].astype(float).where(~small)
+    mask = model.rows["masque"].to_numpy(dtype=bool)
+    t["masque"] = mask
+    if mask.any():
+        for col in ("quantite", "impact_annee_1", "valeur_actuelle"):
+            t[col] = t[col].astype(float).where(~mask)
+        t.loc[mask, "note_quantite"] = (hidden_fr() + " ; résultat non valorisé dans les chiffres publiés "
+                                        "(secret statistique)")
+    return t
+
+
+def evaluate_published(data: CaeData, vm: dict | None = None, **kw) -> SroiResult:
+    """:func:`evaluate` with ``publication=True``: the SROI a report may show."""
+    return evaluate(data, vm, publication=True, **kw)
+
+
+def evaluate_national_published(datas: list[CaeData], vm: dict | None = None, **kw) -> SroiResult:
+    """:func:`evaluate_national` with ``publication=True``: every CAE's masked
+    outcomes are valued at zero, so that the national figures are those of
+    the published CAE figures (national minus the other CAEs gives nothing
+    hidden back)."""
+    return evaluate_national(datas, vm, publication=True, **kw)
+
+
+def _published_parameters(params: pd.DataFrame) -> pd.DataFrame:
+    """The parameters table with the respondents behind each survey-based
+    coefficient through the gate (a count under the threshold is NA)."""
+    from analysis.publication.suppression import mask_count
+
+    t = params.copy()
+    if "n_repondants" in t.columns:
+        t["n_repondants"] = pd.array([mask_count(v) for v in t["n_repondants"]], dtype="Int64")
     return t
 
 
@@ -849,7 +937,7 @@ def result_tables(result: SroiResult) -> dict[str, pd.DataFrame]:
         "sroi_tornado": result.tornado,
         "sroi_seuils": result.break_even,
         "sroi_monte_carlo": mc,
-        "sroi_parametres": result.parameters,
+        "sroi_parametres": _published_parameters(result.parameters),
         "sroi_intrants": result.inputs,
     }
 
@@ -967,18 +1055,26 @@ def _coef_cell(value: float, origin: str) -> str:
     return f"{fr_percent(value, 1)} ({tag})"
 
 
-def value_map_display(table: pd.DataFrame, seuil_effectif: int = 5) -> pd.DataFrame:
+def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) -> pd.DataFrame:
     """The value map as a French table (euros formatted, sources as HTML
-    links); counts under ``seuil_effectif`` masked (:func:`mask_small_counts`)."""
+    links). A masked outcome (``masque``, :func:`publishable_model`) says so
+    in plain French; a person count from survey scaling is shown rounded to
+    whole people. ``seuil_effectif`` is accepted for compatibility and
+    unused: the gate reads the threshold."""
     from analysis.publication.formatting import fr_euro, fr_number
+    from analysis.publication.suppression import hidden_fr
 
-    t = mask_small_counts(table, seuil_effectif)
+    t = table.copy()
+    if "masque" not in t.columns:  # an internal table: never display it unmasked
+        raise ValueError("value_map_display : carte de la valeur non publiée (utiliser evaluate_published)")
     rows = []
     for r in t.itertuples():
         if r.masque:
-            q = f"< {seuil_effectif}"
+            q = hidden_fr()
         elif r.unite_quantite == "€":
             q = fr_euro(r.quantite)
+        elif r.unite_quantite == "personnes":
+            q = f"{fr_number(round(r.quantite), 0)} {r.unite_quantite}"
         else:
             q = f"{fr_number(r.quantite, 1 if r.quantite % 1 else 0)} {r.unite_quantite}"
         rows.append({
@@ -995,8 +1091,8 @@ def value_map_display(table: pd.DataFrame, seuil_effectif: int = 5) -> pd.DataFr
             "Attribution": _coef_cell(r.attribution, r.attribution_source),
             "Déplacement": _coef_cell(r.deplacement, r.deplacement_source),
             "Érosion": _coef_cell(r.erosion, r.erosion_source),
-            "Impact année 1": "secret statistique" if r.masque else fr_euro(r.impact_annee_1),
-            "Valeur actuelle": "secret statistique" if r.masque else fr_euro(r.valeur_actuelle),
+            "Impact année 1": "non valorisé (secret statistique)" if r.masque else fr_euro(r.impact_annee_1),
+            "Valeur actuelle": "non valorisé (secret statistique)" if r.masque else fr_euro(r.valeur_actuelle),
         })
     return pd.DataFrame(rows)
 
