@@ -776,7 +776,7 @@ def narrative(table: pd.DataFrame, family: str, spec: dict | None = None, data: 
     says which of the family's indicators need the questionnaire."""
     spec = spec or load_spec()
     sub = table[table["family"] == family]
-    fam = spec["families"][family]["label"]
+    fam = spec["families"].get(family, {}).get("label", family)
     missing = ""
     if data is not None and not data.has_survey:
         k = sum(1 for i in survey_indicators(spec) if i["family"] == family)
@@ -854,7 +854,7 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
         ax.set_xlim(0, 1)
     ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois"}.get(unit, "Valeur"))
     ax.set_ylabel("")
-    ax.set_title(spec["families"][family]["label"])
+    ax.set_title(spec["families"].get(family, {}).get("label", family))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
     return ax
 
