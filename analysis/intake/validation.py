@@ -260,6 +260,52 @@ def _to_dtype(values: list, kind: str, index: pd.Index) -> pd.Series:
     return s.astype("string")
 
 
+def _parse_column(cells: pd.Series, spec: dict, codebook: dict | None, excel: bool) -> tuple[list, list]:
+    """:func:`parse_cell` over one column, each distinct cell parsed once
+    (a million-row column has few distinct codes, dates or amounts).
+    Returns the parsed values in order and ``(line, cell, (message, fix))``
+    for the cells that could not be read. Cells are keyed by type and value
+    so that ``1``, ``1.0`` and ``True`` from a spreadsheet stay distinct."""
+    cache: dict = {}
+    values, errs = [], []
+    for line, cell in cells.items():
+        k = (type(cell), cell) if not (isinstance(cell, float) and cell != cell) else ("nan",)
+        hit = cache.get(k)
+        if hit is None:
+            hit = cache[k] = parse_cell(cell, spec, codebook, excel=excel)
+        value, err = hit
+        if err:
+            errs.append((line, cell, err))
+        values.append(value)
+    return values, errs
+
+
+def _other_label(spec: dict, codebook: dict | None) -> str:
+    items = cbk.codes(spec["liste"], codebook)
+    return str(items.get("autre", "Autre"))
+
+
+def _reduce_to_list(values: list, spec: dict, codebook: dict | None) -> tuple[list, int]:
+    """Free text reduced to the labels of ``codes.<liste>`` (code or label,
+    case and accents ignored); any other non-empty value becomes the list's
+    ``autre`` label. Returns the values and how many were replaced."""
+    lookup = cbk.code_lookup(spec["liste"], codebook)
+    labels = cbk.codes(spec["liste"], codebook)
+    other = _other_label(spec, codebook)
+    out, n = [], 0
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        code = lookup.get(cbk.normalize_name(v))
+        if code is None:
+            n += 1
+            out.append(other)
+        else:
+            out.append(str(labels[code]))
+    return out, n
+
+
 def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | None = None, excel: bool = False) -> tuple[TypedTable, list[Problem]]:
     """Map headers and parse every cell of ``raw`` (cells as written, index =
     spreadsheet line) by the codebook types of ``table``.
@@ -275,15 +321,18 @@ def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | Non
     problems: list[Problem] = []
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
+    unknown: list[Problem] = []
     for j, header in enumerate(raw.columns):
         name = lookup.get(cbk.normalize_name(header))
         if name is None:
+            # the header itself is never quoted: without a header row it is
+            # the first person's data, and a file's headers can hold names
             close = difflib.get_close_matches(cbk.normalize_name(header), list(lookup), n=1, cutoff=0.75)
-            hint = f"Vouliez-vous dire « {lookup[close[0]]} » ? " if close else ""
-            problems.append(Problem(
-                fichier, "Colonne inconnue : elle est ignorée.",
-                f"{hint}Renommez-la comme dans le modèle si elle doit être lue (voir le dictionnaire des données), sinon supprimez-la.",
-                colonne=str(header), gravite="avertissement"))
+            hint = f"Son en-tête ressemble à « {lookup[close[0]]} » : renommez-la ainsi si elle doit être lue. " if close else ""
+            unknown.append(Problem(
+                fichier, f"La colonne n° {j + 1} a un en-tête inconnu : elle est ignorée (l'en-tête n'est pas recopié ici).",
+                f"{hint}Sinon renommez-la comme dans le modèle (voir le dictionnaire des données) ou supprimez-la.",
+                gravite="avertissement"))
             continue
         if name in headers:
             problems.append(Problem(
@@ -292,6 +341,14 @@ def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | Non
             continue
         headers[name] = str(header)
         positions[name] = j
+    if not headers and len(raw.columns):
+        # nothing recognised: the first row is data, not headers (or the
+        # wrong file); its cells must not be echoed as "unknown columns"
+        return TypedTable(table, fichier, pd.DataFrame(index=raw.index), pd.DataFrame(index=raw.index), {}, set()), [Problem(
+            fichier, f"Aucune colonne reconnue parmi les {len(raw.columns)} colonnes du fichier (ligne d'en-tête absente ?) : le tableau n'est pas lu.",
+            f"La première ligne doit porter les noms des colonnes du modèle de la table « {table} » (cae-impact templates) ; "
+            "ajoutez-la, ou vérifiez qu'il s'agit du bon fichier.", ligne=1)]
+    problems += unknown
     missing_optional = []
     for name, spec in specs.items():
         if name not in headers and not spec.get("drop"):
@@ -320,13 +377,18 @@ def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | Non
             continue
         cells = raw.iloc[:, positions[name]]
         raw_canon[name] = cells
-        values = []
-        for line, cell in cells.items():
-            value, err = parse_cell(cell, spec, codebook, excel=excel)
-            if err:
-                failures.add((name, int(line)))
-                problems.append(Problem(fichier, err[0], err[1], ligne=int(line), colonne=headers[name], valeur=shown_value(cell, spec)))
-            values.append(value)
+        values, errs = _parse_column(cells, spec, codebook, excel)
+        for line, cell, err in errs:
+            failures.add((name, int(line)))
+            problems.append(Problem(fichier, err[0], err[1], ligne=int(line), colonne=headers[name], valeur=shown_value(cell, spec)))
+        if spec.get("liste"):
+            values, n_other = _reduce_to_list(values, spec, codebook)
+            if n_other:
+                problems.append(Problem(
+                    fichier, f"{n_other} valeur(s) hors de la liste « {spec['liste']} » remplacée(s) par « {_other_label(spec, codebook)} » "
+                    "(le texte saisi n'est pas conservé).",
+                    "Choisissez les valeurs dans la liste du dictionnaire des données si vous voulez qu'elles soient distinguées.",
+                    colonne=headers[name], gravite="avertissement"))
         data[name] = _to_dtype(values, kind, index)
     frame = pd.DataFrame(data, index=index)
     raw_frame = pd.DataFrame(raw_canon, index=index)

@@ -136,15 +136,16 @@ def csv_frame(df):
 _STYLER_ID = re.compile(r"\bT_([0-9a-f]{5})(?=[_\"'\s{.,:#>)]|$)")
 
 
-def stable_table_ids(text: str) -> str:
+def stable_table_ids(text: str, prefix: str = "") -> str:
     """Replace pandas Styler's random table ids (``T_3fa9c``, uuid4-based)
-    by ``T_t1``, ``T_t2``… in order of first appearance (reruns identical)."""
+    by ``T_<prefix>t1``, ``T_<prefix>t2``… in order of first appearance
+    (reruns identical; ``prefix`` keeps ids of pieces of one page apart)."""
     mapping: dict[str, str] = {}
 
     def repl(m: re.Match) -> str:
         uid = m.group(1)
         if uid not in mapping:
-            mapping[uid] = f"t{len(mapping) + 1}"
+            mapping[uid] = f"{prefix}t{len(mapping) + 1}"
         return "T_" + mapping[uid]
 
     return _STYLER_ID.sub(repl, text)

@@ -309,7 +309,9 @@ def _period_end(info: dict):
 
 
 def no_survey_note(data: CaeData) -> str:
-    nom = data.info.get("nom", data.slug) if isinstance(data.info, dict) else data.slug
+    from analysis.publication.escape import markdown_text
+
+    nom = markdown_text(data.info.get("nom", data.slug) if isinstance(data.info, dict) else data.slug)
     return (f"La coopérative « {nom} » n'a pas transmis de questionnaire : la qualité de vie au travail "
             "et le bien-être (WHO-5) ne sont pas analysés pour elle.")
 
