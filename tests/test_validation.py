@@ -295,7 +295,8 @@ def test_unrecognised_file_warns(tmp_path):
     d = make_cae(tmp_path)
     write_csv(d / "export_compta.csv", ["a"], [["1"]])
     (p,) = warnings_of(d)
-    assert (p.fichier, p.message) == ("export_compta.csv", "Fichier non reconnu : il est ignoré.")
+    assert (p.fichier, p.message) == ("dossier de la CAE", "1 fichier(s) non reconnu(s) (.csv) : ignoré(s) (leur nom n'est pas recopié ici).")
+    assert "export_compta" not in repr(p)
 
 
 # --- schema built from the codebook -----------------------------------------------------

@@ -671,14 +671,27 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
     if not path.exists():
         return None, [Problem(name, "Fichier cae.yml absent : la description de la CAE est obligatoire.",
                               "Copiez le modèle cae.yml (commande « cae-impact templates DOSSIER ») dans le dossier de la CAE et complétez-le.")]
+    lim = cb["limites"]
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        size = path.stat().st_size
+        if size > float(lim["yaml_taille_max_ko"]) * 1000:
+            return None, [Problem(name, f"Le fichier cae.yml pèse {size / 1000:.0f} ko, au-delà de la limite de {lim['yaml_taille_max_ko']} ko : il n'est pas lu.".replace(".", ","),
+                                  "Repartez du modèle cae.yml (commande « cae-impact templates DOSSIER ») : quelques lignes suffisent.")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(name, f"Le fichier cae.yml ne peut pas être ouvert ({exc.strerror}).", "Vérifiez que vous avez le droit de le lire.")]
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
-            text = path.read_bytes().decode("cp1252")
+            text = raw.decode("cp1252")
         except UnicodeDecodeError:
             return None, [Problem(name, "Le fichier cae.yml n'est pas un texte lisible.", "Enregistrez-le comme texte brut en UTF-8.")]
     try:
+        n_alias = count_yaml_aliases(text)
+        if n_alias > int(lim["yaml_alias_max"]):
+            return None, [Problem(name, f"Le fichier cae.yml contient {n_alias} renvois YAML (« *nom »), au-delà de la limite de {lim['yaml_alias_max']} : il n'est pas lu.",
+                                  "Écrivez chaque valeur en toutes lettres, sans ancres (« &nom ») ni renvois (« *nom ») ; comparez avec le modèle cae.yml.")]
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -700,10 +713,14 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         elif data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
             err(f"Valeur vide pour la clé « {key} ».", f"Écrivez la valeur après « {key}: » (voir l'exemple du modèle cae.yml).", key)
     known = set(rules["required"]) | {"slug"}
-    for key in data:
-        if key not in known:
-            problems.append(Problem(name, f"Clé inconnue « {key} » : elle est ignorée.", "Vérifiez son orthographe (voir le modèle cae.yml).", colonne=str(key), gravite="avertissement"))
-    info: dict = {k: v for k, v in data.items()}
+    unknown = [k for k in data if k not in known]
+    if unknown:  # counted, not quoted (a key can be anything, a name or a phone number), and dropped
+        close = sorted({c for k in unknown for c in difflib.get_close_matches(cbk.normalize_name(k), sorted(known), n=1, cutoff=0.75)})
+        problems.append(Problem(
+            name, f"{len(unknown)} clé(s) inconnue(s) : elle(s) est (sont) ignorée(s) et ne sont pas conservée(s).",
+            ("Vérifiez l'orthographe des clés (voir le modèle cae.yml)" + (" ; clé(s) attendue(s) proche(s) : " + ", ".join(f"« {c} »" for c in close) if close else "") + "."),
+            gravite="avertissement"))
+    info: dict = {k: v for k, v in data.items() if k in known}
     for key, codes_key in (("type", "type_codes"), ("territoire", "territoire_codes")):
         if data.get(key) not in (None, ""):
             allowed = rules[codes_key]
@@ -743,7 +760,11 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         if not isinstance(res, dict):
             err("« ressources » doit lister les montants par clé.", "Repartez du modèle cae.yml.", "ressources", None)
         else:
-            clean = dict(res)
+            extra = [k for k in res if k not in rules["ressources_required"]]
+            if extra:
+                problems.append(Problem(name, f"{len(extra)} clé(s) inconnue(s) sous « ressources » : elle(s) est (sont) ignorée(s) et ne sont pas conservée(s).",
+                                        "Gardez seulement les clés du modèle cae.yml sous « ressources ».", colonne="ressources", gravite="avertissement"))
+            clean = {k: v for k, v in res.items() if k in rules["ressources_required"]}
             for key in rules["ressources_required"]:
                 if key not in res:
                     err(f"Clé obligatoire absente : « ressources.{key} ».", f"Ajoutez « {key}: … » sous « ressources » (0 si aucun).", f"ressources.{key}")
@@ -770,6 +791,13 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
     if any(p.is_error for p in problems):
         return None, problems
     return _jsonable(info), problems
+
+
+def count_yaml_aliases(text: str) -> int:
+    """Number of aliases (``*name``) in a YAML text, from the parser's event
+    stream: nothing is constructed, so an alias bomb ("billion laughs")
+    costs the length of its text, not of its expansion."""
+    return sum(1 for ev in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(ev, yaml.AliasEvent))
 
 
 def _jsonable(obj: Any) -> Any:
