@@ -41,6 +41,7 @@ import pandas as pd
 from analysis import __version__, config
 from analysis.intake import codebook as cbk
 from analysis.method import loader as methodology
+from analysis.publication.escape import csv_frame
 from analysis.publication.formatting import fr_number
 from analysis.intake.problems import Problem, ProblemList
 from analysis.intake.pseudonymise import KEY_ENV, KeyProblem, key_fingerprint, pseudonymise_table, resolve_key
@@ -330,7 +331,7 @@ def write_validation_report(cae: str, problems: ProblemList, out_cae_dir: Path, 
         buf.write(";".join(PROBLEM_COLUMNS.values()) + "\n")
         buf.write("aucun problème" + ";" * (len(PROBLEM_COLUMNS) - 1) + "\n")
     else:
-        df.to_csv(buf, sep=";", index=False, quoting=csv.QUOTE_MINIMAL)
+        csv_frame(df).to_csv(buf, sep=";", index=False, quoting=csv.QUOTE_MINIMAL)
     csv_path.write_text(buf.getvalue(), encoding="utf-8-sig")
 
     env = jinja2.Environment(

@@ -490,14 +490,17 @@ def _national_lines(national: pd.DataFrame, matrix: pd.DataFrame, scores: pd.Dat
 def network_median(processed_dir: Path | str | None = None, exclude: str | None = None) -> pd.Series | None:
     """Median over the other CAEs of their published dimension means, read
     from ``<processed_dir>/<cae>/qvt_dimensions.parquet``; None when no
-    other CAE has results. Suppressed means are left out."""
+    other CAE has results. Suppressed means are left out. The runner passes
+    a snapshot of the current run's CAEs (``network_dir``)."""
+    import re
+
     from analysis import config
 
     root = Path(processed_dir or config.PROCESSED_DIR)
     parts = []
     for p in sorted(root.glob("*/qvt_dimensions.parquet")):
-        if p.parent.name == exclude:
-            continue
+        if p.parent.name == exclude or not re.match(config.SLUG_PATTERN, p.parent.name):
+            continue  # a CAE folder only: never _national or a staging folder
         t = pd.read_parquet(p)
         if len(t):
             parts.append(t[~t["suppressed"].astype(bool)][["dimension", "mean"]])

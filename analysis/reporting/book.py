@@ -653,6 +653,12 @@ def build(
     report_dir = Path(report_dir or config.REPORT_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
+    refused = run_problems(out_dir)
+    if refused:
+        print("Le livre Quarto n'est pas assemblé : les carnets exécutés ne viennent pas d'une exécution complète.", file=sys.stderr)
+        for p in refused:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
     fp = book_fingerprint(out_dir, report_dir, anonymise)
     stamp = report_dir / BOOK_STAMP
     state = stamp.read_text() if stamp.exists() else ""
@@ -702,6 +708,51 @@ def build(
     if status == 0:
         stamp.write_text(f"{fp}:rendu")
     return status
+
+
+def run_problems(out_dir: Path) -> list[str]:
+    """Why the executed notebooks under ``out_dir`` must not be published
+    (empty = fine), naming them: a run still going or killed (its marker
+    ``.run-en-cours.json`` is there); a CAE (or the national synthesis) the
+    last run reported as done whose folder holds another run's notebooks
+    (stamp fingerprint differing from ``run_summary.json``); a notebook
+    that did not run to its end (papermill's per-cell status)."""
+    import nbformat
+
+    from analysis.pipeline.runner import RUN_MARKER, STAMP
+
+    out_dir = Path(out_dir)
+    problems = []
+    if (out_dir / RUN_MARKER).exists():
+        problems.append(f"une exécution de « cae-impact run » est en cours ou a été interrompue ({out_dir / RUN_MARKER}) : "
+                        "relancez-la jusqu'au bout avant d'assembler le livre")
+    summary_path = out_dir / "run_summary.json"
+    if not summary_path.exists():
+        return problems
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    entries = [c for c in summary.get("caes", []) if c.get("ok")]
+    if summary.get("national") and summary["national"].get("ok"):
+        entries.append(summary["national"])
+    for c in entries:
+        folder = out_dir / c["cae"]
+        try:
+            stamp = json.loads((folder / STAMP).read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, ValueError):
+            stamp = None
+        if c.get("fingerprint") and stamp != c["fingerprint"]:
+            problems.append(f"{c['cae']} : carnets d'une autre exécution que la dernière (empreinte différente de run_summary.json)")
+            continue
+        stems = [registry.national_stage().carnet] if c["cae"] == "national" else [st.carnet for st in registry.cae_stages()]
+        for stem in stems:
+            nb_path = folder / f"{stem}.ipynb"
+            if not nb_path.exists():
+                problems.append(f"{c['cae']} : carnet absent : {stem}.ipynb")
+                continue
+            nb = nbformat.read(str(nb_path), as_version=4)
+            statuses = {cell.get("metadata", {}).get("papermill", {}).get("status") for cell in nb.cells if cell.cell_type == "code"}
+            if nb.metadata.get("papermill", {}).get("exception") or statuses - {"completed", None}:
+                problems.append(f"{c['cae']} : carnet exécuté en partie seulement : {stem}.ipynb")
+    return problems
 
 
 def _run_caes(out_dir: Path) -> list[dict]:
