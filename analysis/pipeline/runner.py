@@ -347,7 +347,9 @@ def run_cae(
                 t = time.perf_counter()
                 nb_out = work_out / f"{name}.ipynb"
                 try:
-                    _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, work_out, reset=i > 0, methodology_dir=methodology_dir)
+                    nb_in = Path(notebooks_dir) / f"{name}.ipynb"
+                    nb_params = params if "network_dir" in nb_in.read_text(encoding="utf-8") else {k: v for k, v in params.items() if k != "network_dir"}
+                    _execute(nb_in, nb_out, nb_params, km, work_out, reset=i > 0, methodology_dir=methodology_dir)
                     if export_html:
                         export.notebook_to_html(nb_out, work_out / f"{name}.html")
                 except Exception as exc:
