@@ -188,7 +188,8 @@ def cmd_validate(args) -> int:
                           f"par exemple {d / 'ma-cae'}.")
     any_error = False
     for d in args.dirs:
-        fd = intake.load_folder(d)
+        fd = intake.load_folder(
+            d, progress=lambda f, n: print(f"  {f} : {n:,} lignes lues…".replace(",", "\u202f"), file=sys.stderr, flush=True))
         problems = fd.problems
         slug = d.name
         reason = runner.folder_name_problem(d.name)

@@ -419,3 +419,48 @@ def test_no_traceback_when_the_reader_of_validate_leaves(tmp_path):
     p = subprocess.Popen(f"{sys.executable} -m analysis.cli validate {d} | head -1", shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = p.communicate(timeout=300)
     assert out.count("\n") == 1 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+# --------------------------------------------------------------- run as a transaction, dead kernel
+
+def _nb(path: Path, code: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell('cae = ""\nprocessed_dir = ""\nout_dir = ""\nraw_dir = ""')
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+@pytest.mark.parametrize("failure", ["raise ValueError('étape cassée')", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+def test_a_failing_stage_or_dead_kernel_keeps_previous_results(tmp_path, pseudonym_key, failure):
+    from analysis.pipeline import runner
+
+    make_cae(tmp_path / "raw", slug="coop-a")
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _nb(nbs / "s1.ipynb", "from pathlib import Path\n(Path(processed_dir) / cae / 'nouveau.txt').write_text('nouveau')")
+    _nb(nbs / "s2.ipynb", failure)
+    for d in (tmp_path / "processed" / "coop-a", tmp_path / "out" / "coop-a"):
+        d.mkdir(parents=True)
+        (d / "ancien.txt").write_text("résultat précédent")
+    t = time.perf_counter()
+    res = runner.run_cae("coop-a", tmp_path / "raw", tmp_path / "processed", tmp_path / "out", nbs, stages=["s1", "s2"], export_html=False)
+    assert time.perf_counter() - t < 240
+    assert not res.ok and [s.ok for s in res.stages] == [True, True, False]
+    if "SIGKILL" in failure:
+        assert "Le noyau Jupyter s'est arrêté" in res.error
+    for d in (tmp_path / "processed" / "coop-a", tmp_path / "out" / "coop-a"):
+        assert (d / "ancien.txt").read_text() == "résultat précédent"
+    assert not (tmp_path / "processed" / "coop-a" / "nouveau.txt").exists()
+    assert (tmp_path / "out" / "coop-a" / "validation.html").exists()  # always updated
+    assert (tmp_path / "out" / runner.FAILED_DIR / "coop-a" / "s2.ipynb").exists()
+    assert not [p for p in (tmp_path / "processed").iterdir() if p.name.startswith(runner.STAGING)]
+    # and when every stage succeeds, the new results replace the old ones at once
+    _nb(nbs / "s2.ipynb", "x = 1")
+    res = runner.run_cae("coop-a", tmp_path / "raw", tmp_path / "processed", tmp_path / "out", nbs, stages=["s1", "s2"], export_html=False, fingerprint="f")
+    assert res.ok
+    assert (tmp_path / "processed" / "coop-a" / "nouveau.txt").exists() and not (tmp_path / "processed" / "coop-a" / "ancien.txt").exists()
+    assert json.loads((tmp_path / "out" / "coop-a" / ".stamp.json").read_text())["fingerprint"] == "f"

@@ -252,9 +252,10 @@ def _endi_origin(p: Problem, endi_rows: dict) -> Problem:
     return p
 
 
-def validate_dir(path: Path | str) -> ProblemList:
-    """Validate one CAE folder without writing anything (``cae-impact validate``)."""
-    return load_folder(path).problems
+def validate_dir(path: Path | str, progress=None) -> ProblemList:
+    """Validate one CAE folder without writing anything (``cae-impact validate``);
+    ``progress(file name, rows read)`` after each block of a large table."""
+    return load_folder(path, progress=progress).problems
 
 
 def raw_fingerprint(cae_raw_dir: Path | str) -> str:

@@ -325,7 +325,7 @@ def _frame_from_rows(rows, fichier: str, max_rows: int | None = None, block: int
             progress(n_body)
 
     for n, cells in rows:
-        if not any(not is_blank(c) for c in cells):
+        if not any(cells) or not any(not is_blank(c) for c in cells):
             continue
         if header is None:
             header_line, header = n, list(cells)
@@ -337,9 +337,10 @@ def _frame_from_rows(rows, fichier: str, max_rows: int | None = None, block: int
             raise LimitExceeded(_too_many_rows(fichier, max_rows))
         if len(cells) > width:
             width = len(cells)
-        for j, c in enumerate(cells):
-            if j not in filled_first and not is_blank(c):
-                filled_first[j] = n
+        if len(filled_first) < len(cells):  # only until every column has shown a value
+            for j, c in enumerate(cells):
+                if c is not None and c != "" and j not in filled_first and not is_blank(c):
+                    filled_first[j] = n
         cur_lines.append(n)
         cur_rows.append(cells)
         if len(cur_rows) >= block:

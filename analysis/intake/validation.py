@@ -266,6 +266,23 @@ def _parse_column(cells: pd.Series, spec: dict, codebook: dict | None, excel: bo
     Returns the parsed values in order and ``(line, cell, (message, fix))``
     for the cells that could not be read. Cells are keyed by type and value
     so that ``1``, ``1.0`` and ``True`` from a spreadsheet stay distinct."""
+    if pd.api.types.is_string_dtype(cells.dtype) and not pd.api.types.is_object_dtype(cells.dtype):
+        # CSV text (pandas' string dtype): one parse per distinct cell, then a vectorised take
+        import numpy as np
+
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        parsed = [parse_cell(u, spec, codebook, excel=excel) for u in uniques]
+        table = np.empty(len(parsed) + 1, dtype=object)
+        table[:-1] = [v for v, _ in parsed]
+        table[-1] = None  # code -1: missing cell
+        values = list(table[codes])
+        errs = []
+        bad = [k for k, (_, e) in enumerate(parsed) if e]
+        if bad:
+            pos = np.flatnonzero(np.isin(codes, bad))
+            for i in pos:
+                errs.append((cells.index[i], uniques[codes[i]], parsed[codes[i]][1]))
+        return values, errs
     cache: dict = {}
     values, errs = [], []
     for line, cell in cells.items():
@@ -292,17 +309,18 @@ def _reduce_to_list(values: list, spec: dict, codebook: dict | None) -> tuple[li
     lookup = cbk.code_lookup(spec["liste"], codebook)
     labels = cbk.codes(spec["liste"], codebook)
     other = _other_label(spec, codebook)
+    memo: dict = {}
     out, n = [], 0
     for v in values:
         if v is None:
             out.append(None)
             continue
-        code = lookup.get(cbk.normalize_name(v))
-        if code is None:
-            n += 1
-            out.append(other)
-        else:
-            out.append(str(labels[code]))
+        hit = memo.get(v)
+        if hit is None:
+            code = lookup.get(cbk.normalize_name(v))
+            hit = memo[v] = (other, True) if code is None else (str(labels[code]), False)
+        out.append(hit[0])
+        n += hit[1]
     return out, n
 
 
@@ -525,6 +543,13 @@ def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None
     return problems
 
 
+def _blank_mask(s: pd.Series) -> pd.Series:
+    """:func:`~analysis.intake.reading.is_blank` over a column (vectorised for text)."""
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return s.isna() | s.str.strip(" \u00a0\u202f\u2009\u2007\t\r\n").eq("").fillna(True)
+    return s.map(is_blank)
+
+
 def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[Problem]:
     """Warn for an optional column the user gave but left mostly empty
     (share of empty cells > :data:`MOSTLY_EMPTY_SHARE`). Optional dates and
@@ -537,7 +562,7 @@ def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[
     for col, spec in cbk.columns(tt.table, codebook).items():
         if col not in tt.headers or spec.get("required") or spec.get("type") == "date" or col in exempt or spec.get("drop"):
             continue
-        share = float(tt.raw[col].map(is_blank).mean())
+        share = float(_blank_mask(tt.raw[col]).mean())
         if share > MOSTLY_EMPTY_SHARE:
             out.append(Problem(
                 tt.fichier, f"Colonne presque vide : {round(100 * share)} % des lignes ne sont pas renseignées.",

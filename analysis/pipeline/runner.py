@@ -227,7 +227,7 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         cell = nbformat.v4.new_code_cell(_RESET)
         cell.metadata["tags"] = ["remove-cell"]
         nb.cells.insert(0, cell)
-    pm.execute_notebook(
+    _run_watched(km, lambda: pm.execute_notebook(
         nb,
         str(nb_out),
         parameters=params,
@@ -236,7 +236,48 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         km=km,
         progress_bar=False,
         cwd=str(cwd),
-    )
+    ))
+
+
+class KernelDied(RuntimeError):
+    """The kernel process ended while a notebook was running."""
+
+
+def _run_watched(km, execute, every: float = 1.0, grace: float = 5.0) -> None:
+    """Run ``execute()`` (papermill) in a thread and fail fast when the
+    kernel dies: with a blocking kernel client nbclient waits on the kernel's
+    socket forever once the kernel is gone (its own liveness poll cannot run
+    while the loop is blocked there, and pyzmq retries the poll on signals).
+    The calling thread checks ``km.is_alive()`` every ``every`` seconds; when
+    the kernel is dead and the execution has not ended within ``grace``
+    seconds, :class:`KernelDied` is raised (the blocked daemon thread is
+    abandoned: it holds only a socket to the dead kernel). A failure inside
+    the execution is re-raised as is."""
+    import threading
+
+    box: dict = {}
+
+    def target():
+        try:
+            execute()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["exc"] = exc
+
+    th = threading.Thread(target=target, name="cae-impact-execute", daemon=True)
+    th.start()
+    while th.is_alive():
+        th.join(every)
+        if th.is_alive():
+            try:
+                alive = km.is_alive()
+            except Exception:  # noqa: BLE001 - cannot tell: keep waiting
+                alive = True
+            if not alive:
+                th.join(grace)
+                if th.is_alive():
+                    raise KernelDied("Le noyau Jupyter s'est arrêté pendant l'exécution.")
+    if "exc" in box:
+        raise box["exc"]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -251,10 +292,6 @@ def _error_text(exc: BaseException) -> str:
 STAGING = ".en-cours-"
 FAILED_DIR = ".echecs"
 RUN_MARKER = ".run-en-cours.json"
-#: Seconds without an answer from a kernel whose process is gone before the
-#: CAE fails (nbclient polls the kernel every second; this bounds the wait
-#: when the kernel dies between two messages).
-DEAD_KERNEL_SECONDS = 30
 
 
 def _staging(root: Path, cae: str) -> Path:
