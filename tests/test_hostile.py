@@ -163,8 +163,9 @@ def test_result_csv_neutralises_formulas(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "conform", lambda df, table: df)
     df = pd.DataFrame({"cae": ["=1+1", "-x", "ok"], "valeur": [-1.5, 2.0, 3.0]})
     _, csv_path = results.write_result(df, tmp_path / "t")
-    text = csv_path.read_text(encoding="utf-8-sig").splitlines()
-    assert text[1:] == ["'=1+1;-1,5", "'-x;2,0", "ok;3,0"]
+    rows = [line.split(";") for line in csv_path.read_text(encoding="utf-8-sig").splitlines()[1:]]
+    assert [r[0] for r in rows] == ["'=1+1", "'-x", "ok"]
+    assert rows[0][1].startswith("-1")  # a negative number stays a number
     assert pd.read_parquet(tmp_path / "t.parquet")["cae"].tolist() == ["=1+1", "-x", "ok"]
 
 
@@ -363,11 +364,11 @@ def test_cae_names_reach_the_book_as_plain_text(tmp_path, nom):
 def _fake_run(out: Path, fp_summary: str, fp_stamp: str, status: str = "completed") -> None:
     import nbformat
 
-    from analysis.reporting.book import CHAPTER_SECTIONS
+    from analysis.pipeline import registry
 
     (out / "coop").mkdir(parents=True)
     (out / "coop" / ".stamp.json").write_text(json.dumps({"fingerprint": fp_stamp}))
-    for stem, _ in CHAPTER_SECTIONS:
+    for stem in [st.carnet for st in registry.cae_stages()]:
         nb = nbformat.v4.new_notebook()
         c = nbformat.v4.new_code_cell("1")
         c.metadata["papermill"] = {"status": status}
