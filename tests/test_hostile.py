@@ -116,7 +116,7 @@ def test_free_text_sector_is_reduced_to_the_coded_list(tmp_path, pseudonym_key):
     rows[0][j] = f"{people[0]['nom']} {people[0]['tel']}"
     rows[1][j] = "BÂTIMENT "  # a listed label, other case and spacing
     rows[2][j] = people[2]["mail"]
-    d = make_cae(tmp_path / "raw", ent=(header, rows))
+    make_cae(tmp_path / "raw", ent=(header, rows))
     res = intake.process_cae("test", tmp_path / "raw", tmp_path / "processed", tmp_path / "out", key=pseudonym_key)
     assert res.ok
     ent = pd.read_parquet(tmp_path / "processed" / "test" / "entrepreneurs.parquet")
@@ -131,7 +131,7 @@ def test_unknown_cae_yml_keys_are_dropped_and_not_quoted(tmp_path, pseudonym_key
     p = person()
     yml = CAE_YML + f'contact: "{p["nom"]} {p["tel"]}"\n"{p["mail"]}": 1\n'
     yml = yml.replace("  benevolat_heures: 10\n", f"  benevolat_heures: 10\n  note_{p['nom'].split()[-1]}: \"{p['tel']}\"\n")
-    d = make_cae(tmp_path / "raw", yml=yml)
+    make_cae(tmp_path / "raw", yml=yml)
     res = intake.process_cae("test", tmp_path / "raw", tmp_path / "processed", tmp_path / "out", key=pseudonym_key)
     assert res.ok
     info = json.loads((tmp_path / "processed" / "test" / "cae.json").read_text(encoding="utf-8"))
@@ -147,7 +147,7 @@ def test_validation_csv_neutralises_formulas_from_cae_values(tmp_path):
     payloads = ["=HYPERLINK(\"http://x\",\"clic\")", "+cmd|' /C calc'!A0", "@SUM(A1:A2)"]
     for r, v in zip(rows, payloads):
         r[header.index("genre")] = v
-    d = make_cae(tmp_path / "raw", ent=(header, rows))
+    make_cae(tmp_path / "raw", ent=(header, rows))
     res = intake.process_cae("test", tmp_path / "raw", tmp_path / "p", tmp_path / "out")
     assert not res.ok
     import csv as csvmod
