@@ -188,7 +188,8 @@ def cmd_validate(args) -> int:
                           f"par exemple {d / 'ma-cae'}.")
     any_error = False
     for d in args.dirs:
-        fd = intake.load_folder(d)
+        fd = intake.load_folder(
+            d, progress=lambda f, n: print(f"  {f} : {n:,} lignes lues…".replace(",", "\u202f"), file=sys.stderr, flush=True))
         problems = fd.problems
         slug = d.name
         reason = runner.folder_name_problem(d.name)
@@ -299,6 +300,7 @@ def cmd_run(args) -> int:
             force=args.force,
             national=not args.no_national,
             export_html=not args.no_html,
+            new_key=args.nouvelle_cle,
         )
     except runner.UnknownCae as exc:
         return _error(str(exc))
@@ -381,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-html", action="store_true", help="ne pas exporter les carnets en HTML")
     s.add_argument("--demo-if-empty", action="store_true", help="générer la démonstration si data/raw est vide")
     s.add_argument("--bilan", action="store_true", help=argparse.SUPPRESS)  # make report's last line
+    s.add_argument("--nouvelle-cle", action="store_true",
+                   help="accepter une nouvelle clé de pseudonymisation alors que des données traitées avec une autre clé existent "
+                   "(tous les pseudonymes changent)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser(
@@ -416,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cae-impact validate … | head`: the reader left, say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except MethodError as exc:  # a methodology file does not match its schema: French, no traceback
         print(exc, file=sys.stderr)
         return 1

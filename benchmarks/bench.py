@@ -10,7 +10,9 @@ Measures, on the 7-CAE demo in a scratch directory:
    ``jupyter nbconvert --to html --no-input``, sequentially (intake runs
    inside the cleaning notebook, as it would without the runner);
 5. the SROI Monte Carlo micro-benchmark (``benchmarks/bench_sroi.py``)
-   when present.
+   when present;
+6. validation of a 1,000,000-row CSV, time and peak memory
+   (``benchmarks/bench_large_csv.py``).
 
 Machines are shared and noisy: read the ratios, not the seconds. Results
 are also written to ``benchmarks/results/bench.json``.
@@ -124,6 +126,11 @@ def main() -> int:
     if sroi_bench.exists():
         print("\nSROI Monte Carlo :", flush=True)
         subprocess.run([sys.executable, str(sroi_bench)], env=env, check=False)
+
+    large_bench = ROOT / "benchmarks" / "bench_large_csv.py"
+    if large_bench.exists():
+        print("\nValidation d'un CSV de 1 000 000 lignes :", flush=True)
+        subprocess.run([sys.executable, str(large_bench)], env=env, check=False)
 
     res_dir = ROOT / "benchmarks" / "results"
     res_dir.mkdir(exist_ok=True)

@@ -86,10 +86,14 @@ def absent_note(data: CaeData | list[CaeData], spec: dict | None = None) -> str:
     fams = sorted({i["family"] for i in inds})
     fam_txt = ", ".join(f"{f} ({spec['families'][f]['label'].lower()})" for f in fams)
     if isinstance(data, list):
-        names = ", ".join(d.info.get("nom", d.slug) for d in missing)
+        from analysis.publication.escape import markdown_text
+
+        names = ", ".join(markdown_text(d.info.get("nom", d.slug)) for d in missing)
         return (f"Sans questionnaire pour {names}, les {len(inds)} indicateurs issus de l'enquête ({fam_txt}) "
                 f"sont calculés sur les seules CAE qui en ont un.")
-    nom = data.info.get("nom", data.slug)
+    from analysis.publication.escape import markdown_text
+
+    nom = markdown_text(data.info.get("nom", data.slug))
     return (f"La CAE « {nom} » n'a pas transmis de questionnaire : les {len(inds)} indicateurs issus de "
             f"l'enquête ne sont pas calculés (familles {fam_txt}).")
 

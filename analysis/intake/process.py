@@ -28,7 +28,6 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -42,9 +41,10 @@ import pandas as pd
 from analysis import __version__, config
 from analysis.intake import codebook as cbk
 from analysis.method import loader as methodology
+from analysis.publication.escape import csv_frame
 from analysis.publication.formatting import fr_number
 from analysis.intake.problems import Problem, ProblemList
-from analysis.intake.pseudonymise import KEY_ENV, KeyProblem, load_or_create_key, pseudonymise_table
+from analysis.intake.pseudonymise import KEY_ENV, KeyProblem, key_fingerprint, pseudonymise_table, resolve_key
 from analysis.intake.reading import TABLE_SUFFIXES, read_table_file
 from analysis.intake.validation import TypedTable, read_cae_yml, type_table, validate_typed
 
@@ -82,10 +82,31 @@ class FolderData:
 
 def _input_files(folder: Path) -> list[Path]:
     """Regular files of the folder that may be inputs (no hidden files, no
-    spreadsheet lock files ``~$…``)."""
+    spreadsheet lock files ``~$…``, no symbolic link leading out of the
+    folder: see :func:`escaping_links`)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    outside = set(escaping_links(folder))
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")) and p not in outside)
+
+
+def escaping_links(folder: Path) -> list[Path]:
+    """Symbolic links of ``folder`` whose target is outside it (or broken):
+    never read (a link named ``questionnaire.csv`` to ``/etc/passwd`` would
+    publish that file's first line)."""
+    folder = Path(folder)
+    root = folder.resolve()
+    out = []
+    for p in folder.iterdir():
+        if p.is_symlink():
+            try:
+                target = p.resolve(strict=True)
+            except (OSError, RuntimeError):
+                out.append(p)
+                continue
+            if not target.is_relative_to(root):
+                out.append(p)
+    return sorted(out)
 
 
 def find_table_files(folder: Path, codebook: dict | None = None) -> tuple[dict[str, list[Path]], list[Path]]:
@@ -125,17 +146,25 @@ def _endi_convert(folder: Path):
                               "Déposez plutôt les tables au format des modèles (cae-impact templates).")]
 
 
-def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
+def load_folder(folder: Path | str, codebook: dict | None = None, progress=None) -> FolderData:
     """Read and validate one CAE folder: ``cae.yml``, every table file (and
     an enDI export for a required table that has no protocol file), types,
     schema, cross-table rules. Collects every problem; never raises on bad
-    input."""
+    input. ``progress(file name, rows read)`` is called while large tables
+    are read."""
     cb = codebook or cbk.load_codebook()
     folder = Path(folder)
     fd = FolderData(folder)
+    links = escaping_links(folder) if folder.is_dir() else []
+    if links:  # counted, not named: a file name can be personal data
+        fd.problems.add(Problem(
+            "dossier de la CAE", f"{len(links)} lien(s) symbolique(s) vers un fichier hors du dossier de la CAE : refusé(s), non lu(s).",
+            "Copiez les fichiers eux-mêmes dans le dossier de la CAE au lieu de liens symboliques."))
     yml = folder / CAE_FILE
     if not yml.exists() and (folder / "cae.yaml").exists():
         yml = folder / "cae.yaml"
+    if yml in links:
+        yml = folder / f".{CAE_FILE}.refuse"  # reported above; read as absent
     fd.info, probs = read_cae_yml(yml, cb)
     fd.problems.extend(probs)
     if yml.exists():  # the SROI inputs live here: its checksum belongs to the provenance
@@ -150,7 +179,8 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
                 "Gardez un seul fichier par table (supprimez ou renommez l'autre)."))
             continue
         p = paths[0]
-        res = read_table_file(p, table, cb["tables"][table].get("label"))
+        res = read_table_file(p, table, cb["tables"][table].get("label"), cb["limites"],
+                              progress=(lambda n, _name=p.name: progress(_name, n)) if progress else None)
         fd.problems.extend(res.problems)
         fd.files[p.name] = {"table": table, "source": "protocole", **res.info}
         if res.frame is not None and len(res.frame) == 0:
@@ -191,12 +221,13 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
             fd.problems.add(Problem(
                 f"{t}.csv", f"Fichier obligatoire absent : la table « {t} » ({cb['tables'][t].get('label', t)}) est introuvable.",
                 f"Déposez un fichier « {t}.csv » ou « {t}.xlsx » dans le dossier de la CAE (voir les modèles : cae-impact templates)."))
-    for p in others:
-        if p.name not in endi_sources:
-            fd.problems.add(Problem(
-                p.name, "Fichier non reconnu : il est ignoré.",
-                "Nommez les fichiers comme les tables : " + ", ".join(f"{t}.csv ou {t}.xlsx" for t in cb["tables"]) + ".",
-                gravite="avertissement"))
+    unrecognised = [p for p in others if p.name not in endi_sources]
+    if unrecognised:  # counted, not named: a file name can be personal data
+        kinds = sorted({p.suffix.lower() for p in unrecognised})
+        fd.problems.add(Problem(
+            "dossier de la CAE", f"{len(unrecognised)} fichier(s) non reconnu(s) ({', '.join(kinds)}) : ignoré(s) (leur nom n'est pas recopié ici).",
+            "Nommez les fichiers comme les tables : " + ", ".join(f"{t}.csv ou {t}.xlsx" for t in cb["tables"]) + ".",
+            gravite="avertissement"))
 
     for table in [t for t in cb["tables"] if t in raw_frames]:  # codebook order
         frame, fichier, excel = raw_frames[table]
@@ -221,9 +252,10 @@ def _endi_origin(p: Problem, endi_rows: dict) -> Problem:
     return p
 
 
-def validate_dir(path: Path | str) -> ProblemList:
-    """Validate one CAE folder without writing anything (``cae-impact validate``)."""
-    return load_folder(path).problems
+def validate_dir(path: Path | str, progress=None) -> ProblemList:
+    """Validate one CAE folder without writing anything (``cae-impact validate``);
+    ``progress(file name, rows read)`` after each block of a large table."""
+    return load_folder(path, progress=progress).problems
 
 
 def raw_fingerprint(cae_raw_dir: Path | str) -> str:
@@ -300,7 +332,7 @@ def write_validation_report(cae: str, problems: ProblemList, out_cae_dir: Path, 
         buf.write(";".join(PROBLEM_COLUMNS.values()) + "\n")
         buf.write("aucun problème" + ";" * (len(PROBLEM_COLUMNS) - 1) + "\n")
     else:
-        df.to_csv(buf, sep=";", index=False, quoting=csv.QUOTE_MINIMAL)
+        csv_frame(df).to_csv(buf, sep=";", index=False, quoting=csv.QUOTE_MINIMAL)
     csv_path.write_text(buf.getvalue(), encoding="utf-8-sig")
 
     env = jinja2.Environment(
@@ -322,9 +354,8 @@ def write_validation_report(cae: str, problems: ProblemList, out_cae_dir: Path, 
 
 
 def key_check_value(key: bytes) -> str:
-    """A short value identifying the key without revealing it:
-    HMAC-SHA256(key, "cae-impact key check"), first 8 hex digits."""
-    return hmac.new(key, b"cae-impact key check", hashlib.sha256).hexdigest()[:8]
+    """The key's fingerprint (:func:`analysis.intake.pseudonymise.key_fingerprint`), never the key."""
+    return key_fingerprint(key)
 
 
 def _manifest(cae: str, fd: FolderData, out_tables: dict[str, pd.DataFrame], fingerprint: str, key: bytes) -> dict:
@@ -363,10 +394,13 @@ def _swap_in(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = None) -> IntakeResult:
+def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = None, new_key: bool = False,
+                progress=None) -> IntakeResult:
     """Read, validate and pseudonymise ``raw_dir/cae/``; always write the
     French validation report in ``out_dir/cae/``; when there is no error,
-    write ``processed_dir/cae/`` atomically (see module docstring)."""
+    write ``processed_dir/cae/`` atomically (see module docstring). Without
+    ``key``, the key comes from :func:`~analysis.intake.pseudonymise.resolve_key`
+    (a silent change of key stops the CAE; ``new_key`` accepts it)."""
     raw_dir = Path(raw_dir or config.RAW_DIR)
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
@@ -375,7 +409,7 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
         fd = FolderData(folder)
         fd.problems.add(Problem(cae, f"Dossier de la CAE introuvable : {folder}.", f"Créez le dossier {folder} et déposez-y cae.yml et les tables."))
     else:
-        fd = load_folder(folder)
+        fd = load_folder(folder, progress=progress)
     problems = fd.problems
     write_validation_report(cae, problems, out_dir / cae, fd.info)
     summary = summary_text(cae, problems)
@@ -384,7 +418,7 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
 
     if key is None:
         try:
-            key = load_or_create_key()
+            key = resolve_key(processed_dir, new_key=new_key)
         except (KeyProblem, OSError) as exc:
             problems.add(Problem("clé de pseudonymisation", f"La clé de pseudonymisation est inutilisable : {exc}",
                                  f"Corrigez la variable d'environnement {KEY_ENV} (64 caractères hexadécimaux) ou le fichier {config.KEY_FILE}."))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import unicodedata
@@ -60,6 +61,61 @@ def load_or_create_key(key_file: Path | str | None = None) -> bytes:
         return _parse_hex(path.read_text(encoding="ascii").strip(), f"le fichier de clé {path}")
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(key.hex() + "\n")
+    return key
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short value identifying the key without revealing it:
+    HMAC-SHA256(key, "cae-impact key check"), first 8 hex digits (the
+    manifest's ``pseudonymisation.key_check``)."""
+    return hmac.new(key, b"cae-impact key check", hashlib.sha256).hexdigest()[:8]
+
+
+def processed_key_fingerprints(processed_dir: Path | str) -> dict[str, str]:
+    """``{cae: key fingerprint}`` of the processed data under ``processed_dir``
+    (from each ``<cae>/manifest.json``; unreadable manifests are skipped)."""
+    out = {}
+    root = Path(processed_dir)
+    if not root.is_dir():
+        return out
+    for m in sorted(root.glob("*/manifest.json")):
+        try:
+            kc = json.loads(m.read_text(encoding="utf-8")).get("pseudonymisation", {}).get("key_check")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if kc:
+            out[m.parent.name] = str(kc)
+    return out
+
+
+def resolve_key(processed_dir: Path | str, new_key: bool = False, key_file: Path | str | None = None) -> bytes:
+    """The key for a run, refusing a silent change of key.
+
+    Without ``new_key`` (CLI ``--nouvelle-cle``), when processed data made
+    with another key exist under ``processed_dir`` (their manifests' key
+    fingerprints, :func:`key_fingerprint`), a run stops with a French
+    :class:`KeyProblem` instead of creating a key (missing key file) or using
+    a different one: every pseudonym would change and year-to-year linkage
+    would break. With ``new_key`` the key file may be created and the
+    change is accepted."""
+    env = os.environ.get(KEY_ENV, "").strip()
+    path = Path(key_file or config.KEY_FILE).expanduser()
+    known = processed_key_fingerprints(processed_dir)
+    if not env and not path.exists() and known and not new_key:
+        raise KeyProblem(
+            f"aucune clé de pseudonymisation n'a été trouvée ({path} absent, {KEY_ENV} non définie), alors que des données "
+            f"traitées existent dans {processed_dir} ({len(known)} CAE, clé de contrôle {', '.join(sorted(set(known.values())))}). "
+            "Créer une nouvelle clé changerait tous les pseudonymes et couperait le lien avec les années précédentes. "
+            f"Restaurez le fichier de clé (ou donnez la clé dans {KEY_ENV}) ; pour changer de clé volontairement, relancez avec --nouvelle-cle.")
+    key = load_or_create_key(key_file)
+    fp = key_fingerprint(key)
+    other = sorted(c for c, kc in known.items() if kc != fp)
+    if other and not new_key:
+        shown = ", ".join(other[:5]) + (" …" if len(other) > 5 else "")
+        raise KeyProblem(
+            f"la clé de pseudonymisation (contrôle {fp}) n'est pas celle des données traitées de {len(other)} CAE ({shown}, "
+            f"contrôle {', '.join(sorted({known[c] for c in other}))}). L'utiliser changerait leurs pseudonymes. "
+            f"Reprenez la clé d'origine (fichier {path} ou variable {KEY_ENV}) ; pour changer de clé volontairement, relancez avec --nouvelle-cle.")
     return key
 
 

@@ -33,7 +33,7 @@ import numbers
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -271,59 +271,184 @@ def sniff_separator(text: str) -> str:
     return ";"  # pragma: no cover
 
 
-def _frame_from_rows(rows: list[tuple[int, list[Any]]], fichier: str) -> ReadResult:
-    """Rows as (spreadsheet line, cells) -> DataFrame of cells with the line
-    as index and the header (first non-blank row) as columns."""
+class LimitExceeded(Exception):
+    """A file goes beyond a limit of the codebook's ``limites`` (French message)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _limits(limits: dict | None) -> dict:
+    if limits is not None:
+        return limits
+    from analysis.intake.codebook import load_codebook
+
+    return load_codebook()["limites"]
+
+
+def _too_many_rows(fichier: str, max_rows: int) -> Problem:
+    return Problem(fichier, f"Le tableau dépasse la limite de {max_rows:,} lignes de données : il n'est pas lu.".replace(",", "\u202f"),
+                   "Vérifiez qu'il s'agit du bon fichier (une ligne par personne ou par personne et par année) ; "
+                   "sinon découpez-le ou demandez à l'équipe du projet de relever la limite (methodology/codebook.yml, limites).")
+
+
+def _frame_from_rows(rows, fichier: str, max_rows: int | None = None, block: int = 100_000,
+                     progress: Callable[[int], None] | None = None, text: bool = False) -> ReadResult:
+    """Rows as (spreadsheet line, cells), any iterable -> DataFrame of cells
+    with the line as index and the header (first non-blank row) as columns.
+
+    Rows are consumed in blocks of ``block``: each block becomes a small
+    frame of text cells (pandas' compact string dtype for CSV text) before
+    the next is read (with ``text``, CSV cells, as pandas' compact ``str``
+    dtype), so memory stays near the size of the final frame;
+    ``progress(rows read so far)`` is called after each block. More than
+    ``max_rows`` data rows raise :class:`LimitExceeded` (without reading on)."""
     problems: list[Problem] = []
-    rows = [(n, cells) for n, cells in rows if any(not is_blank(c) for c in cells)]
-    if not rows:
+    header_line, header = None, None
+    blocks: list[pd.DataFrame] = []
+    cur_lines: list[int] = []
+    cur_rows: list[list[Any]] = []
+    width = 0
+    filled_first: dict[int, int] = {}  # column position -> first line with a value
+    n_body = 0
+
+    def flush():
+        nonlocal cur_lines, cur_rows
+        if not cur_rows:
+            return
+        w = width
+        frame = pd.DataFrame([r + [None] * (w - len(r)) for r in cur_rows], index=pd.Index(cur_lines, dtype="int64"), dtype=object)
+        blocks.append(frame.astype("str") if text else frame)
+        cur_lines, cur_rows = [], []
+        if progress is not None:
+            progress(n_body)
+
+    for n, cells in rows:
+        if not any(cells) or not any(not is_blank(c) for c in cells):
+            continue
+        if header is None:
+            header_line, header = n, list(cells)
+            width = len(header)
+            continue
+        cells = list(cells)
+        n_body += 1
+        if max_rows is not None and n_body > max_rows:
+            raise LimitExceeded(_too_many_rows(fichier, max_rows))
+        if len(cells) > width:
+            width = len(cells)
+        if len(filled_first) < len(cells):  # only until every column has shown a value
+            for j, c in enumerate(cells):
+                if c is not None and c != "" and j not in filled_first and not is_blank(c):
+                    filled_first[j] = n
+        cur_lines.append(n)
+        cur_rows.append(cells)
+        if len(cur_rows) >= block:
+            flush()
+    flush()
+    if header is None:
         return ReadResult(None, {}, [Problem(fichier, "Le fichier est vide.", "Enregistrez le tableau avec sa ligne d'en-tête et au moins une ligne de données.")])
-    header_line, header = rows[0]
-    width = max(len(c) for _, c in rows)
     header = [("" if is_blank(h) else str(h).strip(_SPACES + "\t\r\n")) for h in header] + [""] * (width - len(header))
-    body = [(n, list(c) + [None] * (width - len(c))) for n, c in rows[1:]]
     keep: list[int] = []
     for j, name in enumerate(header):
-        filled = [n for n, c in body if not is_blank(c[j])]
         if name:
             keep.append(j)
-        elif filled:
+        elif j in filled_first:
             problems.append(Problem(
                 fichier, f"Une colonne sans en-tête contient des valeurs (colonne n° {j + 1}) ; elle est ignorée.",
-                "Donnez-lui un nom de colonne du modèle ou supprimez-la.", ligne=filled[0], gravite="avertissement"))
-    cols = [header[j] for j in keep]
-    data = [[c[j] for j in keep] for _, c in body]
-    index = pd.Index([n for n, _ in body], name="ligne", dtype="int64")
-    frame = pd.DataFrame(data, columns=pd.Index(cols, dtype=object), index=index, dtype=object)
+                "Donnez-lui un nom de colonne du modèle ou supprimez-la.", ligne=filled_first[j], gravite="avertissement"))
+    cols = pd.Index([header[j] for j in keep], dtype=object)
+    if blocks:
+        parts = [b.reindex(columns=range(width)).iloc[:, keep] for b in blocks]
+        frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+        frame.columns = cols
+        frame.index.name = "ligne"
+    else:
+        frame = pd.DataFrame(columns=cols, index=pd.Index([], name="ligne", dtype="int64"), dtype=object)
     return ReadResult(frame, {"header_line": header_line}, problems)
 
 
-def _read_csv_bytes(data: bytes, fichier: str) -> ReadResult:
+def _csv_records(text_stream, sep: str, fichier: str, stats: dict):
+    """``(record number, cells)`` from a CSV text stream, checking that no
+    row is lost to a stray quote: a quoted field running over several
+    physical lines whose continuation holds the separator (rows swallowed
+    into one cell) raises :class:`LimitExceeded` with the line where the
+    quote opens. ``stats`` gets ``lines`` (physical lines read)."""
+    reader = csv.reader(text_stream, delimiter=sep, quotechar='"')
+    last = 0
+    for i, row in enumerate(reader, start=1):
+        start, end = last + 1, reader.line_num
+        last = end
+        if end > start:
+            for cell in row:
+                if "\n" in cell or "\r" in cell:
+                    rest = cell.splitlines()[1:]
+                    if any(line.count(sep) >= 1 for line in rest) or end - start > 50:
+                        raise LimitExceeded(Problem(
+                            fichier, f"Guillemet non refermé : à partir de la ligne {start} du fichier, {end - start + 1} lignes ont été lues comme une seule cellule.",
+                            "Ouvrez le fichier dans un éditeur de texte et retirez ou doublez (\"\") le guillemet isolé de cette ligne, "
+                            "ou enregistrez à nouveau le tableau depuis votre tableur.", ligne=i))
+        yield i, row
+    stats["lines"] = last
+
+
+def _read_csv_bytes(data: bytes, fichier: str, limits: dict | None = None, progress=None) -> ReadResult:
     if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return ReadResult(None, {}, [Problem(
             fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
             "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
+    lim = _limits(limits)
     try:
-        text, encoding = decode_text(data)
+        encoding = _detect_encoding(data)
     except UnicodeDecodeError:
         return ReadResult(None, {}, [Problem(
             fichier, "Le fichier n'est pas un texte lisible (ni UTF-8 ni Windows-1252) : ce n'est sans doute pas un CSV.",
             "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
-    if looks_binary(data, text):
+    head = data[:65536].decode(encoding if encoding != "utf-8-sig" else "utf-8", errors="ignore")
+    if encoding == "utf-8-sig":
+        head = head.lstrip("\ufeff")
+    if looks_binary(data, head):
         return ReadResult(None, {}, [Problem(
             fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
             "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
-    sep = sniff_separator(text)
+    sep = sniff_separator(head)
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    stats: dict = {}
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar='"')
-        rows = [(i, row) for i, row in enumerate(reader, start=1)]
+        res = _frame_from_rows(_csv_records(stream, sep, fichier, stats), fichier, max_rows=lim["lignes_max"],
+                               block=int(lim["csv_bloc_lignes"]), progress=progress, text=True)
+    except LimitExceeded as exc:
+        return ReadResult(None, {}, [exc.problem])
     except csv.Error as exc:
         return ReadResult(None, {}, [Problem(
             fichier, f"Le fichier CSV est mal formé ({exc}).",
             "Vérifiez les guillemets dans le fichier, ou enregistrez-le à nouveau depuis votre tableur.")])
-    res = _frame_from_rows(rows, fichier)
-    res.info.update({"format": "csv", "encoding": encoding, "separator": sep})
+    res.info.update({"format": "csv", "encoding": encoding, "separator": sep, "physical_lines": stats.get("lines")})
     return res
+
+
+def _detect_encoding(data: bytes) -> str:
+    """The encoding :func:`decode_text` would pick, without keeping a decoded
+    copy of the whole file: BOM, else strict UTF-8 (checked by an incremental
+    decoder, 1 MB at a time), else Windows-1252 (raises ``UnicodeDecodeError``
+    when a byte is undefined there, such as 0x81)."""
+    import codecs
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    dec = codecs.getincrementaldecoder("utf-8")("strict")
+    step = 1 << 20
+    try:
+        for k in range(0, len(data), step):
+            dec.decode(data[k:k + step], final=k + step >= len(data))
+        return "utf-8"
+    except UnicodeDecodeError:
+        dec = codecs.getincrementaldecoder("cp1252")("strict")
+        for k in range(0, len(data), step):
+            dec.decode(data[k:k + step], final=k + step >= len(data))
+        return "cp1252"
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -332,7 +457,30 @@ def _xlsx_cell(value: Any) -> Any:
     return value
 
 
-def _read_xlsx_bytes(data: bytes, fichier: str, table: str | None, table_label: str | None) -> ReadResult:
+def xlsx_size_problem(data: bytes, fichier: str, limits: dict) -> Problem | None:
+    """Check an XLSX (a zip) before parsing it, from its central directory
+    only: the declared uncompressed size of all parts at most
+    ``xlsx_decompresse_max_mo`` MB and at most ``xlsx_taux_max`` times the
+    file size (a "zip bomb" inflates a few kB into gigabytes). None when fine;
+    an unreadable zip is left to the parser's own French error."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            total = sum(max(0, i.file_size) for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+        return None
+    max_bytes = float(limits["xlsx_decompresse_max_mo"]) * 1e6
+    ratio = total / max(1, len(data))
+    if total > max_bytes or ratio > float(limits["xlsx_taux_max"]):
+        return Problem(
+            fichier, f"Le classeur Excel se décompresse en {total / 1e6:.0f} Mo pour un fichier de {len(data) / 1e6:.1f} Mo "
+            f"(limites : {limits['xlsx_decompresse_max_mo']} Mo, {limits['xlsx_taux_max']} fois la taille du fichier) : il n'est pas lu.".replace(".", ","),
+            "Ouvrez-le dans votre tableur, gardez seulement le tableau du modèle et enregistrez-le à nouveau en .xlsx (ou en CSV).")
+    return None
+
+
+def _read_xlsx_bytes(data: bytes, fichier: str, table: str | None, table_label: str | None, limits: dict | None = None, progress=None) -> ReadResult:
     import warnings
 
     import openpyxl
@@ -340,6 +488,10 @@ def _read_xlsx_bytes(data: bytes, fichier: str, table: str | None, table_label: 
     unreadable = Problem(
         fichier, "Le classeur Excel est illisible (fichier abîmé, protégé par mot de passe ou d'un autre format).",
         "Ouvrez-le dans votre tableur, retirez la protection éventuelle et enregistrez-le à nouveau en .xlsx (ou en CSV).")
+    lim = _limits(limits)
+    bomb = xlsx_size_problem(data, fichier, lim)
+    if bomb is not None:
+        return ReadResult(None, {}, [bomb])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -353,25 +505,34 @@ def _read_xlsx_bytes(data: bytes, fichier: str, table: str | None, table_label: 
         if sheet_name is None:
             return ReadResult(None, {}, [Problem(fichier, "Le classeur ne contient aucune feuille.", "Mettez le tableau dans la première feuille du classeur.")])
         ws = wb[sheet_name]
-        rows = [(i, [_xlsx_cell(v) for v in row]) for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+        rows = ((i, [_xlsx_cell(v) for v in row]) for i, row in enumerate(ws.iter_rows(values_only=True), start=1))
+        res = _frame_from_rows(rows, fichier, max_rows=lim["lignes_max"], block=int(lim["csv_bloc_lignes"]), progress=progress)
+    except LimitExceeded as exc:
+        return ReadResult(None, {}, [exc.problem])
     except Exception:  # noqa: BLE001
         return ReadResult(None, {}, [unreadable])
     finally:
         wb.close()
-    res = _frame_from_rows(rows, fichier)
     res.info.update({"format": "xlsx", "sheet": sheet_name})
     return res
 
 
-def read_table_bytes(data: bytes, fichier: str, table: str | None = None, table_label: str | None = None) -> ReadResult:
+def read_table_bytes(data: bytes, fichier: str, table: str | None = None, table_label: str | None = None,
+                     limits: dict | None = None, progress: Callable[[int], None] | None = None) -> ReadResult:
     """Read one table file's bytes (see module docstring). Never raises on bad
-    input: an unreadable file gives ``frame=None`` and one French error."""
+    input: an unreadable file gives ``frame=None`` and one French error.
+    ``limits`` (default: the codebook's ``limites``) bound the file size, the
+    rows and an XLSX's decompressed size; ``progress(rows)`` is called after
+    each block of rows read."""
     info_base = {"sha256": sha256_bytes(data), "bytes": len(data)}
+    lim = _limits(limits)
     try:
-        if not data.strip():
+        if len(data) > float(lim["taille_max_mo"]) * 1e6:
+            res = ReadResult(None, {}, [_too_big(fichier, len(data), lim)])
+        elif not data.strip():
             res = ReadResult(None, {}, [Problem(fichier, "Le fichier est vide.", "Enregistrez le tableau avec sa ligne d'en-tête et au moins une ligne de données.")])
         elif data.startswith(XLSX_MAGIC):
-            res = _read_xlsx_bytes(data, fichier, table, table_label)
+            res = _read_xlsx_bytes(data, fichier, table, table_label, lim, progress)
         elif data.startswith(OLE_MAGIC):
             res = ReadResult(None, {}, [Problem(
                 fichier, "Ce classeur est au format Excel 97-2003 (.xls) ou protégé par mot de passe : il ne peut pas être lu.",
@@ -381,7 +542,7 @@ def read_table_bytes(data: bytes, fichier: str, table: str | None = None, table_
                 fichier, "Le classeur Excel est illisible (fichier abîmé, protégé par mot de passe ou d'un autre format).",
                 "Ouvrez-le dans votre tableur, retirez la protection éventuelle et enregistrez-le à nouveau en .xlsx (ou en CSV).")])
         else:
-            res = _read_csv_bytes(data, fichier)
+            res = _read_csv_bytes(data, fichier, lim, progress)
     except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for the user
         res = ReadResult(None, {}, [Problem(fichier, f"Le fichier n'a pas pu être lu ({type(exc).__name__}).",
                                             "Enregistrez-le à nouveau depuis votre tableur, en .xlsx ou en CSV.")])
@@ -391,12 +552,24 @@ def read_table_bytes(data: bytes, fichier: str, table: str | None = None, table_
     return res
 
 
-def read_table_file(path: Path | str, table: str | None = None, table_label: str | None = None) -> ReadResult:
-    """Read one table file from disk (see :func:`read_table_bytes`)."""
+def _too_big(fichier: str, size: int, lim: dict) -> Problem:
+    return Problem(fichier, f"Le fichier pèse {size / 1e6:.0f} Mo, au-delà de la limite de {lim['taille_max_mo']} Mo : il n'est pas lu.",
+                   "Vérifiez qu'il s'agit du bon fichier ; gardez seulement le tableau du modèle, ou demandez à l'équipe du projet "
+                   "de relever la limite (methodology/codebook.yml, limites).")
+
+
+def read_table_file(path: Path | str, table: str | None = None, table_label: str | None = None,
+                    limits: dict | None = None, progress: Callable[[int], None] | None = None) -> ReadResult:
+    """Read one table file from disk (see :func:`read_table_bytes`); a file
+    over the size limit is refused before it is read."""
     path = Path(path)
+    lim = _limits(limits)
     try:
+        size = path.stat().st_size
+        if size > float(lim["taille_max_mo"]) * 1e6:
+            return ReadResult(None, {"bytes": size}, [_too_big(path.name, size, lim)])
         data = path.read_bytes()
     except OSError as exc:
         return ReadResult(None, {}, [Problem(path.name, f"Le fichier ne peut pas être ouvert ({exc.strerror}).",
                                              "Vérifiez qu'il n'est pas ouvert dans un autre logiciel et que vous avez le droit de le lire.")])
-    return read_table_bytes(data, path.name, table, table_label)
+    return read_table_bytes(data, path.name, table, table_label, lim, progress)

@@ -260,6 +260,70 @@ def _to_dtype(values: list, kind: str, index: pd.Index) -> pd.Series:
     return s.astype("string")
 
 
+def _parse_column(cells: pd.Series, spec: dict, codebook: dict | None, excel: bool) -> tuple[list, list]:
+    """:func:`parse_cell` over one column, each distinct cell parsed once
+    (a million-row column has few distinct codes, dates or amounts).
+    Returns the parsed values in order and ``(line, cell, (message, fix))``
+    for the cells that could not be read. Cells are keyed by type and value
+    so that ``1``, ``1.0`` and ``True`` from a spreadsheet stay distinct."""
+    if pd.api.types.is_string_dtype(cells.dtype) and not pd.api.types.is_object_dtype(cells.dtype):
+        # CSV text (pandas' string dtype): one parse per distinct cell, then a vectorised take
+        import numpy as np
+
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        parsed = [parse_cell(u, spec, codebook, excel=excel) for u in uniques]
+        table = np.empty(len(parsed) + 1, dtype=object)
+        table[:-1] = [v for v, _ in parsed]
+        table[-1] = None  # code -1: missing cell
+        values = list(table[codes])
+        errs = []
+        bad = [k for k, (_, e) in enumerate(parsed) if e]
+        if bad:
+            pos = np.flatnonzero(np.isin(codes, bad))
+            for i in pos:
+                errs.append((cells.index[i], uniques[codes[i]], parsed[codes[i]][1]))
+        return values, errs
+    cache: dict = {}
+    values, errs = [], []
+    for line, cell in cells.items():
+        k = (type(cell), cell) if not (isinstance(cell, float) and cell != cell) else ("nan",)
+        hit = cache.get(k)
+        if hit is None:
+            hit = cache[k] = parse_cell(cell, spec, codebook, excel=excel)
+        value, err = hit
+        if err:
+            errs.append((line, cell, err))
+        values.append(value)
+    return values, errs
+
+
+def _other_label(spec: dict, codebook: dict | None) -> str:
+    items = cbk.codes(spec["liste"], codebook)
+    return str(items.get("autre", "Autre"))
+
+
+def _reduce_to_list(values: list, spec: dict, codebook: dict | None) -> tuple[list, int]:
+    """Free text reduced to the labels of ``codes.<liste>`` (code or label,
+    case and accents ignored); any other non-empty value becomes the list's
+    ``autre`` label. Returns the values and how many were replaced."""
+    lookup = cbk.code_lookup(spec["liste"], codebook)
+    labels = cbk.codes(spec["liste"], codebook)
+    other = _other_label(spec, codebook)
+    memo: dict = {}
+    out, n = [], 0
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        hit = memo.get(v)
+        if hit is None:
+            code = lookup.get(cbk.normalize_name(v))
+            hit = memo[v] = (other, True) if code is None else (str(labels[code]), False)
+        out.append(hit[0])
+        n += hit[1]
+    return out, n
+
+
 def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | None = None, excel: bool = False) -> tuple[TypedTable, list[Problem]]:
     """Map headers and parse every cell of ``raw`` (cells as written, index =
     spreadsheet line) by the codebook types of ``table``.
@@ -275,15 +339,18 @@ def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | Non
     problems: list[Problem] = []
     headers: dict[str, str] = {}
     positions: dict[str, int] = {}
+    unknown: list[Problem] = []
     for j, header in enumerate(raw.columns):
         name = lookup.get(cbk.normalize_name(header))
         if name is None:
+            # the header itself is never quoted: without a header row it is
+            # the first person's data, and a file's headers can hold names
             close = difflib.get_close_matches(cbk.normalize_name(header), list(lookup), n=1, cutoff=0.75)
-            hint = f"Vouliez-vous dire « {lookup[close[0]]} » ? " if close else ""
-            problems.append(Problem(
-                fichier, "Colonne inconnue : elle est ignorée.",
-                f"{hint}Renommez-la comme dans le modèle si elle doit être lue (voir le dictionnaire des données), sinon supprimez-la.",
-                colonne=str(header), gravite="avertissement"))
+            hint = f"Son en-tête ressemble à « {lookup[close[0]]} » : renommez-la ainsi si elle doit être lue. " if close else ""
+            unknown.append(Problem(
+                fichier, f"La colonne n° {j + 1} a un en-tête inconnu : elle est ignorée (l'en-tête n'est pas recopié ici).",
+                f"{hint}Sinon renommez-la comme dans le modèle (voir le dictionnaire des données) ou supprimez-la.",
+                gravite="avertissement"))
             continue
         if name in headers:
             problems.append(Problem(
@@ -292,6 +359,14 @@ def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | Non
             continue
         headers[name] = str(header)
         positions[name] = j
+    if not headers and len(raw.columns):
+        # nothing recognised: the first row is data, not headers (or the
+        # wrong file); its cells must not be echoed as "unknown columns"
+        return TypedTable(table, fichier, pd.DataFrame(index=raw.index), pd.DataFrame(index=raw.index), {}, set()), [Problem(
+            fichier, f"Aucune colonne reconnue parmi les {len(raw.columns)} colonnes du fichier (ligne d'en-tête absente ?) : le tableau n'est pas lu.",
+            f"La première ligne doit porter les noms des colonnes du modèle de la table « {table} » (cae-impact templates) ; "
+            "ajoutez-la, ou vérifiez qu'il s'agit du bon fichier.", ligne=1)]
+    problems += unknown
     missing_optional = []
     for name, spec in specs.items():
         if name not in headers and not spec.get("drop"):
@@ -320,13 +395,18 @@ def type_table(raw: pd.DataFrame, table: str, fichier: str, codebook: dict | Non
             continue
         cells = raw.iloc[:, positions[name]]
         raw_canon[name] = cells
-        values = []
-        for line, cell in cells.items():
-            value, err = parse_cell(cell, spec, codebook, excel=excel)
-            if err:
-                failures.add((name, int(line)))
-                problems.append(Problem(fichier, err[0], err[1], ligne=int(line), colonne=headers[name], valeur=shown_value(cell, spec)))
-            values.append(value)
+        values, errs = _parse_column(cells, spec, codebook, excel)
+        for line, cell, err in errs:
+            failures.add((name, int(line)))
+            problems.append(Problem(fichier, err[0], err[1], ligne=int(line), colonne=headers[name], valeur=shown_value(cell, spec)))
+        if spec.get("liste"):
+            values, n_other = _reduce_to_list(values, spec, codebook)
+            if n_other:
+                problems.append(Problem(
+                    fichier, f"{n_other} valeur(s) hors de la liste « {spec['liste']} » remplacée(s) par « {_other_label(spec, codebook)} » "
+                    "(le texte saisi n'est pas conservé).",
+                    "Choisissez les valeurs dans la liste du dictionnaire des données si vous voulez qu'elles soient distinguées.",
+                    colonne=headers[name], gravite="avertissement"))
         data[name] = _to_dtype(values, kind, index)
     frame = pd.DataFrame(data, index=index)
     raw_frame = pd.DataFrame(raw_canon, index=index)
@@ -463,6 +543,13 @@ def schema_problems(tt: TypedTable, level: str = "erreur", codebook: dict | None
     return problems
 
 
+def _blank_mask(s: pd.Series) -> pd.Series:
+    """:func:`~analysis.intake.reading.is_blank` over a column (vectorised for text)."""
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return s.isna() | s.str.strip(" \u00a0\u202f\u2009\u2007\t\r\n").eq("").fillna(True)
+    return s.map(is_blank)
+
+
 def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[Problem]:
     """Warn for an optional column the user gave but left mostly empty
     (share of empty cells > :data:`MOSTLY_EMPTY_SHARE`). Optional dates and
@@ -475,7 +562,7 @@ def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[
     for col, spec in cbk.columns(tt.table, codebook).items():
         if col not in tt.headers or spec.get("required") or spec.get("type") == "date" or col in exempt or spec.get("drop"):
             continue
-        share = float(tt.raw[col].map(is_blank).mean())
+        share = float(_blank_mask(tt.raw[col]).mean())
         if share > MOSTLY_EMPTY_SHARE:
             out.append(Problem(
                 tt.fichier, f"Colonne presque vide : {round(100 * share)} % des lignes ne sont pas renseignées.",
@@ -609,14 +696,27 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
     if not path.exists():
         return None, [Problem(name, "Fichier cae.yml absent : la description de la CAE est obligatoire.",
                               "Copiez le modèle cae.yml (commande « cae-impact templates DOSSIER ») dans le dossier de la CAE et complétez-le.")]
+    lim = cb["limites"]
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        size = path.stat().st_size
+        if size > float(lim["yaml_taille_max_ko"]) * 1000:
+            return None, [Problem(name, f"Le fichier cae.yml pèse {size / 1000:.0f} ko, au-delà de la limite de {lim['yaml_taille_max_ko']} ko : il n'est pas lu.".replace(".", ","),
+                                  "Repartez du modèle cae.yml (commande « cae-impact templates DOSSIER ») : quelques lignes suffisent.")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(name, f"Le fichier cae.yml ne peut pas être ouvert ({exc.strerror}).", "Vérifiez que vous avez le droit de le lire.")]
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
-            text = path.read_bytes().decode("cp1252")
+            text = raw.decode("cp1252")
         except UnicodeDecodeError:
             return None, [Problem(name, "Le fichier cae.yml n'est pas un texte lisible.", "Enregistrez-le comme texte brut en UTF-8.")]
     try:
+        n_alias = count_yaml_aliases(text)
+        if n_alias > int(lim["yaml_alias_max"]):
+            return None, [Problem(name, f"Le fichier cae.yml contient {n_alias} renvois YAML (« *nom »), au-delà de la limite de {lim['yaml_alias_max']} : il n'est pas lu.",
+                                  "Écrivez chaque valeur en toutes lettres, sans ancres (« &nom ») ni renvois (« *nom ») ; comparez avec le modèle cae.yml.")]
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -638,10 +738,14 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         elif data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
             err(f"Valeur vide pour la clé « {key} ».", f"Écrivez la valeur après « {key}: » (voir l'exemple du modèle cae.yml).", key)
     known = set(rules["required"]) | {"slug"}
-    for key in data:
-        if key not in known:
-            problems.append(Problem(name, f"Clé inconnue « {key} » : elle est ignorée.", "Vérifiez son orthographe (voir le modèle cae.yml).", colonne=str(key), gravite="avertissement"))
-    info: dict = {k: v for k, v in data.items()}
+    unknown = [k for k in data if k not in known]
+    if unknown:  # counted, not quoted (a key can be anything, a name or a phone number), and dropped
+        close = sorted({c for k in unknown for c in difflib.get_close_matches(cbk.normalize_name(k), sorted(known), n=1, cutoff=0.75)})
+        problems.append(Problem(
+            name, f"{len(unknown)} clé(s) inconnue(s) : elle(s) est (sont) ignorée(s) et ne sont pas conservée(s).",
+            ("Vérifiez l'orthographe des clés (voir le modèle cae.yml)" + (" ; clé(s) attendue(s) proche(s) : " + ", ".join(f"« {c} »" for c in close) if close else "") + "."),
+            gravite="avertissement"))
+    info: dict = {k: v for k, v in data.items() if k in known}
     for key, codes_key in (("type", "type_codes"), ("territoire", "territoire_codes")):
         if data.get(key) not in (None, ""):
             allowed = rules[codes_key]
@@ -681,7 +785,11 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         if not isinstance(res, dict):
             err("« ressources » doit lister les montants par clé.", "Repartez du modèle cae.yml.", "ressources", None)
         else:
-            clean = dict(res)
+            extra = [k for k in res if k not in rules["ressources_required"]]
+            if extra:
+                problems.append(Problem(name, f"{len(extra)} clé(s) inconnue(s) sous « ressources » : elle(s) est (sont) ignorée(s) et ne sont pas conservée(s).",
+                                        "Gardez seulement les clés du modèle cae.yml sous « ressources ».", colonne="ressources", gravite="avertissement"))
+            clean = {k: v for k, v in res.items() if k in rules["ressources_required"]}
             for key in rules["ressources_required"]:
                 if key not in res:
                     err(f"Clé obligatoire absente : « ressources.{key} ».", f"Ajoutez « {key}: … » sous « ressources » (0 si aucun).", f"ressources.{key}")
@@ -708,6 +816,13 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
     if any(p.is_error for p in problems):
         return None, problems
     return _jsonable(info), problems
+
+
+def count_yaml_aliases(text: str) -> int:
+    """Number of aliases (``*name``) in a YAML text, from the parser's event
+    stream: nothing is constructed, so an alias bomb ("billion laughs")
+    costs the length of its text, not of its expansion."""
+    return sum(1 for ev in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(ev, yaml.AliasEvent))
 
 
 def _jsonable(obj: Any) -> Any:

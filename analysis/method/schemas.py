@@ -726,6 +726,7 @@ class Column(Strict):
     drop: bool = False
     reverse: bool = False
     references: Optional[str] = None
+    liste: Optional[str] = None  # (text) reduced at intake to the labels of codes.<liste>
     min: Optional[float] = None
     max: Optional[float] = None
     warn_min: Optional[float] = None
@@ -759,6 +760,18 @@ class CaeYml(Strict):
     ressources_required: list[str]
 
 
+class Limites(Strict):
+    """Intake limits (issue #19): beyond them a file is refused before parsing."""
+
+    taille_max_mo: float = Field(gt=0)
+    lignes_max: int = Field(gt=0)
+    xlsx_decompresse_max_mo: float = Field(gt=0)
+    xlsx_taux_max: float = Field(gt=0)
+    yaml_taille_max_ko: float = Field(gt=0)
+    yaml_alias_max: int = Field(ge=0)
+    csv_bloc_lignes: int = Field(gt=0)
+
+
 class CodebookFile(Versioned):
     """``codebook.yml``: the input formats (PROTOCOL §2)."""
 
@@ -766,6 +779,7 @@ class CodebookFile(Versioned):
     codes: dict[str, dict[Union[int, str], str]]
     age: Age
     cae_yml: CaeYml
+    limites: Limites
 
 
 def _codebook_checks(data: dict) -> list[tuple[Loc, str]]:

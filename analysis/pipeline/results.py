@@ -28,6 +28,8 @@ The CSV is for people who open it in Excel or LibreOffice (:func:`csv_view`):
 French column headers, numbers rounded as the report shows them, ``;``
 separator, decimal comma, UTF-8 with BOM; the Parquet keeps every column
 name and full precision.
+Text cells that a spreadsheet would run as formulas are neutralised
+(:func:`analysis.publication.escape.csv_frame`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.pipeline.registry import conform
+from analysis.publication.escape import csv_frame
 
 #: Columns that hold person counts in the result tables (by name).
 COUNT_COLUMN = re.compile(r"^(n|n_.*|denominator|total_resp|share_n|n_complete)$")
@@ -161,7 +164,8 @@ def write_result(df: pd.DataFrame, stem: Path | str, table: str | None = None,
     if not published:
         csv.unlink(missing_ok=True)
         return (pq,)
-    csv_view(df).to_csv(csv, sep=";", decimal=",", index=False, encoding="utf-8-sig")
+    # text cells neutralised for spreadsheets (OWASP CSV injection); Parquet keeps them as they are
+    csv_frame(csv_view(df)).to_csv(csv, sep=";", decimal=",", index=False, encoding="utf-8-sig")
     return pq, csv
 
 

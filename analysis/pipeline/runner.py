@@ -108,6 +108,7 @@ class CaeResult:
     seconds: float = 0.0
     stages: list[StageResult] = field(default_factory=list)
     error: str = ""
+    fingerprint: str = ""  # of the inputs its published notebooks were made from (the book checks it)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -226,7 +227,7 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         cell = nbformat.v4.new_code_cell(_RESET)
         cell.metadata["tags"] = ["remove-cell"]
         nb.cells.insert(0, cell)
-    pm.execute_notebook(
+    _run_watched(km, lambda: pm.execute_notebook(
         nb,
         str(nb_out),
         parameters=params,
@@ -235,7 +236,48 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         km=km,
         progress_bar=False,
         cwd=str(cwd),
-    )
+    ))
+
+
+class KernelDied(RuntimeError):
+    """The kernel process ended while a notebook was running."""
+
+
+def _run_watched(km, execute, every: float = 1.0, grace: float = 5.0) -> None:
+    """Run ``execute()`` (papermill) in a thread and fail fast when the
+    kernel dies: with a blocking kernel client nbclient waits on the kernel's
+    socket forever once the kernel is gone (its own liveness poll cannot run
+    while the loop is blocked there, and pyzmq retries the poll on signals).
+    The calling thread checks ``km.is_alive()`` every ``every`` seconds; when
+    the kernel is dead and the execution has not ended within ``grace``
+    seconds, :class:`KernelDied` is raised (the blocked daemon thread is
+    abandoned: it holds only a socket to the dead kernel). A failure inside
+    the execution is re-raised as is."""
+    import threading
+
+    box: dict = {}
+
+    def target():
+        try:
+            execute()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["exc"] = exc
+
+    th = threading.Thread(target=target, name="cae-impact-execute", daemon=True)
+    th.start()
+    while th.is_alive():
+        th.join(every)
+        if th.is_alive():
+            try:
+                alive = km.is_alive()
+            except Exception:  # noqa: BLE001 - cannot tell: keep waiting
+                alive = True
+            if not alive:
+                th.join(grace)
+                if th.is_alive():
+                    raise KernelDied("Le noyau Jupyter s'est arrêté pendant l'exécution.")
+    if "exc" in box:
+        raise box["exc"]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -245,6 +287,32 @@ def _error_text(exc: BaseException) -> str:
     if ename:
         return f"{ename}: {getattr(exc, 'evalue', '')}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+STAGING = ".en-cours-"
+FAILED_DIR = ".echecs"
+RUN_MARKER = ".run-en-cours.json"
+
+
+def _staging(root: Path, cae: str) -> Path:
+    """``<root>/.en-cours-<cae>/``: where a CAE's run is built before it is
+    swapped in; a leftover of a killed run is wiped first."""
+    d = Path(root) / f"{STAGING}{cae}"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    return d
+
+
+def _copy_validation(src_dir: Path, dest_dir: Path) -> None:
+    """The validation report is shown whatever happens next: copied (by
+    replacement, never half-written) from the staging folder."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("validation.html", "validation.csv"):
+        src = src_dir / name
+        if src.exists():
+            tmp = dest_dir / f".{name}.tmp"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest_dir / name)
 
 
 def run_cae(
@@ -258,75 +326,119 @@ def run_cae(
     export_html: bool = True,
     fingerprint: str = "",
     methodology_dir: Path | None = None,
+    network_dir: Path | None = None,
 ) -> CaeResult:
-    """Intake, then each stage notebook of one CAE in one kernel; HTML export."""
-    from analysis.reporting import export
+    """Intake, then each stage notebook of one CAE in one kernel; HTML export.
+
+    A transaction: everything is built in staging folders
+    (``<processed>/.en-cours-<cae>/`` and ``<out>/.en-cours-<cae>/``) and
+    swapped into ``<processed>/<cae>`` and ``<out>/<cae>`` only when every
+    stage succeeded, so a failing notebook, a dead kernel or a killed run
+    leave the CAE's previous results in place (the validation report is
+    always updated). A failed run's notebooks are kept for diagnosis in
+    ``<out>/.echecs/<cae>/``. ``network_dir`` holds the other CAEs' results
+    the QVT comparison may read (a snapshot of the current run's CAEs)."""
     from analysis.intake import process as intake
+    from analysis.reporting import export
 
     emit = (lambda *a, **k: events.put(("event", a, k))) if events is not None else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    cae_out = Path(out_dir) / cae
-    cae_out.mkdir(parents=True, exist_ok=True)
-    (cae_out / STAMP).unlink(missing_ok=True)
-    result = CaeResult(cae=cae, ok=False)
-
-    emit(cae, "lecture", "début")
-    t = time.perf_counter()
+    processed_dir, out_dir = Path(processed_dir), Path(out_dir)
+    cae_out = out_dir / cae
+    result = CaeResult(cae=cae, ok=False, fingerprint=fingerprint)
+    stage_proc = stage_out = None
     try:
-        res = intake.process_cae(cae, raw_dir, processed_dir, out_dir)
-    except Exception as exc:  # a bug, not a data problem: still isolate the CAE
-        res = None
-        result.error = f"Erreur interne pendant la lecture : {_error_text(exc)}\n{traceback.format_exc()}"
-    if res is None or not res.ok:
-        if res is not None:
-            result.error = res.summary_fr + f"\nRapport complet : {cae_out / 'validation.html'}"
-        result.stages.append(StageResult("lecture", False, time.perf_counter() - t, result.error))
-        emit(cae, "lecture", "échec", time.perf_counter() - t, result.error)
-        result.seconds = time.perf_counter() - t0
-        return result
-    result.stages.append(StageResult("lecture", True, time.perf_counter() - t))
-    emit(cae, "lecture", "ok", time.perf_counter() - t)
+        stage_proc, stage_out = _staging(processed_dir, cae), _staging(out_dir, cae)
+        work_out = stage_out / cae
+        work_out.mkdir()
 
-    params = {
-        "cae": cae,
-        "raw_dir": str(raw_dir),
-        "processed_dir": str(processed_dir),
-        "out_dir": str(out_dir),
-    }
-    try:
-        with kernel(cae_out) as km:
+        emit(cae, "lecture", "début")
+        t = time.perf_counter()
+        try:
+            res = intake.process_cae(cae, raw_dir, stage_proc, stage_out,
+                                     progress=lambda f, n: emit(cae, "lecture", "en cours", None, f"  {f} : {n:,} lignes lues".replace(",", "\u202f")))
+        except Exception as exc:  # a bug, not a data problem: still isolate the CAE
+            res = None
+            result.error = f"Erreur interne pendant la lecture : {_error_text(exc)}\n{traceback.format_exc()}"
+        _copy_validation(work_out, cae_out)
+        if res is None or not res.ok:
+            if res is not None:
+                result.error = res.summary_fr + f"\nRapport complet : {cae_out / 'validation.html'}"
+            result.stages.append(StageResult("lecture", False, time.perf_counter() - t, result.error))
+            emit(cae, "lecture", "échec", time.perf_counter() - t, result.error)
+            return result
+        result.stages.append(StageResult("lecture", True, time.perf_counter() - t))
+        emit(cae, "lecture", "ok", time.perf_counter() - t)
+
+        params = {
+            "cae": cae,
+            "raw_dir": str(raw_dir),
+            "processed_dir": str(stage_proc),
+            "out_dir": str(stage_out),
+            "network_dir": str(network_dir or ""),
+        }
+        failed_dir = out_dir / FAILED_DIR / cae
+        with kernel(work_out) as km:
             for i, name in enumerate(stages or CAE_NOTEBOOKS):
                 emit(cae, name, "début")
                 t = time.perf_counter()
-                nb_out = cae_out / f"{name}.ipynb"
+                nb_out = work_out / f"{name}.ipynb"
                 try:
-                    _execute(Path(notebooks_dir) / f"{name}.ipynb", nb_out, params, km, cae_out, reset=i > 0, methodology_dir=methodology_dir)
+                    nb_in = Path(notebooks_dir) / f"{name}.ipynb"
+                    nb_params = params if "network_dir" in nb_in.read_text(encoding="utf-8") else {k: v for k, v in params.items() if k != "network_dir"}
+                    _execute(nb_in, nb_out, nb_params, km, work_out, reset=i > 0, methodology_dir=methodology_dir)
                     if export_html:
-                        export.notebook_to_html(nb_out, cae_out / f"{name}.html")
+                        export.notebook_to_html(nb_out, work_out / f"{name}.html")
                 except Exception as exc:
-                    err = _error_text(exc) + f"\nCarnet exécuté (pour diagnostic) : {nb_out}"
+                    err = _error_text(exc)
+                    if not km.is_alive():
+                        err = ("Le noyau Jupyter s'est arrêté pendant l'exécution (mémoire épuisée ou arrêt forcé ?) ; "
+                               "les résultats précédents de cette CAE sont conservés.")
+                    err += f"\nCarnet exécuté (pour diagnostic) : {failed_dir / nb_out.name}"
                     result.stages.append(StageResult(name, False, time.perf_counter() - t, err))
                     result.error = f"étape {name} : {err}"
                     emit(cae, name, "échec", time.perf_counter() - t, err)
+                    _keep_failed(work_out, failed_dir)
                     return result
                 result.stages.append(StageResult(name, True, time.perf_counter() - t))
                 emit(cae, name, "ok", time.perf_counter() - t)
         if export_html:
             export.combine_html(
-                [cae_out / f"{n}.ipynb" for n in (stages or CAE_NOTEBOOKS)],
-                cae_out / "rapport.html",
-                title=_cae_title(processed_dir, cae),
+                [work_out / f"{n}.ipynb" for n in (stages or CAE_NOTEBOOKS)],
+                work_out / "rapport.html",
+                title=_cae_title(stage_proc, cae),
                 first=f"{registry.book_stages()[0].carnet}.ipynb",
             )
+        (work_out / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "time": time.time()}))
+        from analysis.intake.process import _swap_in
+
+        _swap_in(stage_proc / cae, processed_dir / cae)
+        _swap_in(work_out, cae_out)
+        shutil.rmtree(failed_dir, ignore_errors=True)
         result.ok = True
-        (cae_out / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "time": time.time()}))
+        return result
+    except OSError as exc:  # read-only folder, full disk: one French line, previous results kept
+        result.error = f"Écriture impossible ({exc.strerror or exc}{' : ' + str(exc.filename) if getattr(exc, 'filename', None) else ''}) ; les résultats précédents de cette CAE sont conservés."
+        emit(cae, "écriture", "échec", None, result.error)
         return result
     except Exception as exc:
         result.error = f"Erreur d'exécution : {_error_text(exc)}"
         emit(cae, "noyau", "échec", None, result.error)
         return result
     finally:
+        for d in (stage_proc, stage_out):
+            if d is not None:
+                shutil.rmtree(d, ignore_errors=True)
         result.seconds = time.perf_counter() - t0
+
+
+def _keep_failed(work_out: Path, failed_dir: Path) -> None:
+    try:
+        shutil.rmtree(failed_dir, ignore_errors=True)
+        failed_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(work_out, failed_dir)
+    except OSError:
+        pass
 
 
 def _cae_title(processed_dir: Path, cae: str) -> str:
@@ -348,22 +460,30 @@ def _worker(kwargs: dict, events) -> CaeResult:
 def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progress, export_html=True) -> CaeResult:
     from analysis.reporting import export
 
-    nat_out = Path(out_dir) / "national"
-    nat_out.mkdir(parents=True, exist_ok=True)
+    final = Path(out_dir) / "national"
     result = CaeResult(cae="national", ok=False)
     t0 = time.perf_counter()
     progress("national", NATIONAL_NOTEBOOK, "début")
+    stage = None
     try:
+        stage = _staging(out_dir, "national")  # swapped in only when complete (see run_cae)
+        nat_out = stage / "national"
+        nat_out.mkdir()
         with kernel(nat_out) as km:
             nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
             params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
             _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
             if export_html:
                 export.notebook_to_html(nb_out, nat_out / f"{NATIONAL_NOTEBOOK}.html")
+        from analysis.intake.process import _swap_in
+
+        _swap_in(nat_out, final)
         result.ok = True
     except Exception as exc:
         result.error = _error_text(exc)
     finally:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
         result.seconds = time.perf_counter() - t0
     progress("national", NATIONAL_NOTEBOOK, "ok" if result.ok else "échec", result.seconds, result.error)
     return result
@@ -519,8 +639,15 @@ def _run(
     export_html: bool = True,
     progress: Progress | None = None,
     stages: list[str] | None = None,
+    new_key: bool = False,
 ) -> dict:
-    """The body of :func:`run`."""
+    """The body of :func:`run`.
+
+    The pseudonymisation key is resolved first
+    (:func:`analysis.intake.pseudonymise.resolve_key`): a key that would
+    silently differ from the processed data's stops the run (``SystemExit``,
+    French) unless ``new_key``. While the run lasts, ``<out>/.run-en-cours.json``
+    marks it incomplete (the book refuses to assemble then)."""
     raw_dir = Path(raw_dir or config.RAW_DIR).resolve()
     processed_dir = Path(processed_dir or config.PROCESSED_DIR).resolve()
     out_dir = Path(out_dir or config.OUT_DIR).resolve()
@@ -540,13 +667,22 @@ def _run(
         selected = [c for c in all_caes if c in caes]
     else:
         selected = all_caes
+    from analysis.intake.pseudonymise import KeyProblem, key_fingerprint, resolve_key
+
+    try:
+        key_fp = key_fingerprint(resolve_key(processed_dir, new_key=new_key))
+    except (KeyProblem, OSError) as exc:
+        raise SystemExit(f"Clé de pseudonymisation : {exc}") from None
     out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / RUN_MARKER
+    marker.write_text(json.dumps({"pid": os.getpid(), "time": time.time(), "caes": selected}))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
 
     code_fp = code_fingerprint(notebooks_dir, methodology_dir)
+    network_dir = _network_snapshot(processed_dir, selected)
     todo, results = [], {}
     def cae_fp(cae: str) -> str:
-        return hashlib.sha256(f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{export_html}|{stages}".encode()).hexdigest()
+        return hashlib.sha256(f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{export_html}|{stages}|{key_fp}".encode()).hexdigest()
 
     def fresh(cae: str, fp: str) -> bool:
         return _is_fresh(out_dir / cae, fp) and (processed_dir / cae / "manifest.json").exists()
@@ -554,7 +690,7 @@ def _run(
     for cae in selected:
         fp = cae_fp(cae)
         if not force and fresh(cae, fp):
-            results[cae] = CaeResult(cae=cae, ok=True, skipped=True)
+            results[cae] = CaeResult(cae=cae, ok=True, skipped=True, fingerprint=fp)
             progress(cae, "tout", "à jour")
         else:
             todo.append(
@@ -568,6 +704,7 @@ def _run(
                     fingerprint=fp,
                     stages=stages,
                     methodology_dir=methodology_dir,
+                    network_dir=network_dir,
                 )
             )
 
@@ -630,6 +767,8 @@ def _run(
             if nat.ok:
                 (nat_dir / STAMP).write_text(json.dumps({"fingerprint": nat_fp, "time": time.time()}))
 
+    if nat is not None and nat.ok:
+        nat.fingerprint = _stamp_of(out_dir / "national")
     summary = {
         "ok": all(r.ok for r in ordered) and (nat is None or nat.ok),
         "caes": [r.as_dict() for r in ordered],
@@ -638,8 +777,28 @@ def _run(
         "ignored": scan.messages(),
         "invalid_folders": scan.invalid,
     }
-    (out_dir / "run_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    tmp = out_dir / ".run_summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, out_dir / "run_summary.json")
+    shutil.rmtree(network_dir, ignore_errors=True)
+    marker.unlink(missing_ok=True)
     return summary
+
+
+def _network_snapshot(processed_dir: Path, caes: list[str]) -> Path:
+    """``<processed>/.reseau-en-cours/<cae>/qvt_dimensions.parquet`` for the
+    CAEs of this run, copied before any of them runs: every CAE's network
+    comparison reads the same results whatever the order the CAEs finish in,
+    and never a CAE outside the run (nor the national results)."""
+    d = Path(processed_dir) / ".reseau-en-cours"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    for c in caes:
+        src = Path(processed_dir) / c / "qvt_dimensions.parquet"
+        if src.exists():
+            (d / c).mkdir()
+            shutil.copyfile(src, d / c / src.name)
+    return d
 
 
 def _stamp_of(cae_out: Path) -> str:

@@ -309,7 +309,9 @@ def _period_end(info: dict):
 
 
 def no_survey_note(data: CaeData) -> str:
-    nom = data.info.get("nom", data.slug) if isinstance(data.info, dict) else data.slug
+    from analysis.publication.escape import markdown_text
+
+    nom = markdown_text(data.info.get("nom", data.slug) if isinstance(data.info, dict) else data.slug)
     return (f"La coopérative « {nom} » n'a pas transmis de questionnaire : la qualité de vie au travail "
             "et le bien-être (WHO-5) ne sont pas analysés pour elle.")
 
@@ -488,14 +490,17 @@ def _national_lines(national: pd.DataFrame, matrix: pd.DataFrame, scores: pd.Dat
 def network_median(processed_dir: Path | str | None = None, exclude: str | None = None) -> pd.Series | None:
     """Median over the other CAEs of their published dimension means, read
     from ``<processed_dir>/<cae>/qvt_dimensions.parquet``; None when no
-    other CAE has results. Suppressed means are left out."""
+    other CAE has results. Suppressed means are left out. The runner passes
+    a snapshot of the current run's CAEs (``network_dir``)."""
+    import re
+
     from analysis import config
 
     root = Path(processed_dir or config.PROCESSED_DIR)
     parts = []
     for p in sorted(root.glob("*/qvt_dimensions.parquet")):
-        if p.parent.name == exclude:
-            continue
+        if p.parent.name == exclude or not re.match(config.SLUG_PATTERN, p.parent.name):
+            continue  # a CAE folder only: never _national or a staging folder
         t = pd.read_parquet(p)
         if len(t):
             parts.append(t[~t["suppressed"].astype(bool)][["dimension", "mean"]])

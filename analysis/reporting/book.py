@@ -36,6 +36,8 @@ from pathlib import Path
 import yaml
 
 from analysis import config
+from analysis.publication.escape import markdown_text
+from analysis.pipeline import registry
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
@@ -170,9 +172,11 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
     for this CAE (a French sentence saying why instead) becomes
     ``txt-vide-<label>`` without caption, so Quarto never makes an empty
     float of it. Returns the notebook; :func:`embeddable` lists its cells."""
+    from analysis.publication.escape import stable_table_ids
+
     nb = copy.deepcopy(nb)
     cells = []
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         tags = cell.metadata.get("tags", [])
         if {"injected-parameters", "parameters", "remove-cell"} & set(tags):
             continue
@@ -190,6 +194,9 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
                 new = _CAPTION_OPT_RE.sub("", new)
             cell.source = new
             for output in cell.get("outputs", []):
+                if "text/html" in output.get("data", {}):  # Styler's random ids -> unique, stable ids on the page
+                    value = output["data"]["text/html"]
+                    output["data"]["text/html"] = stable_table_ids("".join(value) if isinstance(value, list) else value, f"{key}-c{i}-")
                 if replace:
                     _replace_in_output(output, replace)
                 if shift and "text/markdown" in output.get("data", {}):
@@ -242,7 +249,8 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
                 title = info.get("nom", slug)
             except FileNotFoundError:
                 title = slug
-            chapters.append(Chapter(key=slug, title=title, slug=slug))
+            # Chapter.title is Markdown (heading, annex table, rapport.qmd title): CAE text escaped
+            chapters.append(Chapter(key=slug, title=markdown_text(title), slug=slug))
     return chapters
 
 
@@ -313,11 +321,16 @@ def check_embeds(qmd: Path, name: str, cache: dict | None = None) -> list[str]:
     cache = {} if cache is None else cache
     problems = []
     text = qmd.read_text(encoding="utf-8")
-    for inc in re.findall(r"\{\{<\s*include\s+(\S+)\s*>\}\}", text):
-        if not (qmd.parent / inc).exists():
+    root = qmd.parent.resolve()
+    for inc in INCLUDE_RE.findall(text):
+        inc_path = (qmd.parent / inc).resolve()
+        if not inc_path.is_relative_to(root):
+            problems.append(f"{name} : inclusion d'un fichier hors du livre refusée : {inc}")
+        elif not inc_path.exists():
             problems.append(f"{name} : fichier inclus absent : {inc}")
         else:
-            text += (qmd.parent / inc).read_text(encoding="utf-8")
+            text += inc_path.read_text(encoding="utf-8")
+    problems += foreign_shortcodes(text, name)
     for nb_rel, label in EMBED_RE.findall(text):
         nb_path = (qmd.parent / nb_rel).resolve()
         if not nb_path.exists():
@@ -326,12 +339,51 @@ def check_embeds(qmd: Path, name: str, cache: dict | None = None) -> list[str]:
         if nb_path not in cache:
             nb = nbformat.read(str(nb_path), as_version=4)
             cache[nb_path] = (cell_labels(nb), cell_outputs(nb))
+            problems += foreign_shortcodes(notebook_text(nb), nb_rel, generated=False)
         labels, outputs = cache[nb_path]
         if label not in labels:
             problems.append(f"{name} : cellule « {label} » absente de {nb_rel}")
         elif label in outputs and outputs[label] is None:
             problems.append(f"{name} : la cellule « {label} » de {nb_rel} n'a pas de sortie à intégrer")
     return problems
+
+
+INCLUDE_RE = re.compile(r"\{\{<\s*include\s+(\S+)\s*>\}\}")
+#: Every place a Quarto shortcode can start: ``{{<`` (and ``{{{<``, Quarto's
+#: escaped form), allowing spaces and invisible characters between the braces
+#: that a renderer might strip.
+SHORTCODE_OPEN_RE = re.compile(r"\{[\s\u200b-\u200d\ufeff]*\{[\s\u200b-\u200d\ufeff]*<")
+
+
+def foreign_shortcodes(text: str, name: str, generated: bool = True) -> list[str]:
+    """Problems for every shortcode in ``text`` that this module did not
+    write: in a generated chapter only ``{{< embed NB#LABEL >}}`` and
+    ``{{< include FILE >}}`` exactly as :func:`chapter_qmd` and the book's
+    sources write them are allowed; in a notebook (``generated=False``) none
+    is (CAE text reaches notebooks; Quarto would execute it)."""
+    allowed = {m.start() for m in EMBED_RE.finditer(text)} | {m.start() for m in INCLUDE_RE.finditer(text)} if generated else set()
+    out = []
+    for m in SHORTCODE_OPEN_RE.finditer(text):
+        if m.start() not in allowed:
+            snippet = " ".join(text[m.start(): m.start() + 40].split())
+            out.append(f"{name} : code court Quarto non généré par le livre (refusé) : « {snippet}… »")
+    return out
+
+
+def notebook_text(nb) -> str:
+    """Everything of a notebook Quarto would read: Markdown cells and the
+    text outputs of code cells (``text/*`` data and streams)."""
+    parts = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+        for output in cell.get("outputs", []) or []:
+            if "text" in output:
+                parts.append("".join(output["text"]))
+            for mime, value in (output.get("data") or {}).items():
+                if mime.startswith("text/"):
+                    parts.append("".join(value) if isinstance(value, list) else str(value))
+    return "\n".join(parts)
 
 
 def today_fr() -> str:
@@ -423,7 +475,11 @@ def assemble(
             try:
                 info = json.loads((processed_dir / ch.slug / "cae.json").read_text(encoding="utf-8"))
                 if info.get("nom"):
-                    replace[info["nom"]] = ch.title
+                    from analysis.publication.escape import html_text
+
+                    # the name as written, and as the notebooks' Markdown and HTML tables escaped it
+                    for form in (info["nom"], markdown_text(info["nom"]), html_text(info["nom"])):
+                        replace[form] = ch.title
             except FileNotFoundError:
                 pass
             replace[ch.slug] = ch.key
@@ -597,6 +653,12 @@ def build(
     report_dir = Path(report_dir or config.REPORT_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
+    refused = run_problems(out_dir)
+    if refused:
+        print("Le livre Quarto n'est pas assemblé : les carnets exécutés ne viennent pas d'une exécution complète.", file=sys.stderr)
+        for p in refused:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
     fp = book_fingerprint(out_dir, report_dir, anonymise)
     stamp = report_dir / BOOK_STAMP
     state = stamp.read_text() if stamp.exists() else ""
@@ -646,6 +708,51 @@ def build(
     if status == 0:
         stamp.write_text(f"{fp}:rendu")
     return status
+
+
+def run_problems(out_dir: Path) -> list[str]:
+    """Why the executed notebooks under ``out_dir`` must not be published
+    (empty = fine), naming them: a run still going or killed (its marker
+    ``.run-en-cours.json`` is there); a CAE (or the national synthesis) the
+    last run reported as done whose folder holds another run's notebooks
+    (stamp fingerprint differing from ``run_summary.json``); a notebook
+    that did not run to its end (papermill's per-cell status)."""
+    import nbformat
+
+    from analysis.pipeline.runner import RUN_MARKER, STAMP
+
+    out_dir = Path(out_dir)
+    problems = []
+    if (out_dir / RUN_MARKER).exists():
+        problems.append(f"une exécution de « cae-impact run » est en cours ou a été interrompue ({out_dir / RUN_MARKER}) : "
+                        "relancez-la jusqu'au bout avant d'assembler le livre")
+    summary_path = out_dir / "run_summary.json"
+    if not summary_path.exists():
+        return problems
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    entries = [c for c in summary.get("caes", []) if c.get("ok")]
+    if summary.get("national") and summary["national"].get("ok"):
+        entries.append(summary["national"])
+    for c in entries:
+        folder = out_dir / c["cae"]
+        try:
+            stamp = json.loads((folder / STAMP).read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, ValueError):
+            stamp = None
+        if c.get("fingerprint") and stamp != c["fingerprint"]:
+            problems.append(f"{c['cae']} : carnets d'une autre exécution que la dernière (empreinte différente de run_summary.json)")
+            continue
+        stems = [registry.national_stage().carnet] if c["cae"] == "national" else [st.carnet for st in registry.cae_stages()]
+        for stem in stems:
+            nb_path = folder / f"{stem}.ipynb"
+            if not nb_path.exists():
+                problems.append(f"{c['cae']} : carnet absent : {stem}.ipynb")
+                continue
+            nb = nbformat.read(str(nb_path), as_version=4)
+            statuses = {cell.get("metadata", {}).get("papermill", {}).get("status") for cell in nb.cells if cell.cell_type == "code"}
+            if nb.metadata.get("papermill", {}).get("exception") or statuses - {"completed", None}:
+                problems.append(f"{c['cae']} : carnet exécuté en partie seulement : {stem}.ipynb")
+    return problems
 
 
 def _run_caes(out_dir: Path) -> list[dict]:

@@ -18,6 +18,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from analysis.publication.escape import stable_table_ids
+
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 
 
@@ -98,7 +100,7 @@ def notebook_node_to_html(nb, title: str | None = None) -> str:
     if title:
         nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb, resources={})
-    return self_contained(_with_alt_text(body, captions))
+    return stable_table_ids(self_contained(_with_alt_text(body, captions)))
 
 
 def notebook_to_html(nb_path: Path, html_path: Path, title: str | None = None) -> Path:

@@ -16,8 +16,13 @@ FIG_HEIGHT = 3.6
 
 
 def setup() -> None:
-    """Apply the project's matplotlib/seaborn defaults (idempotent)."""
+    """Apply the project's matplotlib/seaborn defaults (idempotent), and make
+    pandas' Styler escape CAE text (:func:`analysis.publication.escape.configure_pandas`)."""
     import seaborn as sns
+
+    from analysis.publication.escape import configure_pandas
+
+    configure_pandas()
 
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
     matplotlib.rcParams.update(

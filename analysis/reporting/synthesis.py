@@ -43,6 +43,7 @@ def count_fr(n: int) -> str:
 def overview_fr(data: CaeData) -> str:
     """Who the CAE is and whom it served, in one French paragraph."""
     from analysis.intake import codebook
+    from analysis.publication.escape import markdown_text
 
     info = data.info
     cb = codebook.load_codebook()
@@ -51,8 +52,8 @@ def overview_fr(data: CaeData) -> str:
     debut, fin = info["periode"]["debut"], info["periode"]["fin"]
     n = len(data.entrepreneurs)
     text = (
-        f"**{info.get('nom', data.slug)}** est une coopérative d'activité et d'emploi {typ.lower()} "
-        f"({info.get('region', '')}, territoire {terr.lower()}), créée en {info.get('annee_creation', '?')}. "
+        f"**{markdown_text(info.get('nom', data.slug))}** est une coopérative d'activité et d'emploi {markdown_text(typ.lower())} "
+        f"({markdown_text(info.get('region', ''))}, territoire {markdown_text(terr.lower())}), créée en {markdown_text(info.get('annee_creation', '?'))}. "
         f"Du {date_fr(debut)} au {date_fr(fin)}, elle a accompagné {count_fr(n)} personnes."
     )
     if data.has_survey:
