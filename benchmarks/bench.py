@@ -6,6 +6,8 @@ Measures, on the 7-CAE demo in a scratch directory:
    ``cae-impact report --no-render`` into a scratch copy of ``report/``);
 2. a no-op rerun (the same two commands, as a second ``make report``);
 3. a rerun after one CAE's raw data changed;
+3b. a rerun after one proxy of ``sroi.yml`` changed (a copy of the method):
+   only the SROI stage, the CAE summary and the national synthesis rerun;
 4. the naive baseline: for every notebook, the ``papermill`` CLI then
    ``jupyter nbconvert --to html --no-input``, sequentially (intake runs
    inside the cleaning notebook, as it would without the runner);
@@ -83,6 +85,20 @@ def main() -> int:
         results["one_cae_changed"] = time.perf_counter() - t
         print(f"  relance après changement d'1 CAE {results['one_cae_changed']:4.1f} s", flush=True)
 
+        meth = scratch / "methodology"  # the evaluator edits one proxy of a copy of the method
+        shutil.copytree(ROOT / "methodology", meth)
+        text = (meth / "sroi.yml").read_text(encoding="utf-8")
+        old = "    valeur: 600.0\n    min: 400.0"
+        if old not in text:
+            raise SystemExit("bench : proxy complementaire_sante introuvable dans sroi.yml")
+        (meth / "sroi.yml").write_text(text.replace(old, "    valeur: 750.0\n    min: 400.0"), encoding="utf-8")
+        menv = dict(env, CAE_IMPACT_METHODOLOGY=str(meth))
+        t = time.perf_counter()
+        timed([cli, "run", *common], menv)
+        timed(book, menv)
+        results["sroi_changed"] = time.perf_counter() - t
+        print(f"  relance après changement de sroi.yml {results['sroi_changed']:4.1f} s", flush=True)
+
         # naive baseline: papermill CLI + nbconvert CLI per notebook, sequential
         nprocessed, nout = scratch / "naive_processed", scratch / "naive_out"
         t = time.perf_counter()
@@ -115,6 +131,7 @@ def main() -> int:
         "full_run / naive_baseline": results["full_run"] / results["naive_baseline"],
         "noop_rerun / full_run": results["noop_rerun"] / results["full_run"],
         "one_cae_changed / full_run": results["one_cae_changed"] / results["full_run"],
+        "sroi_changed / full_run": results["sroi_changed"] / results["full_run"],
     }
     print("\nRatios (objectif : exécution complète / référence naïve ≤ 0,25) :")
     for k, v in ratios.items():
