@@ -5,13 +5,11 @@ cannot lie, and a method annex generated from the YAML."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from analysis.method import loader
 from analysis.pipeline import registry, runner, runs

@@ -33,7 +33,7 @@ import yaml
 from analysis import config
 from analysis.method import loader
 from analysis.pipeline import runs
-from analysis.publication.formatting import fr_number, fr_percent
+from analysis.publication.formatting import fr_number
 
 RESULT_DIR = "comparaison"
 MINUS = "\u2212"
