@@ -260,3 +260,12 @@ def test_an_indicator_definition_change_moves_that_indicator_only(e2e_run, tmp_p
     # the book gets a « sensibilité à la méthode » section from the comparison
     md = compare.book_markdown(root / "out")
     assert md and "Part de demandeurs d'emploi à l'entrée" in md and "numérateur" in md
+
+
+def test_a_git_revision_of_the_method_is_a_methodology_folder(tmp_path):
+    dest = compare.git_methodology("HEAD", tmp_path / "m", repo=ROOT)
+    for f in ("sroi.yml", "indicators.yml", "assumptions.yml"):
+        assert (dest / f).read_bytes() == (ROOT / "methodology" / f).read_bytes()  # the worktree's method is committed
+    assert compare.method_changes(dest, ROOT / "methodology") == []
+    with pytest.raises(ValueError):
+        compare.git_methodology("no-such-revision-xyz", tmp_path / "n", repo=ROOT)
