@@ -209,6 +209,7 @@ def test_a_proxy_change_moves_exactly_the_sroi_rows_and_totals_it_feeds(e2e_run,
         assert [s["stage"] for s in c["stages"]] == ["03_sroi", "05_synthese_cae"], c
     assert summary["national"]["ok"] and not summary["national"]["skipped"]
     assert "méthode modifiée : sroi.yml" in log and "lecture          début" not in log
+    assert "en parallèle des CAE" in log  # the nation reads no table the SROI stage writes: it starts at once
     assert "sroi.yml : contenu modifié sans changement de version" in log  # version 1.0.0 both times
     assert [a["file"] for a in summary["alertes_version"]] == ["sroi.yml"]
 
@@ -244,6 +245,7 @@ def test_an_indicator_definition_change_moves_that_indicator_only(e2e_run, tmp_p
     summary, log, cmp, paths, root = _loop(e2e_run, tmp_path, _change_indicator)
     for c in summary["caes"]:
         assert [s["stage"] for s in c["stages"]] == ["02_indicateurs", "05_synthese_cae"], c
+    assert "en parallèle des CAE" not in log  # the nation uses the indicators: it waits for them
     moved = cmp.moved
     assert set(moved["famille"]) == {"Indicateurs"} and set(moved["cle"]) == {"f1_demandeurs_emploi"}
     # the new share, worked out from the processed table by hand
