@@ -102,7 +102,8 @@ def test_a_content_change_without_a_version_change_is_flagged(tmp_path):
     assert [a["file"] for a in alerts] == ["sroi.yml"]
     assert "sans changement de version" in alerts[0]["message"]
     assert alerts[0]["sha256"] == loader.sha256_file(meth / "sroi.yml")
-    _edit(meth / "sroi.yml", 'version: "1.0.0"', 'version: "1.0.1"')
+    version = loader.load("sroi", meth)["version"]
+    _edit(meth / "sroi.yml", f'version: "{version}"', f'version: "{version}.1"')
     assert runs.version_alerts(meth, out) == []  # the version now says it changed
     # the report shows each file's content fingerprint beside its version
     assert f"empreinte du contenu `{loader.sha256_file(meth / 'sroi.yml')[:12]}`" in method_doc.sroi_section(meth)

@@ -61,6 +61,7 @@ _MEASURES = {
         ("ratio_net", "ratio net", "ratio", None, None, None),
         ("ratio_public", "ratio pour l'argent public", "ratio", None, None, None),
         ("delai_mois", "délai de retour (mois)", "nombre", None, None, None),
+        ("delai_mois_actualise", "délai de retour actualisé (mois)", "nombre", None, None, None),
     ],
     "sroi_monte_carlo": [
         ("mediane", "ratio médian (Monte Carlo)", "ratio", None, None, None),
