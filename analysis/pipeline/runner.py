@@ -921,7 +921,7 @@ def run(
     saved = None
     if ok and ordered:
         saved = runs.save_run(out_dir, processed_dir, [r.cae for r in ordered], methodology_dir,
-                              national=nat is not None, data={c: stamps[c]["stages"]["lecture"]["components"]["données"] for c in stamps})
+                              national=nat is not None, data={c: stamps[c]["stages"].get("lecture", {}).get("components", {}).get("données", "") for c in stamps})
     summary = {
         "ok": ok,
         "methode": runs.method_record(methodology_dir),
