@@ -67,7 +67,7 @@ lock: ## refaire requirements.lock depuis pyproject.toml (uv requis ; mainteneur
 
 .PHONY: clean
 clean: ## supprimer les produits (données traitées, carnets exécutés, HTML, livre) ; garde data/raw et .venv
-	rm -rf outputs report/.book-stamp report/_book report/_site report/.quarto report/_generated report/cae report/notebooks report/_quarto.yml
+	rm -rf outputs report/sensibilite.qmd report/.book-stamp report/_book report/_site report/.quarto report/_generated report/cae report/notebooks report/_quarto.yml
 	find data/processed -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 
 .PHONY: distclean

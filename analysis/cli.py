@@ -318,6 +318,28 @@ def cmd_report(args) -> int:
     return book.build(processed_dir=args.processed, out_dir=args.out, render=not args.no_render, report_dir=args.report)
 
 
+def cmd_compare(args) -> int:
+    from analysis.pipeline import runs
+    from analysis.reporting import compare
+
+    if args.liste:
+        from analysis import config
+
+        for r in runs.list_runs(args.out or config.OUT_DIR):
+            print(f"{r['empreinte']}  {r.get('date_utc', '?')}  {len(r.get('caes', []))} CAE")
+        return 0
+    try:
+        cmp, paths = compare.compare(args.reference, args.raw, args.processed, args.out, args.methode, args.jobs, args.actuelle)
+    except (ValueError, RuntimeError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"\n{len(cmp.changes)} changement(s) de méthode ; {len(cmp.moved)} valeur(s) modifiée(s).")
+    for c in cmp.changes:
+        print(f"  - {c['texte']}")
+    print(f"Comparaison : {paths['html']} (et {paths['csv'].name})")
+    return 0
+
+
 def cmd_endi_mapping(args) -> int:
     from analysis.intake import endi
 
@@ -400,6 +422,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-render", action="store_true", help="préparer et vérifier le livre sans le rendre")
     s.add_argument("--report", type=_dir, metavar="DOSSIER", help="projet Quarto (défaut report)")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser(
+        "compare",
+        help="comparer les résultats de la méthode actuelle à une référence",
+        description="Compare les résultats de la méthode actuelle à ceux d'une référence : « precedent » (dernière exécution "
+        "enregistrée d'une autre méthode), l'empreinte d'une exécution enregistrée, un dossier de méthode ou une révision git "
+        "de methodology/ (git:RÉVISION). Écrit comparaison.html et comparaison.csv dans outputs/comparaison/.",
+        epilog=EXIT_CODES,
+    )
+    s.add_argument("--reference", default="precedent", metavar="RÉF", help="référence (défaut : precedent)")
+    s.add_argument("--methode", type=_dir, metavar="DOSSIER", help="méthode actuelle (défaut methodology)")
+    s.add_argument("--actuelle", metavar="EMPREINTE", help="une exécution enregistrée comme résultat actuel (sans recalcul)")
+    s.add_argument("--liste", action="store_true", help="lister les exécutions enregistrées")
+    s.add_argument("--jobs", type=int, metavar="N", help="CAE traitées en parallèle")
+    s.add_argument("--raw", type=_dir, metavar="DOSSIER", help="données brutes (défaut data/raw)")
+    s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")
+    s.add_argument("--out", type=_dir, metavar="DOSSIER", help="résultats (défaut outputs)")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser(
         "endi-mapping", help="lister les libellés des exports enDI et proposer leur correspondance", epilog=EXIT_CODES

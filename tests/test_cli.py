@@ -47,7 +47,7 @@ def test_help_is_french(capsys, argv):
 
 @pytest.mark.parametrize("argv, expected", [
     (["valider", "x"], "cae-impact : erreur : argument COMMANDE : choix invalide : « valider » (choix possibles : "
-                       "« demo », « templates », « validate », « run », « report », « endi-mapping »)\n"
+                       "« demo », « templates », « validate », « run », « report », « compare », « endi-mapping »)\n"
                        "Vouliez-vous dire « validate » ?\nAide : cae-impact --help\n"),
     (["runn"], "choix invalide : « runn »"),
     (["validate"], "cae-impact validate : erreur : argument(s) obligatoire(s) manquant(s) : DOSSIER\n"
@@ -209,7 +209,9 @@ def fake_stages(monkeypatch):
             return runner.CaeResult(cae=cae, ok=False, error="DÉTAIL-DE-L-ERREUR",
                                     stages=[runner.StageResult("lecture", False, 0.1, "DÉTAIL-DE-L-ERREUR")])
         (Path(out_dir) / cae).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / cae / runner.STAMP).write_text(json.dumps({"fingerprint": fingerprint}))
+        (Path(out_dir) / cae / runner.STAMP).write_text(json.dumps({**(_.get("stamp") or {}), "fingerprint": fingerprint}))
+        for nb in stages or runner.CAE_NOTEBOOKS:  # the executed notebooks a fresh stage keeps
+            (Path(out_dir) / cae / f"{nb}.ipynb").touch()
         calls["cae"].append(cae)
         return runner.CaeResult(cae=cae, ok=True)
 
@@ -265,7 +267,8 @@ def test_progress_lines_appear_as_stages_happen_for_a_single_cae(tmp_path, fake_
 
     _run(tmp_path, progress=Recorder())
     # the fake recorded, right after emitting, that the line had already been shown
-    assert fake_stages["order"] == [("emitted-before-return", [("cae-a", "lecture", "début")])]
+    ((label, shown),) = fake_stages["order"]
+    assert label == "emitted-before-return" and shown[-1] == ("cae-a", "lecture", "début")
 
 
 def test_end_of_run_lines_plurals_noop_and_errors_once(tmp_path, fake_stages, capsys):

@@ -14,12 +14,21 @@ Design choices (each measured in ``make bench``):
 - **No port race** (papermill #511): kernels talk over IPC sockets in a
   private temporary directory per CAE, so parallel starts cannot collide on
   TCP ports. On Windows (no IPC) TCP is used with retries.
-- **Incremental by content hash**: a CAE is re-executed only when the hash of
-  its raw files, the methodology files, the notebooks, the package's source
-  or the run's parameters changed (stamp in ``<out>/<cae>/.stamp.json``).
-  Content hashes rather than Make timestamps, because a CAE's data arrives
-  by copy (timestamps lie) and the method files change without touching
-  data.
+- **Incremental by content hash, per stage**: each stage has its own
+  fingerprint (:func:`cae_stage_components`): its notebook, the methodology
+  files it reads (``lit`` in the stage registry), the package source its
+  notebook imports (static import graph), the fingerprints of the stages
+  whose tables it uses, and the CAE's raw files for intake. A stage reruns
+  only when its fingerprint changed, and the run says why (« méthode
+  modifiée : sroi.yml »); the others keep their executed notebook and
+  results (stamp in ``<out>/<cae>/.stamp.json``). When none of the stages
+  the national synthesis uses reruns (a change to ``sroi.yml``: it reads
+  intake and the indicators), it starts at once, beside the CAEs. Content hashes rather than
+  Make timestamps, because a CAE's data arrives by copy (timestamps lie) and
+  the method files change without touching data.
+- **Runs kept by method fingerprint**: a successful run copies its result
+  tables to ``<out>/runs/<method fingerprint>/`` (:mod:`analysis.pipeline.runs`)
+  so that ``cae-impact compare`` compares methods without recomputing.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from pathlib import Path
 
 from analysis import config
 from analysis.method import loader
-from analysis.pipeline import registry
+from analysis.pipeline import registry, runs
 
 #: Per-CAE stage notebooks, in execution order (from the stage registry).
 CAE_NOTEBOOKS = [s.carnet for s in registry.cae_stages()]
@@ -87,6 +96,212 @@ def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
     ):
         h.update(dir_fingerprint(d, pats).encode())
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# per-stage fingerprints (what each stage reads, from the stage registry)
+# --------------------------------------------------------------------------
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_DATA_SUFFIXES = (".yml", ".yaml", ".j2", ".css", ".html")
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of ``analysis.x.y`` (module or package), or None."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE_DIR.name:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for cand in (base.with_suffix(".py"), base / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _imports_of(source: str, module: str = "", is_package: bool = False, lazy: bool = True) -> set[str]:
+    """Modules of the package imported in ``source``: anywhere (``lazy``,
+    function-level imports included) or at module level only;
+    ``import a.b``, ``from a import b`` (b may be a module)."""
+    import ast
+
+    out: set[str] = set()
+    tree = ast.parse(source)
+    nodes = ast.walk(tree) if lazy else (n for top in tree.body for n in ast.walk(top)
+                                         if not isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                pkg = module.split(".") if is_package else module.split(".")[:-1]
+                pkg = pkg[: len(pkg) - node.level + 1]
+                base = ".".join(pkg + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in out if m.split(".")[0] == PACKAGE_DIR.name}
+
+
+def module_closure(modules, lazy: bool = True) -> set[Path]:
+    """Every package source file ``modules`` depend on: the modules, the
+    packages above them, what they import, transitively (static import
+    graph, :mod:`ast`; with ``lazy=False`` module-level imports only), plus
+    the data files (YAML, templates) of each package reached."""
+    seen: set[Path] = set()
+    todo = [m for m in modules]
+    while todo:
+        mod = todo.pop()
+        parts = mod.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b
+            name = ".".join(parts[:i])
+            f = _module_file(name)
+            if f is None or f in seen:
+                continue
+            seen.add(f)
+            todo.extend(_imports_of(f.read_text(encoding="utf-8"), name, f.name == "__init__.py", lazy))
+    data: set[Path] = set()
+    for d in {f.parent for f in seen}:
+        for p in d.rglob("*"):
+            # data files of this package: its own folder and non-package subfolders (assets/)
+            inner = p.parent.relative_to(d).parts
+            if (p.is_file() and p.suffix in _DATA_SUFFIXES and "__pycache__" not in inner
+                    and not any((d.joinpath(*inner[: i + 1]) / "__init__.py").exists() for i in range(len(inner)))):
+                data.add(p)
+    return seen | data
+
+
+def notebook_imports(nb_path: Path) -> set[str]:
+    """Package modules a notebook's code cells import (magics skipped)."""
+    nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        src = "".join(cell.get("source", ""))
+        src = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            out |= _imports_of(src)
+        except SyntaxError:
+            # unreadable cell: depend on the package as a whole
+            out |= {".".join((PACKAGE_DIR.name, *p.relative_to(PACKAGE_DIR).with_suffix("").parts))
+                    for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts}
+    return out
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _code_components(modules, cache: dict | None = None, runner_side=()) -> dict[str, str]:
+    """Hashes of the package source ``modules`` depend on. ``runner_side``
+    modules (what the runner itself calls on a notebook: preparation, HTML
+    export) count with their module-level imports only: their lazy imports
+    (the book, for the combined report) do not change a notebook's results."""
+    key = (tuple(sorted(modules)), tuple(sorted(runner_side)))
+    if cache is not None and key in cache:
+        return cache[key]
+    root = PACKAGE_DIR.parent
+    files = module_closure(modules) | module_closure(runner_side, lazy=False)
+    comps = {f"code:{p.relative_to(root).as_posix()}": _sha(p) for p in sorted(files)}
+    if cache is not None:
+        cache[key] = comps
+    return comps
+
+
+def _fp(components: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()
+
+
+def _writer_of(table: str, before: str) -> str:
+    """The per-CAE stage, earlier than ``before``, that writes ``table``."""
+    names = [s.name for s in registry.cae_stages()]
+    earlier = names[: names.index(before)] if before in names else names
+    for s in registry.cae_stages():
+        if s.name in earlier and table in s.ecrit:
+            return s.name
+    raise KeyError(f"{registry.REGISTRY_FILE.name}: no stage before {before} writes {table}")
+
+
+def cae_stage_components(
+    raw_cae_dir: Path, notebooks_dir: Path, methodology_dir: Path, settings: str = "", cache: dict | None = None
+) -> dict[str, dict[str, str]]:
+    """{stage: {component: hash}} for one CAE, in execution order. A stage's
+    components: its notebook, the methodology files it reads (``lit``), the
+    package source its notebook imports (and the HTML export), the
+    fingerprints of the stages whose tables it uses (intake for every
+    notebook; the writers of ``utilise``), the CAE's raw data for intake."""
+    from analysis.method import loader
+
+    meth = lambda names: {f"méthode:{loader.FILES[n]}": _sha(loader.path_of(n, methodology_dir))
+                          for n in names if loader.path_of(n, methodology_dir).exists()}
+    out: dict[str, dict[str, str]] = {}
+    fps: dict[str, str] = {}
+    lec = registry.stages("lecture")[0]
+    c = {"données": dir_fingerprint(raw_cae_dir), **meth(lec.lit), **_code_components({"analysis.intake.process"}, cache)}
+    out[lec.name], fps[lec.name] = c, _fp(c)
+    # the runner prepares each notebook (analysis.pipeline.notebooks) and exports it to HTML
+    export_mod = {"analysis.pipeline.notebooks"} | ({"analysis.reporting.export"} if "html=True" in settings else set())
+    for s in registry.cae_stages():
+        nb = Path(notebooks_dir) / f"{s.carnet}.ipynb"
+        c = {f"carnet:{nb.name}": _sha(nb), **meth(s.lit), "réglages": settings}
+        c.update(_code_components(notebook_imports(nb), cache, export_mod))
+        for up in [lec.name] + [_writer_of(t, s.name) for t in s.utilise]:
+            c[f"amont:{up}"] = fps[up]
+        out[s.name], fps[s.name] = c, _fp(c)
+    return out
+
+
+def national_components(
+    cae_stamps: dict[str, dict], notebooks_dir: Path, methodology_dir: Path, settings: str = "", cache: dict | None = None
+) -> dict[str, str]:
+    """Components of the national stage: its notebook, methodology files,
+    package source, and for every CAE the fingerprints of intake and of the
+    stages writing the tables it uses."""
+    from analysis.method import loader
+
+    nat = registry.national_stage()
+    nb = Path(notebooks_dir) / f"{nat.carnet}.ipynb"
+    c = {f"carnet:{nb.name}": _sha(nb), "réglages": settings, "caes": ",".join(sorted(cae_stamps))}
+    c.update({f"méthode:{loader.FILES[n]}": _sha(loader.path_of(n, methodology_dir))
+              for n in nat.lit if loader.path_of(n, methodology_dir).exists()})
+    # the runner prepares each notebook (analysis.pipeline.notebooks) and exports it to HTML
+    export_mod = {"analysis.pipeline.notebooks"} | ({"analysis.reporting.export"} if "html=True" in settings else set())
+    c.update(_code_components(notebook_imports(nb), cache, export_mod))
+    ups = ["lecture"] + sorted({_writer_of(t, nat.name) for t in nat.utilise})
+    for cae, st in sorted(cae_stamps.items()):
+        for up in ups:
+            c[f"amont:{cae}/{up}"] = st.get(up, {}).get("fp", "")
+    return c
+
+
+def rerun_reasons(old: dict | None, new: dict[str, str], rerun_upstream: set[str] = frozenset()) -> list[str]:
+    """Why a stage reruns, in French, from its old and new components
+    (empty list: it is up to date)."""
+    if old is None:
+        return ["première exécution (ou exécution précédente incomplète)"]
+    if _fp(old) == _fp(new):
+        return []
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    groups: dict[str, list[str]] = {}
+    for k in changed:
+        kind, _, what = k.partition(":")
+        groups.setdefault(kind, []).append(what)
+    labels = {"méthode": "méthode modifiée", "carnet": "carnet modifié", "code": "code modifié", "amont": "étape amont relancée"}
+    out = []
+    for kind in ("méthode", "données", "carnet", "code", "amont", "réglages", "caes"):
+        items = groups.get(kind)
+        if not items:
+            continue
+        if kind == "données":
+            out.append("données brutes modifiées")
+        elif kind == "réglages":
+            out.append("réglages d'exécution modifiés")
+        elif kind == "caes":
+            out.append("liste des CAE modifiée")
+        else:
+            shown = items if len(items) <= 3 else items[:3] + [f"… ({len(items)} en tout)"]
+            out.append(f"{labels[kind]} : {', '.join(shown)}")
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -327,6 +542,8 @@ def run_cae(
     fingerprint: str = "",
     methodology_dir: Path | None = None,
     network_dir: Path | None = None,
+    with_intake: bool = True,
+    stamp: dict | None = None,
 ) -> CaeResult:
     """Intake, then each stage notebook of one CAE in one kernel; HTML export.
 
@@ -337,7 +554,12 @@ def run_cae(
     leave the CAE's previous results in place (the validation report is
     always updated). A failed run's notebooks are kept for diagnosis in
     ``<out>/.echecs/<cae>/``. ``network_dir`` holds the other CAEs' results
-    the QVT comparison may read (a snapshot of the current run's CAEs)."""
+    the QVT comparison may read (a snapshot of the current run's CAEs).
+
+    ``stages`` limits the notebooks run (the others keep their executed
+    notebook and results, copied into the staging folder); ``with_intake=False``
+    skips intake (its processed data is up to date). ``stamp`` (the per-stage
+    fingerprints) is written with the results when every stage succeeded."""
     from analysis.intake import process as intake
     from analysis.reporting import export
 
@@ -352,23 +574,27 @@ def run_cae(
         work_out = stage_out / cae
         work_out.mkdir()
 
-        emit(cae, "lecture", "début")
-        t = time.perf_counter()
-        try:
-            res = intake.process_cae(cae, raw_dir, stage_proc, stage_out,
-                                     progress=lambda f, n: emit(cae, "lecture", "en cours", None, f"  {f} : {n:,} lignes lues".replace(",", "\u202f")))
-        except Exception as exc:  # a bug, not a data problem: still isolate the CAE
-            res = None
-            result.error = f"Erreur interne pendant la lecture : {_error_text(exc)}\n{traceback.format_exc()}"
-        _copy_validation(work_out, cae_out)
-        if res is None or not res.ok:
-            if res is not None:
-                result.error = res.summary_fr + f"\nRapport complet : {cae_out / 'validation.html'}"
-            result.stages.append(StageResult("lecture", False, time.perf_counter() - t, result.error))
-            emit(cae, "lecture", "échec", time.perf_counter() - t, result.error)
-            return result
-        result.stages.append(StageResult("lecture", True, time.perf_counter() - t))
-        emit(cae, "lecture", "ok", time.perf_counter() - t)
+        if not with_intake:  # intake is up to date: start from the CAE's current results, rerun some notebooks
+            shutil.copytree(processed_dir / cae, stage_proc / cae)
+            shutil.copytree(cae_out, work_out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STAMP))
+        else:
+            emit(cae, "lecture", "début")
+            t = time.perf_counter()
+            try:
+                res = intake.process_cae(cae, raw_dir, stage_proc, stage_out,
+                                         progress=lambda f, n: emit(cae, "lecture", "en cours", None, f"  {f} : {n:,} lignes lues".replace(",", "\u202f")))
+            except Exception as exc:  # a bug, not a data problem: still isolate the CAE
+                res = None
+                result.error = f"Erreur interne pendant la lecture : {_error_text(exc)}\n{traceback.format_exc()}"
+            _copy_validation(work_out, cae_out)
+            if res is None or not res.ok:
+                if res is not None:
+                    result.error = res.summary_fr + f"\nRapport complet : {cae_out / 'validation.html'}"
+                result.stages.append(StageResult("lecture", False, time.perf_counter() - t, result.error))
+                emit(cae, "lecture", "échec", time.perf_counter() - t, result.error)
+                return result
+            result.stages.append(StageResult("lecture", True, time.perf_counter() - t))
+            emit(cae, "lecture", "ok", time.perf_counter() - t)
 
         params = {
             "cae": cae,
@@ -404,12 +630,12 @@ def run_cae(
                 emit(cae, name, "ok", time.perf_counter() - t)
         if export_html:
             export.combine_html(
-                [work_out / f"{n}.ipynb" for n in (stages or CAE_NOTEBOOKS)],
+                [work_out / f"{n}.ipynb" for n in CAE_NOTEBOOKS if (work_out / f"{n}.ipynb").exists()],
                 work_out / "rapport.html",
                 title=_cae_title(stage_proc, cae),
                 first=f"{registry.book_stages()[0].carnet}.ipynb",
             )
-        (work_out / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "time": time.time()}))
+        (work_out / STAMP).write_text(json.dumps({**(stamp or {}), "fingerprint": fingerprint, "time": time.time()}))
         from analysis.intake.process import _swap_in
 
         _swap_in(stage_proc / cae, processed_dir / cae)
@@ -452,6 +678,11 @@ def _cae_title(processed_dir: Path, cae: str) -> str:
 def _worker(kwargs: dict, events) -> CaeResult:
     kwargs["events"] = events
     return run_cae(**kwargs)
+
+
+def _national_worker(kwargs: dict, events) -> CaeResult:
+    """The national step in a pool worker, its progress sent as events."""
+    return run_national(progress=lambda *a, **k: events.put(("event", a, k)), **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -678,38 +909,88 @@ def _run(
     marker.write_text(json.dumps({"pid": os.getpid(), "time": time.time(), "caes": selected}))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
 
-    code_fp = code_fingerprint(notebooks_dir, methodology_dir)
+    settings = f"html={export_html}|cle={key_fp}"  # a new key reruns every stage
+    notebooks = [n for n in CAE_NOTEBOOKS if stages is None or n in stages]
+    cache: dict = {}
     network_dir = _network_snapshot(processed_dir, selected)
-    todo, results = [], {}
-    def cae_fp(cae: str) -> str:
-        return hashlib.sha256(f"{code_fp}|{dir_fingerprint(raw_dir / cae)}|{export_html}|{stages}|{key_fp}".encode()).hexdigest()
-
-    def fresh(cae: str, fp: str) -> bool:
-        return _is_fresh(out_dir / cae, fp) and (processed_dir / cae / "manifest.json").exists()
-
+    todo, results, stamps = [], {}, {}
+    rerun_units: set[str] = set()  # "<cae>/<stage>" rerun in this run
+    alerts = runs.version_alerts(methodology_dir, out_dir)
+    for a in alerts:
+        progress("méthode", a["file"], "alerte", None, "  " + a["message"])
     for cae in selected:
-        fp = cae_fp(cae)
-        if not force and fresh(cae, fp):
+        comps = cae_stage_components(raw_dir / cae, notebooks_dir, methodology_dir, settings, cache)
+        old = {} if force else _read_stamp(out_dir / cae).get("stages", {})
+        if not (processed_dir / cae / "manifest.json").exists():
+            old = {}
+        reasons: dict[str, list[str]] = {}
+        for name, c in comps.items():
+            carnet = registry.stage(name).carnet
+            if carnet and carnet not in notebooks:
+                continue
+            why = ["relance demandée (--force)"] if force else rerun_reasons(old.get(name, {}).get("components"), c)
+            if not why and carnet and not (out_dir / cae / f"{carnet}.ipynb").exists():
+                why = ["carnet exécuté absent"]
+            # a stage rerun rewrites what its dependants read (intake rewrites the whole folder)
+            ups = [k.partition(":")[2] for k in c if k.startswith("amont:") and k.partition(":")[2] in reasons]
+            if ups and why != rerun_reasons(None, {}) and not any(w.startswith("étape amont") for w in why):
+                why.append(f"étape amont relancée : {', '.join(ups)}")
+            if why:
+                reasons[name] = why
+        considered = [n for n in comps if registry.stage(n).carnet in notebooks + [None]]
+        stamp = {"stages": {**{n: v for n, v in old.items() if n in comps and n not in considered},
+                            **{n: {"fp": _fp(comps[n]), "components": comps[n]} for n in considered}}}
+        rerun_units |= {f"{cae}/{n}" for n in reasons}
+        stamps[cae] = stamp
+        fp = _fp({n: _fp(c) for n, c in comps.items() if registry.stage(n).carnet in notebooks + [None]})
+        if not reasons:
             results[cae] = CaeResult(cae=cae, ok=True, skipped=True, fingerprint=fp)
             progress(cae, "tout", "à jour")
+            continue
+        first = rerun_reasons(None, {})
+        if len(reasons) == len(considered) and all(w == first for w in reasons.values()):
+            progress(cae, "tout", "à exécuter : " + first[0])
         else:
-            todo.append(
-                dict(
-                    cae=cae,
-                    raw_dir=raw_dir,
-                    processed_dir=processed_dir,
-                    out_dir=out_dir,
-                    notebooks_dir=notebooks_dir,
-                    export_html=export_html,
-                    fingerprint=fp,
-                    stages=stages,
-                    methodology_dir=methodology_dir,
-                    network_dir=network_dir,
-                )
+            for name, why in reasons.items():
+                progress(cae, name, "à relancer : " + " ; ".join(why))
+        fresh = [n for n in comps if n not in reasons and (registry.stage(n).carnet in notebooks + [None])]
+        if fresh:
+            progress(cae, "à jour", ", ".join(fresh))
+        if "lecture" not in reasons:
+            runs.refresh_manifest_method(processed_dir / cae, methodology_dir)
+        todo.append(
+            dict(
+                cae=cae,
+                raw_dir=raw_dir,
+                processed_dir=processed_dir,
+                out_dir=out_dir,
+                notebooks_dir=notebooks_dir,
+                export_html=export_html,
+                fingerprint=fp,
+                stages=[registry.stage(n).carnet for n in reasons if registry.stage(n).carnet],
+                with_intake="lecture" in reasons,
+                stamp=stamp,
+                methodology_dir=methodology_dir,
+                network_dir=network_dir,
             )
+        )
+
+    # The national step reads intake and the writers of the tables it uses
+    # (stages.yml): when none of those reruns, it starts now, beside the CAEs.
+    nat_dir = out_dir / "national"
+    early = None
+    if national and todo and jobs > 1 and len(selected) == len(all_caes):
+        comps = national_components({c: stamps[c]["stages"] for c in selected}, notebooks_dir, methodology_dir, settings, cache)
+        why = ["relance demandée (--force)"] if force else rerun_reasons(_read_stamp(nat_dir).get("components"), comps)
+        if why and not ({k.partition(":")[2] for k in comps if k.startswith("amont:")} & rerun_units):
+            progress("national", "national", "à relancer : " + " ; ".join(why) + " (en parallèle des CAE : ce qu'elle lit est à jour)")
+            (nat_dir / STAMP).unlink(missing_ok=True)
+            early = {"comps": comps, "result": None,
+                     "kw": dict(caes=selected, processed_dir=processed_dir, out_dir=out_dir, notebooks_dir=notebooks_dir,
+                                export_html=export_html)}
 
     if todo:
-        if jobs == 1 or len(todo) == 1:
+        if jobs == 1 or (len(todo) == 1 and early is None):
             live = _Live(progress)  # each stage's line printed as it happens
             for kw in todo:
                 results[kw["cae"]] = run_cae(**kw, events=live)
@@ -719,8 +1000,11 @@ def _run(
             ctx = mp.get_context("spawn")
             with ctx.Manager() as manager:
                 q = manager.Queue()
-                with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                # the early national step gets its own worker: the CAEs keep their `jobs`
+                with ProcessPoolExecutor(max_workers=jobs + (early is not None), mp_context=ctx) as pool:
                     futures = {}
+                    if early is not None:
+                        futures[pool.submit(_national_worker, early["kw"], q)] = "national"
                     for i, kw in enumerate(todo):
                         futures[pool.submit(_worker, kw, q)] = kw["cae"]
                     pending = set(futures)
@@ -730,6 +1014,12 @@ def _run(
                         for f in done:
                             pending.discard(f)
                             cae = futures[f]
+                            if cae == "national":
+                                try:
+                                    early["result"] = f.result()
+                                except Exception as exc:  # worker crash
+                                    early["result"] = CaeResult(cae="national", ok=False, error=_error_text(exc))
+                                continue
                             try:
                                 results[cae] = f.result()
                             except Exception as exc:  # worker crash
@@ -743,7 +1033,14 @@ def _run(
     nat, nat_skipped = None, ""
     if national and ok_caes and len(selected) < len(all_caes):
         # --cae: the synthesis covers every CAE of data/raw, or is not redone
-        others = {c: fresh(c, cae_fp(c)) for c in all_caes if c not in selected}
+        others = {}
+        for c in all_caes:
+            if c not in selected:
+                comps = cae_stage_components(raw_dir / c, notebooks_dir, methodology_dir, settings, cache)
+                old = _read_stamp(out_dir / c).get("stages", {})
+                stamps[c] = {"stages": old}
+                others[c] = (processed_dir / c / "manifest.json").exists() and all(
+                    not rerun_reasons(old.get(n, {}).get("components"), comps[n]) for n in comps)
         ok_caes, stale = national_scope(ok_caes, others)
         if stale:
             names = ", ".join(f"« {c} »" for c in stale)
@@ -753,24 +1050,39 @@ def _run(
                 "Lancez « make report » (ou « cae-impact run » sans --cae) pour la refaire."
             )
             ok_caes = []
-    if national and ok_caes:
-        nat_fp = hashlib.sha256(
-            (code_fp + "|" + "|".join(_stamp_of(out_dir / c) for c in ok_caes) + f"|{export_html}").encode()
-        ).hexdigest()
-        nat_dir = out_dir / "national"
-        if not force and _is_fresh(nat_dir, nat_fp):
+    if early is not None and early["result"] is not None and ok_caes == selected:
+        nat = early["result"]
+        if nat.ok:
+            (nat_dir / STAMP).write_text(json.dumps({"fingerprint": _fp(early["comps"]), "components": early["comps"], "time": time.time()}))
+    elif national and ok_caes:
+        comps = national_components({c: stamps[c]["stages"] for c in ok_caes}, notebooks_dir, methodology_dir, settings, cache)
+        old = _read_stamp(nat_dir).get("components")
+        why = ["relance demandée (--force)"] if force else rerun_reasons(old, comps)
+        ups = sorted({k.partition(":")[2] for k in comps if k.startswith("amont:")} & rerun_units)
+        if ups and why != rerun_reasons(None, {}) and not any(w.startswith("étape amont") for w in why):
+            why.append(f"étape amont relancée : {', '.join(ups)}")
+        if not why:
             nat = CaeResult(cae="national", ok=True, skipped=True)
             progress("national", "tout", "à jour")
         else:
+            progress("national", "national", "à relancer : " + " ; ".join(why))
             (nat_dir / STAMP).unlink(missing_ok=True)
             nat = run_national(ok_caes, processed_dir, out_dir, notebooks_dir, progress, export_html)
             if nat.ok:
-                (nat_dir / STAMP).write_text(json.dumps({"fingerprint": nat_fp, "time": time.time()}))
+                (nat_dir / STAMP).write_text(json.dumps({"fingerprint": _fp(comps), "components": comps, "time": time.time()}))
 
     if nat is not None and nat.ok:
         nat.fingerprint = _stamp_of(out_dir / "national")
+    ok = all(r.ok for r in ordered) and (nat is None or nat.ok)
+    saved = None
+    if ok and ordered:
+        saved = runs.save_run(out_dir, processed_dir, [r.cae for r in ordered], methodology_dir,
+                              national=nat is not None, data={c: stamps[c]["stages"].get("lecture", {}).get("components", {}).get("données", "") for c in stamps})
     summary = {
-        "ok": all(r.ok for r in ordered) and (nat is None or nat.ok),
+        "ok": ok,
+        "methode": runs.method_record(methodology_dir),
+        "alertes_version": alerts,
+        "execution_enregistree": str(saved) if saved else None,
         "caes": [r.as_dict() for r in ordered],
         "national": nat.as_dict() if nat else None,
         "national_skipped": nat_skipped,
@@ -802,10 +1114,14 @@ def _network_snapshot(processed_dir: Path, caes: list[str]) -> Path:
 
 
 def _stamp_of(cae_out: Path) -> str:
+    return _read_stamp(cae_out).get("fingerprint", "")
+
+
+def _read_stamp(cae_out: Path) -> dict:
     try:
-        return json.loads((cae_out / STAMP).read_text()).get("fingerprint", "")
+        return json.loads((Path(cae_out) / STAMP).read_text())
     except Exception:
-        return ""
+        return {}
 
 
 class _Live:

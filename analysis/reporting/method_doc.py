@@ -56,7 +56,217 @@ def _version_line(name: str, methodology_dir) -> str:
     if not path.exists():
         return ""
     version = methodology.load(name, methodology_dir)["version"]
-    return f"_Fichier `methodology/{path.name}`, version {version}._\n\n"
+    sha = methodology.sha256_file(path)
+    return f"_Fichier `methodology/{path.name}`, version {version}, empreinte du contenu `{sha[:12]}`._\n\n"
+
+
+# --------------------------------------------------------------------------
+# definitions in words, generated from the YAML (annex and method cannot disagree)
+# --------------------------------------------------------------------------
+_PERIOD = {"$debut": "le début de la période", "$fin": "la fin de la période"}
+_OPS = {"eq": "=", "ne": "≠", "gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+
+
+def _column_spec(column: str, tables, cb) -> dict:
+    for t in tables:
+        try:
+            spec = codebook.columns(t, cb).get(column)
+        except KeyError:
+            spec = None
+        if spec:
+            return spec
+    return {}
+
+
+def _value_fr(v, spec: dict, cb) -> str:
+    if isinstance(v, str) and v in _PERIOD:
+        return _PERIOD[v]
+    if spec.get("codes"):
+        try:
+            return f"« {codebook.label_of(spec['codes'], v, cb)} »"
+        except Exception:
+            pass
+    return f"« {v} »" if isinstance(v, str) else _cell(v)
+
+
+def condition_fr(cond, tables=("entrepreneurs",), cb=None) -> str:
+    """A condition of indicators.yml (``{column, <op>: value}``, ``all``,
+    ``any``, ``not``) in French words, with the codebook's labels of columns
+    and codes: ``{column: genre, in: [F]}`` → « Genre » est « Femme »."""
+    if not isinstance(cond, dict):
+        return _cell(cond)
+    if "all" in cond:
+        return " et ".join(f"({condition_fr(c, tables, cb)})" if isinstance(c, dict) and ("any" in c or "all" in c) else condition_fr(c, tables, cb) for c in cond["all"])
+    if "any" in cond:
+        return " ou ".join(condition_fr(c, tables, cb) for c in cond["any"])
+    if "not" in cond:
+        return f"non ({condition_fr(cond['not'], tables, cb)})"
+    col = cond.get("column", "?")
+    spec = _column_spec(col, tables, cb)
+    name = f"« {spec.get('label', col)} »"
+    parts = []
+    for op, v in cond.items():
+        if op == "column":
+            continue
+        if op in ("in", "not_in"):
+            vals = [_value_fr(x, spec, cb) for x in (v if isinstance(v, list) else [v])]
+            if op == "in":
+                parts.append(f"{name} est {vals[0]}" if len(vals) == 1 else f"{name} est {', '.join(vals[:-1])} ou {vals[-1]}")
+            else:
+                parts.append(f"{name} n'est pas {vals[0]}" if len(vals) == 1 else f"{name} n'est ni {' ni '.join(vals)}")
+        elif op == "notna":
+            parts.append(f"{name} est renseigné" if v else f"{name} n'est pas renseigné")
+        elif op == "isna":
+            parts.append(f"{name} n'est pas renseigné" if v else f"{name} est renseigné")
+        elif op in _OPS:
+            parts.append(f"{name} {_OPS[op]} {_value_fr(v, spec, cb)}")
+        else:
+            parts.append(f"{name} {op} {_cell(v)}")
+    return " et ".join(parts)
+
+
+def _col(column, tables, cb) -> str:
+    return f"« {_column_spec(column, tables, cb).get('label', column)} »"
+
+
+def indicator_fr(ind: dict, cb=None) -> str:
+    """One indicator of indicators.yml in French words: what is counted or
+    averaged, in which table, among whom, broken down by what, plus any
+    ``definition`` / ``note`` text the YAML carries."""
+    tables = [ind.get("table", "entrepreneurs")] + [t for t in ind.get("join", []) if t in ("entrepreneurs", "activite", "questionnaire")]
+    tables += ["activite"] if "activite_derniere" in ind.get("join", []) else []
+    src = f"table « {ind.get('table')} »" + (f" (jointe à : {', '.join(ind['join'])})" if ind.get("join") else "")
+    kind = ind.get("kind")
+    c = lambda x: condition_fr(x, tables, cb)
+    scale = f" × {_cell(ind['scale'])}" if ind.get("scale") not in (None, 1) else ""
+    if kind == "share":
+        den = f", parmi celles où {c(ind['denominator'])}" if ind.get("denominator") else ", parmi toutes ses lignes"
+        text = f"Dans la {src}, part des lignes où {c(ind['numerator'])}{den}."
+    elif kind in ("mean", "median"):
+        text = f"{'Moyenne' if kind == 'mean' else 'Médiane'} de {_col(ind.get('column'), tables, cb)}{scale} sur la {src}."
+    elif kind in ("km_median", "km_survival"):
+        censor = ", ".join(_PERIOD.get(x, _col(x, tables, cb)) for x in ind.get("censor", []))
+        if kind == "km_median":
+            text = f"Durée médiane (Kaplan–Meier), en mois, de {_col(ind.get('start'), tables, cb)} à {_col(ind.get('event'), tables, cb)}"
+        else:
+            text = (f"Probabilité (Kaplan–Meier) que {_col(ind.get('event'), tables, cb)} ne soit pas survenue "
+                    f"{_cell(ind.get('at'))} mois après {_col(ind.get('start'), tables, cb)}")
+        text += f", observation arrêtée au premier de : {censor} ; {src}."
+        if ind.get("delayed_entry"):
+            text += " Les personnes entrées avant la période ne comptent qu'à partir de son début (troncature à gauche)."
+    elif kind == "distinct_count":
+        text = f"Nombre de valeurs distinctes de {_col(ind.get('column'), tables, cb)} dans la {src}."
+    elif kind == "top_share":
+        text = f"Part de la valeur la plus fréquente de {_col(ind.get('column'), tables, cb)} dans la {src}."
+    elif kind == "growth":
+        text = (f"Évolution moyenne de {_col(ind.get('column'), tables, cb)}{scale} entre la première et la dernière année "
+                f"({_col(ind.get('time_column'), tables, cb)}) des personnes présentes ces deux années ; {src}.")
+    elif kind == "paired_diff":
+        a, b = ind.get("after", {}), ind.get("before", {})
+        text = (f"Écart moyen entre {_col(a.get('column'), tables, cb)} × {_cell(a.get('scale', 1))} et "
+                f"{_col(b.get('column'), tables, cb)} × {_cell(b.get('scale', 1))}, sur les personnes renseignées pour les deux ; {src}.")
+    else:
+        text = f"Statistique « {kind} » sur la {src}."
+    if ind.get("filter"):
+        text += f" Lignes retenues : {c(ind['filter'])}."
+    if ind.get("by"):
+        by = ind["by"]
+        spec = _column_spec(by.get("column"), tables, cb)
+        levels = ", ".join(_value_fr(x, spec, cb) for x in by.get("levels", []))
+        text += f" Une valeur par modalité de {_col(by.get('column'), tables, cb)}" + (f" ({levels})." if levels else ".")
+    for key in ("definition", "note"):
+        if isinstance(ind.get(key), str) and ind[key].strip():
+            text += f" {ind[key].strip()}"
+    return text
+
+
+#: French reading of each SROI quantity rule (analysis.sroi.quantities.RULES);
+#: {name} fields are the rule's YAML arguments or cotisations/enquete values.
+QUANTITY_RULES_FR = {
+    "remuneration_nette": "rémunération brute versée sur la période × (1 − {taux_salarial})",
+    "cotisations_sociales": "cotisations salariales ({taux_salarial} du brut) et patronales ({taux_patronal} au niveau du SMIC, "
+    "majorées au-delà de certains seuils) diminuées de la réduction générale, sur la rémunération brute versée",
+    "effectif_remunere_selon_entree": "personnes entrées en situation {situations} qui perçoivent une rémunération sur la période",
+    "sorties_selon_motif": "sorties pendant la période pour motif {motifs}",
+    "part_enquete_effectif": "part des répondants ayant répondu {reponse} à « {question} »{exclure}, appliquée à l'effectif "
+    "accompagné ; nulle sans questionnaire ou avec moins de {min_repondants} réponses valides",
+    "constante": "valeur fixée par la méthode : {valeur}",
+}
+
+
+def quantity_fr(spec, vm: dict, cb=None) -> str:
+    """The ``quantite`` of an SROI outcome in French words."""
+    from analysis.sroi.quantities import rule_spec
+
+    name, args = rule_spec(spec)
+    cot, enq = vm.get("cotisations", {}), vm.get("enquete", {})
+    codes = {"situations": "situation_entree", "motifs": "motif_sortie"}
+    fields = {
+        "taux_salarial": fr_percent(cot.get("taux_salarial"), 0),
+        "taux_patronal": fr_percent(cot.get("taux_patronal"), 0),
+        "min_repondants": enq.get("min_repondants"),
+        "exclure": "",
+    }
+    for k, v in args.items():
+        if k in codes:
+            vals = []
+            for x in v:
+                try:
+                    vals.append(f"« {codebook.label_of(codes[k], x, cb)} »")
+                except Exception:
+                    vals.append(f"« {x} »")
+            fields[k] = " ou ".join(vals)
+        elif k == "exclure":
+            fields[k] = f" (hors {', '.join(f'« {x} »' for x in v)})" if v else ""
+        elif k == "reponse":
+            fields[k] = f"« {v} »"
+        elif k == "question":
+            fields[k] = _column_spec(v, ["questionnaire"], cb).get("label", v)
+        else:
+            fields[k] = _cell(v)
+    template = QUANTITY_RULES_FR.get(name)
+    if template is None:
+        return f"règle « {name} »" + (f" ({', '.join(f'{k} = {_cell(v)}' for k, v in args.items())})" if args else "")
+    try:
+        return template.format(**fields)
+    except KeyError:
+        return f"règle « {name} » ({', '.join(f'{k} = {_cell(v)}' for k, v in args.items())})"
+
+
+_PLACEHOLDER = __import__("re").compile(r"\{\{\s*([a-z_]+):([^|}]+?)\s*(?:\|\s*([a-z]+)\s*)?\}\}")
+
+
+def method_value(ref: str, methodology_dir=None):
+    """The value at ``fichier:chemin.pointé`` (short file name of
+    analysis.method.loader.FILES, dotted path; list items by ``id``)."""
+    name, _, path = ref.partition(":")
+    node = methodology.load(name, methodology_dir)
+    for part in path.strip().split("."):
+        if isinstance(node, list):
+            node = next(x for x in node if isinstance(x, dict) and str(x.get("id")) == part)
+        elif isinstance(node, dict):
+            node = node[int(part)] if part.isdigit() and int(part) in node else node[part]
+        else:
+            raise KeyError(ref)
+    return node
+
+
+def _format_value(v, fmt: str | None) -> str:
+    if fmt in ("pourcent", "pct"):
+        return fr_percent(v, 1).replace(",0\u00a0%", "\u00a0%")
+    if fmt == "euros":
+        return fr_number(v, 2 if float(v) != int(float(v)) else 0) + "\u00a0€"
+    if isinstance(v, float) and v != int(v):
+        return fr_number(v, 4).rstrip("0").rstrip(",")
+    return _cell(v)
+
+
+def fill_values(text: str, methodology_dir=None) -> str:
+    """Replace each ``{{fichier:chemin|format}}`` of an assumptions.yml text
+    by the value the method actually uses (format: ``pourcent``, ``euros``,
+    or none), so a text cannot state a value the method no longer uses.
+    Raises KeyError on a reference to nothing."""
+    return _PLACEHOLDER.sub(lambda m: _format_value(method_value(m.group(1) + ":" + m.group(2), methodology_dir), m.group(3)), text)
 
 
 # --------------------------------------------------------------------------
@@ -64,6 +274,7 @@ def _version_line(name: str, methodology_dir) -> str:
 # --------------------------------------------------------------------------
 def indicators_section(methodology_dir=None) -> str:
     spec = methodology.load("indicateurs", methodology_dir)
+    cb = codebook.load_codebook(Path(methodology_dir or config.METHODOLOGY_DIR) / "codebook.yml")
     out = ["## Les familles d'effets et leurs indicateurs {#sec-methode-indicateurs}\n\n", _version_line("indicateurs", methodology_dir)]
     kinds = {
         "share": "part (intervalle de Wilson)",
@@ -95,10 +306,11 @@ def indicators_section(methodology_dir=None) -> str:
                     "src": _link(f"{ref.get('source', '')} ({ref.get('year', '')})", ref.get("url")) if ref else "",
                 }
             )
+        for i, r in zip(inds, rows):
+            ref = f" Référence nationale : {r['ref']} ({r['src']})." if r["ref"] else ""
+            out.append(f"- **{_cell(i.get('label'))}** (`{i.get('id')}`) — {r['kind']} : {indicator_fr(i, cb)}{ref}\n")
         if rows:
-            out.append(
-                md_table(rows, [("label", "Indicateur"), ("kind", "Statistique"), ("table", "Source"), ("ref", "Référence nationale"), ("src", "Source de la référence")])
-            )
+            out.append("\n")
     return "".join(out)
 
 
@@ -125,19 +337,25 @@ def sroi_section(methodology_dir=None) -> str:
     out.append(md_table(rows, [("p", "Paramètre"), ("v", "Valeur"), ("s", "Source")]))
     stake = vm["parties_prenantes"]
     out.append("### Carte de la valeur\n\n")
+    cb = codebook.load_codebook(Path(methodology_dir or config.METHODOLOGY_DIR) / "codebook.yml")
+    coefs = vm.get("coefficients", {})
+    kinds = {"poids_mort": "poids mort", "attribution": "attribution", "deplacement": "déplacement", "erosion": "érosion"}
     rows = [
         {
             "pp": stake.get(r.get("partie_prenante"), r.get("partie_prenante")),
             "res": r.get("resultat"),
             "ind": r.get("indicateur"),
+            "q": quantity_fr(r.get("quantite"), vm, cb),
             "duree": r.get("duree"),
-            "proxy": vm.get("proxys", {}).get(r.get("proxy"), {}).get("libelle", r.get("proxy")),
-            "coef": ", ".join(str(r.get(k)) for k in ("poids_mort", "attribution", "deplacement", "erosion") if r.get(k)),
+            "proxy": f"{vm.get('proxys', {}).get(r.get('proxy'), {}).get('libelle', r.get('proxy'))} "
+            f"({_format_value(vm.get('proxys', {}).get(r.get('proxy'), {}).get('valeur'), None)})",
+            "coef": ", ".join(f"{lab} {fr_percent(coefs.get(r[k], {}).get('valeur'), 0)}" for k, lab in kinds.items() if r.get(k)),
         }
         for r in vm["resultats"]
         if r["actif"]
     ]
-    out.append(md_table(rows, [("pp", "Partie prenante"), ("res", "Résultat"), ("ind", "Indicateur"), ("duree", "Durée (ans)"), ("proxy", "Proxy financier"), ("coef", "Coefficients")]))
+    out.append(md_table(rows, [("pp", "Partie prenante"), ("res", "Résultat"), ("ind", "Indicateur"), ("q", "Quantité (règle)"), ("duree", "Durée (ans)"), ("proxy", "Proxy financier (valeur)"), ("coef", "Coefficients (valeur par défaut)")]))
+
     out.append("### Proxys financiers\n\n")
     rows = [
         {"id": k, "lib": v.get("libelle"), "val": v.get("valeur"), "plage": f"{_cell(v.get('min'))} – {_cell(v.get('max'))}", "unite": v.get("unite"), "annee": v.get("annee"), "src": _link(v.get("source"), v.get("url"))}
@@ -217,7 +435,7 @@ def limits_section(methodology_dir=None) -> str:
     log = methodology.load("hypotheses", methodology_dir)
     entries = [e for e in log["entrees"] if e["nature"] == "reserve"]
     out = ["## Limites {#sec-methode-limites}\n\n"]
-    out += [f"- {e['texte']} ({e['id']})\n" for e in entries]
+    out += [f"- {fill_values(e['texte'], methodology_dir)} ({e['id']})\n" for e in entries]
     out.append(
         "\nLes données sont transversales et les répondants au questionnaire se sont sélectionnés eux-mêmes : "
         "les écarts observés décrivent les personnes accompagnées, ils ne prouvent pas un effet causal de la CAE.\n\n"
@@ -255,7 +473,7 @@ def dictionary_section(methodology_dir=None) -> str:
 def assumptions_section(methodology_dir=None) -> str:
     log = methodology.load("hypotheses", methodology_dir)
     rows = [
-        {"id": e.get("id"), "etape": e.get("etape"), "nature": e.get("nature"), "texte": e.get("texte"), "q": e.get("qualite"), "i": e.get("impact"), "src": e.get("source"), "v": "à vérifier" if e.get("a_verifier") else ""}
+        {"id": e.get("id"), "etape": e.get("etape"), "nature": e.get("nature"), "texte": fill_values(e.get("texte", ""), methodology_dir), "q": e.get("qualite"), "i": e.get("impact"), "src": e.get("source"), "v": "à vérifier" if e.get("a_verifier") else ""}
         for e in log["entrees"]
     ]
     return (
