@@ -82,7 +82,9 @@ def test_each_notebook_depends_on_the_package_source_it_imports():
     sroi, qvt = files("03_sroi"), files("04_qvt")
     assert {"analysis/sroi/valuation.py", "analysis/sroi/quantities.py", "analysis/pipeline/stages.yml"} <= sroi
     assert not any(f.startswith("analysis/qvt/") for f in sroi)
-    assert "analysis/qvt/scores.py" in qvt and not any(f.startswith("analysis/sroi/") for f in qvt)
+    # the QVT stage never depends on the SROI valuation; it reaches the SROI quantity rules only
+    # through the methodology schemas, which check sroi.yml's rule names when any file is loaded
+    assert "analysis/qvt/scores.py" in qvt and "analysis/sroi/valuation.py" not in qvt
     intake = {p.relative_to(ROOT).as_posix() for p in runner.module_closure({"analysis.intake.process"})}
     assert "analysis/intake/assets/validation.html.j2" in intake
 
