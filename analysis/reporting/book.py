@@ -396,6 +396,38 @@ def today_fr() -> str:
     return date_fr(date.today().isoformat())
 
 
+def copy_sources(report_dir: Path) -> None:
+    """Make ``report_dir`` a Quarto project when it is not the sources folder
+    (installed from a wheel: ``./report``, the sources being the read-only
+    copies in the package): copy the files of
+    :data:`analysis.config.REPORT_SOURCES_DIR` matching
+    :data:`~analysis.config.REPORT_SOURCE_PATTERNS` into it, and again when
+    they change (``.sources-stamp`` records the copy). A folder holding its
+    own ``_quarto.base.yml`` without that stamp is the user's: left alone."""
+    import hashlib
+
+    src = Path(config.REPORT_SOURCES_DIR)
+    report_dir = Path(report_dir)
+    if report_dir.resolve() == src.resolve():
+        return
+    stamp = report_dir / ".sources-stamp"
+    if (report_dir / "_quarto.base.yml").exists() and not stamp.exists():
+        return
+    files = sorted({p.relative_to(src).as_posix() for pat in config.REPORT_SOURCE_PATTERNS for p in src.glob(pat) if p.is_file()})
+    h = hashlib.sha256()
+    for rel in files:
+        h.update(rel.encode() + b"\0" + (src / rel).read_bytes() + b"\0")
+    old = json.loads(stamp.read_text(encoding="utf-8")) if stamp.exists() else {}
+    if old.get("sha256") == h.hexdigest():
+        return
+    for rel in set(old.get("files", [])) - set(files):  # a source the package no longer ships
+        (report_dir / rel).unlink(missing_ok=True)
+    for rel in files:
+        (report_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / rel, report_dir / rel)
+    stamp.write_text(json.dumps({"sha256": h.hexdigest(), "files": files}), encoding="utf-8")
+
+
 def typst_settings(report_dir: Path | None = None) -> dict:
     """The PDF settings shared by the book and every CAE report: ``lang``,
     ``crossref`` and ``format.typst`` of ``report/_quarto.base.yml``."""
@@ -464,6 +496,7 @@ def assemble(
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
     report_dir = Path(report_dir or config.REPORT_DIR)
+    copy_sources(report_dir)
     if anonymise is None:
         anonymise = bool(methodology.load("publication", methodology_dir)["anonymiser_cae"])
 
@@ -663,6 +696,7 @@ def build(
         for p in refused:
             print(f"  - {p}", file=sys.stderr)
         return 1
+    copy_sources(report_dir)
     fp = book_fingerprint(out_dir, report_dir, anonymise)
     stamp = report_dir / BOOK_STAMP
     state = stamp.read_text() if stamp.exists() else ""
