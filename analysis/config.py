@@ -54,6 +54,8 @@ REPORT_SOURCES_DIR = _RESOURCES / "report"
 #: Which files of :data:`REPORT_SOURCES_DIR` are sources (glob patterns, the
 #: rest is generated); pyproject.toml's package-data ships the same list.
 REPORT_SOURCE_PATTERNS = ("_quarto.base.yml", "*.qmd", "*.css", "*.scss", "_typst/**/*")
+#: The study profiles (``profiles/<name>/``), read-only, once the folder exists.
+PROFILES_DIR = _RESOURCES / "profiles"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "intake" / "assets"
 
 #: Where the pseudonymisation key lives unless ``CAE_IMPACT_KEY`` is set:

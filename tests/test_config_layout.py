@@ -22,6 +22,7 @@ def test_checkout_layout_is_unchanged():
     assert config.IN_CHECKOUT
     assert config.PROJ_ROOT == ROOT
     assert config.NOTEBOOKS_DIR == ROOT / "notebooks"
+    assert config.PROFILES_DIR == ROOT / "profiles"
     assert config.REPORT_SOURCES_DIR == ROOT / "report"
     if "CAE_IMPACT_REPORT" not in os.environ:
         assert config.REPORT_DIR == ROOT / "report"
@@ -40,7 +41,7 @@ def test_wheel_layout_reads_shipped_resources_and_writes_under_the_working_direc
     env.update(PYTHONPATH=str(site), CAE_IMPACT_OUT=str(tmp_path / "elsewhere"))
     code = ("import json, os; from analysis import config as c; print(json.dumps({k: str(getattr(c, k)) for k in "
             "('IN_CHECKOUT', 'PROJ_ROOT', 'RAW_DIR', 'PROCESSED_DIR', 'OUT_DIR', 'REPORT_DIR', 'REPORT_SOURCES_DIR', "
-            "'NOTEBOOKS_DIR', 'METHODOLOGY_DIR')} | {'home': os.environ['CAE_IMPACT_HOME']}))")
+            "'NOTEBOOKS_DIR', 'PROFILES_DIR', 'METHODOLOGY_DIR')} | {'home': os.environ['CAE_IMPACT_HOME']}))")
     got = json.loads(subprocess.run([sys.executable, "-S", "-c", code], cwd=work, env=env, capture_output=True,
                                     text=True, check=True).stdout)
     share = site / "analysis" / "_share"
@@ -50,6 +51,7 @@ def test_wheel_layout_reads_shipped_resources_and_writes_under_the_working_direc
         "RAW_DIR": str(work / "data" / "raw"), "PROCESSED_DIR": str(work / "data" / "processed"),
         "OUT_DIR": str(tmp_path / "elsewhere"), "REPORT_DIR": str(work / "report"),
         "REPORT_SOURCES_DIR": str(share / "report"), "NOTEBOOKS_DIR": str(share / "notebooks"),
+        "PROFILES_DIR": str(share / "profiles"),
         "METHODOLOGY_DIR": str(share / "methodology"),
     }
 

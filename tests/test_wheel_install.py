@@ -112,7 +112,7 @@ def test_wheel_ships_every_module_and_the_resources_but_no_build_product(install
     assert {p for p in ours if p.endswith("__init__.py")} <= shipped
     assert ours == shipped
     for folder, patterns in (("methodology", ("*.yml",)), ("notebooks", ("*.ipynb",)),
-                             ("report", config.REPORT_SOURCE_PATTERNS), ("profiles", ("**/*.yml",))):
+                             ("report", config.REPORT_SOURCE_PATTERNS), ("profiles", ("**/*.yml", "**/*.md"))):
         files = [p for pat in patterns for p in (ROOT / folder).glob(pat) if p.is_file()]
         assert files or folder == "profiles", folder
         for p in files:
