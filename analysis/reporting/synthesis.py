@@ -348,4 +348,6 @@ def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame
             out[c] = out[c].map(lambda v: "par défaut (sans questionnaire suffisant)" if v else "mesurés par le questionnaire")
             continue
         out[c] = out[c].map((lambda v: fr_number(v, 2)) if "ratio" in c else fr_euro)
-    return out.rename(columns={"cae": "CAE", "coefficients_par_defaut": "Poids mort et attribution"})
+    headers = {"cae": "CAE", "coefficients_par_defaut": "Poids mort et attribution", "valeur_actuelle": "Valeur actuelle",
+               "intrants": "Intrants", "ratio": "Ratio SROI", "ratio_net": "Ratio net", "valeur_nette": "Valeur nette"}
+    return out.rename(columns=lambda c: headers.get(c, c.replace("_", " ").capitalize()))
