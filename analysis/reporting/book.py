@@ -99,6 +99,10 @@ REPORT_NOTEBOOKS = list(dict.fromkeys(stem for sec in REPORT_SECTIONS for stem, 
 #: Embedded cells too wide for a portrait page: a landscape page in PDF.
 WIDE_TABLES = ("tbl-sroi-carte", "tbl-sroi-parametres", "tbl-nat-indicateurs")
 
+#: National cells too detailed for the main body: in the annexes (the
+#: indicator × CAE table is also in each CAE's own report).
+NATIONAL_IN_ANNEX = ("tbl-nat-indicateurs", "tbl-nat-qvt-modele")
+
 #: Said in a section whose every cell is empty for this CAE.
 EMPTY_SECTION = "Aucun résultat de cette partie ne peut être présenté pour cette coopérative : les données nécessaires sont absentes ou portent sur trop peu de personnes."
 
@@ -199,6 +203,7 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
                     output["data"]["text/html"] = stable_table_ids("".join(value) if isinstance(value, list) else value, f"{key}-c{i}-")
                 if replace:
                     _replace_in_output(output, replace)
+                typeset_output(output)
                 if shift and "text/markdown" in output.get("data", {}):
                     md = "".join(output["data"]["text/markdown"])
                     output["data"]["text/markdown"] = _HEADING_RE.sub(lambda m: "#" * shift + m.group(0), md)
@@ -219,6 +224,21 @@ def embeddable(nb, key: str) -> list[tuple[str, str, str | None]]:
         base = label[: -len(suffix)] if label.endswith(suffix) else label
         out.append((base.removeprefix("txt-vide-"), label, kind))
     return out
+
+
+_HTML_TEXT_RE = re.compile(r">([^<]+)<")
+
+
+def typeset_output(output) -> None:
+    """French spacing (:func:`analysis.publication.formatting.fr_typography`)
+    in the Markdown and the HTML text (between tags) of a cell output."""
+    from analysis.publication.formatting import fr_typography
+
+    data = output.get("data", {})
+    if "text/markdown" in data:
+        data["text/markdown"] = fr_typography("".join(data["text/markdown"]))
+    if "text/html" in data:
+        data["text/html"] = _HTML_TEXT_RE.sub(lambda m: ">" + fr_typography(m.group(1)) + "<", "".join(data["text/html"]))
 
 
 def _replace_text(text: str, replace: dict[str, str]) -> str:
@@ -413,6 +433,7 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     in ``rapport-carnets/``), for a Typst PDF when Quarto is present."""
     import nbformat
 
+    from analysis.publication.formatting import fr_typography
     from analysis.reporting import glossary
 
     cae_out = Path(out_dir) / ch.slug
@@ -427,7 +448,7 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
             nbformat.write(nb, str(nb_dir / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, "r")
     body = sections_md(REPORT_SECTIONS, REPORT_NB_DIR, cells, 1)
-    body += ["# Glossaire {.unnumbered}", "", glossary.glossary_md(), ""]
+    body += ["# Glossaire {.unnumbered}", "", fr_typography(glossary.glossary_md()), ""]
     settings = typst_settings(report_dir)
     typst = copy.deepcopy(settings["typst"])
     typst.pop("template-partials", None)  # the book's cover partial; a report is an article
@@ -459,7 +480,8 @@ def assemble(
     import nbformat
 
     from analysis.method import loader as methodology
-    from analysis.reporting import glossary, method_doc
+    from analysis.publication.formatting import fr_typography
+    from analysis.reporting import annexes, glossary, method_doc
 
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
@@ -512,18 +534,26 @@ def assemble(
         nat_cells = embeddable(nb, "nat")
     nat_rel = "notebooks/national/10_national.ipynb"
     gen = report_dir / "_generated"
-    (gen / "national.md").write_text(
-        _embeds(nat_rel, [c for c in nat_cells if not c[0].startswith("txt-synthese")]), encoding="utf-8"
-    )
+    (gen / "national.md").write_text(_embeds(nat_rel, [
+        c for c in nat_cells if not c[0].startswith("txt-synthese") and c[0] not in NATIONAL_IN_ANNEX]), encoding="utf-8")
+    nat_annex = [c for c in nat_cells if c[0] in NATIONAL_IN_ANNEX and c[2] is not None]
+    (gen / "annexe-nationale.md").write_text(
+        "## Synthèse nationale : tableaux détaillés {#sec-annexe-nationale}\n\n" + _embeds(nat_rel, nat_annex)
+        if nat_annex else "", encoding="utf-8")
     (gen / "synthese.md").write_text(
         _embeds(nat_rel, [c for c in nat_cells if c[0].startswith("txt-synthese")]), encoding="utf-8"
     )
-    (gen / "absentes.md").write_text(missing_caes_md(out_dir, anonymise), encoding="utf-8")
-    (gen / "methode.md").write_text(method_doc.render_method(methodology_dir), encoding="utf-8")
-    (gen / "annexes.md").write_text(
-        method_doc.render_annexes(chapters, processed_dir, methodology_dir), encoding="utf-8"
-    )
-    (gen / "glossaire.md").write_text(glossary.glossary_md(), encoding="utf-8")
+    (gen / "absentes.md").write_text(fr_typography(missing_caes_md(out_dir, anonymise)), encoding="utf-8")
+    method_body, method_tables = split_method(method_doc.render_method(methodology_dir))
+    (gen / "methode.md").write_text(fr_typography(method_body), encoding="utf-8")
+    # the annexes: parameters, the method's tables, assumptions, provenance (the data dictionary, a list of
+    # column codes for whoever prepares a CAE's files, ships with the input templates, not in the book)
+    (gen / "annexes.md").write_text(fr_typography("\n".join([
+        annexes.parameters_annex(methodology_dir), method_tables,
+        method_doc.assumptions_section(methodology_dir),
+        method_doc.provenance_section(chapters, processed_dir, methodology_dir),
+    ])), encoding="utf-8")
+    (gen / "glossaire.md").write_text(fr_typography(glossary.glossary_md()), encoding="utf-8")
 
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
     chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
@@ -551,6 +581,62 @@ def _embeds(nb_rel: str, cells: list) -> str:
                 embed = "::: {.landscape}\n\n" + embed + "\n\n:::"
             out.append(embed + "\n")
     return "\n".join(out)
+
+
+#: Méthode sections whose tables the parameter annex already gives
+#: (:mod:`analysis.reporting.annexes`), dropped instead of moved.
+IN_PARAMETER_ANNEX = ("Réglages généraux", "Proxys financiers", "Coefficients")
+_HEAD_RE = re.compile(r"^(#{2,4}) (.*?)\s*(\{#[^}]*\})?\s*$")
+
+
+def split_method(md: str) -> tuple[str, str]:
+    """The Méthode chapter's Markdown (:func:`method_doc.render_method`) split
+    into its prose, kept in the book's main body, and its tables, moved to an
+    annex (``{#sec-annexe-methode}``) under their section titles, so the
+    body stays near the length of the original national report. A ``###``
+    heading left with nothing but tables leaves the body; each ``##``
+    section that lost a table says where it went. Tables the parameter
+    annex already gives (:data:`IN_PARAMETER_ANNEX`) are dropped."""
+    blocks: list[tuple[str, list[str]]] = [("", [])]
+    for line in md.splitlines():
+        if _HEAD_RE.match(line):
+            blocks.append((line, []))
+        else:
+            blocks[-1][1].append(line)
+    body: list[str] = []
+    annex: list[str] = []
+    section = ""  # title of the current ## section, until the annex has written it
+    moved_at = None  # where the current ## section says its tables moved
+    for head, lines in blocks:
+        m = _HEAD_RE.match(head)
+        level, title = (len(m.group(1)), m.group(2)) if m else (0, "")
+        if level == 2:
+            section, moved_at = title, None
+        table = [i for i, l in enumerate(lines) if l.startswith("|")]
+        table += [i for i, l in enumerate(lines) if l.startswith(": ") and i - 2 in table]
+        prose = [l for i, l in enumerate(lines) if i not in table]
+        if table and title not in IN_PARAMETER_ANNEX:
+            if section:
+                annex += [f"### {section}", ""]
+                section = ""
+            if level > 2:
+                annex += [f"{'#' * (level + 1)} {title}", ""]
+            annex += [lines[i] for i in sorted(table)] + [""]
+        if head and (level == 2 or any(l.strip() for l in prose)):
+            body.append(head)
+        if level == 2:
+            moved_at = len(body)
+        if table and moved_at is not None and _MOVED not in body[moved_at:moved_at + 1]:
+            body.insert(moved_at, _MOVED)
+        body += prose
+    annex_md = "\n".join(annex).strip()
+    if annex_md:
+        annex_md = "## Détail de la méthode {#sec-annexe-methode}\n\n" + annex_md + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(body)).strip() + "\n", annex_md
+
+
+_MOVED = ("\nLes tableaux détaillés de cette partie sont en annexe (@sec-annexe-methode) ; chaque paramètre y "
+          "figure avec sa valeur et sa source (@sec-annexe-parametres).\n")
 
 
 def missing_caes_md(out_dir: Path, anonymise: bool) -> str:
@@ -608,6 +694,8 @@ def quarto_render(target: Path, *args: str) -> RenderResult:
         proc = subprocess.run([quarto_path(), "render", str(target), *args], capture_output=True, text=True, env=env)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+    if proc.returncode == 0 and Path(target).is_dir():
+        strip_remote_scripts(Path(target) / "_book")
     text = proc.stdout + "\n" + proc.stderr
     warnings = [w.strip() for w in _WARN_RE.findall(text)]
     progress = _PROGRESS_RE.findall(text)
@@ -618,6 +706,18 @@ def quarto_render(target: Path, *args: str) -> RenderResult:
         start = next((i for i, l in enumerate(lines) if l.startswith("ERROR") or "error" in l.lower()), max(0, len(lines) - 15))
         message = "\n".join(lines[start:start + 15])
     return RenderResult(proc.returncode == 0, warnings, target_name, message, time.perf_counter() - t0)
+
+
+def strip_remote_scripts(book_dir: Path) -> None:
+    """Make every rendered page of the book self-contained: remove the
+    scripts Quarto loads from a CDN (:func:`analysis.reporting.export.self_contained`)."""
+    from analysis.reporting.export import self_contained
+
+    for page in Path(book_dir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        clean = self_contained(html)
+        if clean != html:
+            page.write_text(clean, encoding="utf-8")
 
 
 def render(report_dir: Path | None = None) -> int:
@@ -681,6 +781,27 @@ def build(
         missing = _failed_caes(out_dir)
         extra = f" ; absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}" if missing else ""
         print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE{extra}) ; vérification statique : OK.")
+    status = _render_all(report_dir, out_dir, fp, stamp, render)
+    line = failed_caes_line(out_dir)
+    if line:
+        print(line, file=sys.stderr)
+    return status
+
+
+def failed_caes_line(out_dir: Path) -> str:
+    """One French line naming the CAEs of the last run left out of the
+    reports (empty when none): the last line of ``make report``."""
+    failed = _failed_caes(out_dir)
+    if not failed:
+        return ""
+    names = ", ".join(f"« {s} »" for s in failed)
+    if len(failed) == 1:
+        return f"Rapports établis sans la coopérative {names}, en échec : voir {Path(out_dir) / failed[0] / 'validation.html'}."
+    return f"Rapports établis sans les {len(failed)} coopératives en échec {names} : voir {Path(out_dir)}/<coopérative>/validation.html."
+
+
+def _render_all(report_dir: Path, out_dir: Path, fp: str, stamp: Path, render: bool) -> int:
+    """The render part of :func:`build` (the book, then each CAE's PDF)."""
     if not render:
         return 0
     if quarto_path() is None:

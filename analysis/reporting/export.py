@@ -82,12 +82,19 @@ _REMOTE_SCRIPT_RE = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^>]*>\s*</sc
 _INLINE_SCRIPT_RE = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*</script>\s*", re.I | re.S)
 _REMOTE_IMPORT_RE = re.compile(r"import\(\s*[\"']https?://|[\"']https?://cdn", re.I)
 _MATHJAX_CONFIG_RE = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->\s*", re.S)
+#: The RequireJS shim Quarto adds with its CDN jQuery (useless once both are gone).
+_JQUERY_SHIM_RE = re.compile(r"<script type=\"application/javascript\">define\('jquery', \[\],function\(\) \{return window\.jQuery;\}\)</script>\s*")
 
 
 def self_contained(page: str) -> str:
-    """``page`` without the scripts nbconvert loads from third-party hosts
-    (RequireJS, MathJax and its configuration, Mermaid)."""
+    """``page`` without the scripts nbconvert and Quarto load from
+    third-party hosts (RequireJS, jQuery and its RequireJS shim, MathJax and
+    its configuration, Mermaid). Quarto adds RequireJS and jQuery to any page
+    embedding a notebook with an HTML output (quarto-cli
+    ``src/core/jupyter/widgets.ts``, no option turns it off); our outputs
+    are static tables and need neither."""
     page = _MATHJAX_CONFIG_RE.sub("", page)
+    page = _JQUERY_SHIM_RE.sub("", page)
     page = _REMOTE_SCRIPT_RE.sub("", page)
     return _INLINE_SCRIPT_RE.sub(lambda m: "" if _REMOTE_IMPORT_RE.search(m.group(0)) else m.group(0), page)
 
