@@ -100,6 +100,102 @@ def test_rendered_pdfs_speak_french_and_show_no_raw_value(rendered, e2e_run):
     assert "Chapitre" in book_text and "Glossaire" in book_text
 
 
+# --------------------------------------------------------------------------- a CAE without questionnaire, one of 12 people
+SMALL = 12
+
+
+def _shrink_csv_cae(folder: Path, n: int) -> set[str]:
+    """Keep the first ``n`` people of a demo CAE written as French CSV
+    (``;``, Windows-1252) and their activity rows; keep at most ``n // 2``
+    questionnaire answers. Returns the identifiers kept."""
+    import csv
+
+    def rw(name, keep):
+        path = folder / name
+        with path.open(encoding="cp1252", newline="") as fh:
+            rows = list(csv.reader(fh, delimiter=";"))
+        kept = [rows[0]] + [r for i, r in enumerate(rows[1:]) if keep(i, r)]
+        with path.open("w", encoding="cp1252", newline="") as fh:
+            csv.writer(fh, delimiter=";", lineterminator="\r\n").writerows(kept)
+        return kept
+
+    ids = {r[0] for r in rw("entrepreneurs.csv", lambda i, r: i < n)[1:]}
+    rw("activite.csv", lambda i, r: r[0] in ids)
+    if (folder / "questionnaire.csv").exists():
+        rw("questionnaire.csv", lambda i, r: i < n // 2)
+    return ids
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, pseudonym_key):
+    """Two demo CAEs: one without questionnaire, one of 12 people; run,
+    assembled and rendered once (book and each CAE's PDF)."""
+    from analysis.intake import demo
+    from analysis.pipeline import runner
+
+    if shutil.which("quarto") is None:
+        pytest.skip("quarto n'est pas installé (PATH) : rendu non testé")
+    root = tmp_path_factory.mktemp("hostile")
+    raw, processed, out = root / "raw", root / "processed", root / "out"
+    slugs = demo.generate(raw, n_cae=2, seed=2019, scale=0.5)
+    small = next(s for s in slugs if (raw / s / "entrepreneurs.csv").exists())
+    no_survey = next(s for s in slugs if s != small)
+    assert len(_shrink_csv_cae(raw / small, SMALL)) == SMALL
+    for f in (raw / no_survey).glob("questionnaire.*"):
+        f.unlink()
+    summary = runner.run(raw_dir=raw, processed_dir=processed, out_dir=out, jobs=2, progress=runner.Progress(quiet=True))
+    assert all(c["ok"] for c in summary["caes"]), summary["caes"]
+    report = _copy_report(root / "report")
+    assert book.build(processed, out, render=False, report_dir=report) == 0
+    results = {"livre": book.quarto_render(report)}
+    for slug in slugs:
+        results[slug] = book.quarto_render(out / slug / "rapport.qmd", "--to", "typst")
+    return {"report": report, "out": out, "results": results, "small": small, "no_survey": no_survey}
+
+
+_HEADING_RE = re.compile(r"^(#{1,6}) \S")
+
+
+def _empty_headings(qmd_text: str) -> list[str]:
+    """Headings followed by nothing but a heading of the same or a higher
+    level (or the end): what a reader would meet as an empty section."""
+    lines = [l for l in qmd_text.splitlines() if l.strip()]
+    out = []
+    for i, line in enumerate(lines):
+        m = _HEADING_RE.match(line)
+        if not m:
+            continue
+        nxt = _HEADING_RE.match(lines[i + 1]) if i + 1 < len(lines) else None
+        if i + 1 == len(lines) or (nxt and len(nxt.group(1)) <= len(m.group(1))):
+            out.append(line)
+    return out
+
+
+def test_empty_headings_are_found():
+    assert _empty_headings("# A\n\n## B\n\ntexte\n\n## C\n\n# D\n\nfin\n") == ["## C"]
+    assert _empty_headings("# A\n## B\n") == ["## B"]
+
+
+@needs_quarto
+def test_a_cae_without_survey_and_one_of_12_people_render_without_warnings_or_empty_sections(hostile):
+    for target, res in hostile["results"].items():
+        assert res.ok, f"{target}: {res.target}: {res.message}"
+        assert res.warnings == [], f"{target}: {res.warnings}"
+    report, out = hostile["report"], hostile["out"]
+    docs = {f"livre/{p.name}": p for p in (report / "cae").glob("*.qmd")}
+    docs.update({f"{s}/rapport.qmd": out / s / "rapport.qmd" for s in (hostile["small"], hostile["no_survey"])})
+    for name, qmd in docs.items():
+        assert _empty_headings(qmd.read_text(encoding="utf-8")) == [], name
+    # the QVT section of the CAE without questionnaire says why it shows nothing, in French
+    html = (report / "_book" / "cae" / f"{hostile['no_survey']}.html").read_text(encoding="utf-8")
+    qvt = _visible_text(html.split("La qualité de vie au travail", 1)[1])
+    assert "questionnaire" in qvt, qvt[:300]
+    for page in list((report / "_book").rglob("*.html")):
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        assert not _forbidden_in(text), f"{page.name}: {_forbidden_in(text)}"
+    assert (out / hostile["small"] / "rapport.pdf").read_bytes()[:4] == b"%PDF"
+
+
 # --------------------------------------------------------------------------- honest build (fake quarto)
 def _fake_quarto(bin_dir: Path, script: str) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)

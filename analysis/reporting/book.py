@@ -781,23 +781,7 @@ def build(
         missing = _failed_caes(out_dir)
         extra = f" ; absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}" if missing else ""
         print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE{extra}) ; vérification statique : OK.")
-    status = _render_all(report_dir, out_dir, fp, stamp, render)
-    line = failed_caes_line(out_dir)
-    if line:
-        print(line, file=sys.stderr)
-    return status
-
-
-def failed_caes_line(out_dir: Path) -> str:
-    """One French line naming the CAEs of the last run left out of the
-    reports (empty when none): the last line of ``make report``."""
-    failed = _failed_caes(out_dir)
-    if not failed:
-        return ""
-    names = ", ".join(f"« {s} »" for s in failed)
-    if len(failed) == 1:
-        return f"Rapports établis sans la coopérative {names}, en échec : voir {Path(out_dir) / failed[0] / 'validation.html'}."
-    return f"Rapports établis sans les {len(failed)} coopératives en échec {names} : voir {Path(out_dir)}/<coopérative>/validation.html."
+    return _render_all(report_dir, out_dir, fp, stamp, render)
 
 
 def _render_all(report_dir: Path, out_dir: Path, fp: str, stamp: Path, render: bool) -> int:
