@@ -129,8 +129,9 @@ def combine_html(nb_paths: list[Path], html_path: Path, title: str, first: str |
     notebook, the technical appendix, last), then the glossary."""
     import nbformat
 
+    from analysis.publication.formatting import fr_typography
     from analysis.reporting import glossary
-    from analysis.reporting.book import REPORT_NOTEBOOKS
+    from analysis.reporting.book import REPORT_NOTEBOOKS, typeset_output
 
     order = {stem: i for i, stem in enumerate(REPORT_NOTEBOOKS)}
     paths = [Path(p) for p in nb_paths if Path(p).exists()]
@@ -141,10 +142,13 @@ def combine_html(nb_paths: list[Path], html_path: Path, title: str, first: str |
         nb = nbformat.read(str(p), as_version=4)
         if not merged.metadata:
             merged.metadata = copy.deepcopy(nb.metadata)
+        for cell in nb.cells:  # French spacing in what the CAE's funders read (as in the book)
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                typeset_output(output)
         if p.stem == "01_nettoyage":
             merged.cells.append(nbformat.v4.new_markdown_cell("# Annexe technique : les données lues et leurs contrôles"))
         merged.cells.extend(nb.cells)
-    merged.cells.append(nbformat.v4.new_markdown_cell("# Glossaire\n\n" + glossary.glossary_md()))
+    merged.cells.append(nbformat.v4.new_markdown_cell("# Glossaire\n\n" + fr_typography(glossary.glossary_md())))
     merged.metadata.pop("papermill", None)
     Path(html_path).write_text(notebook_node_to_html(merged, title), encoding="utf-8")
     return Path(html_path)
