@@ -80,3 +80,17 @@ def test_method_tables_move_to_the_annex_and_no_heading_is_left_empty():
     assert annex.startswith("## Détail de la méthode {#sec-annexe-methode}")
     assert "### Indicateurs\n\n#### F1. Publics\n\n| A | B |" in annex
     assert "Coefficients" not in annex and "{#sec-m-ind}" not in annex
+
+
+def test_output_headings_sit_one_level_below_the_embedding_section():
+    """A summary cell printing '### Les principaux résultats' under a book
+    section '## L'essentiel' must become level 3 (not 4: "4.1.0.1")."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("#| label: txt-x\nx")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "### Titre\n\ntexte\n\n#### Sous-titre\n"})]
+    nb.cells = [cell]
+    for level, want in ((3, "### Titre\n\ntexte\n\n#### Sous-titre\n"), (2, "## Titre\n\ntexte\n\n### Sous-titre\n")):
+        out = book.prepare_notebook(nb, "k", heading_level=level).cells[0].outputs[0]["data"]["text/markdown"]
+        assert out == want

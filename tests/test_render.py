@@ -107,7 +107,8 @@ SMALL = 12
 def _shrink_csv_cae(folder: Path, n: int) -> set[str]:
     """Keep the first ``n`` people of a demo CAE written as French CSV
     (``;``, Windows-1252) and their activity rows; keep at most ``n // 2``
-    questionnaire answers. Returns the identifiers kept."""
+    questionnaire answers (anonymous or from the people kept). Returns the
+    identifiers kept."""
     import csv
 
     def rw(name, keep):
@@ -122,7 +123,8 @@ def _shrink_csv_cae(folder: Path, n: int) -> set[str]:
     ids = {r[0] for r in rw("entrepreneurs.csv", lambda i, r: i < n)[1:]}
     rw("activite.csv", lambda i, r: r[0] in ids)
     if (folder / "questionnaire.csv").exists():
-        rw("questionnaire.csv", lambda i, r: i < n // 2)
+        answers = []  # at most n // 2 answers, anonymous or from the people kept
+        rw("questionnaire.csv", lambda i, r: (r[0] in ids or not r[0]) and len(answers) < n // 2 and not answers.append(i))
     return ids
 
 
@@ -229,7 +231,7 @@ def test_a_cae_that_failed_is_named_in_the_book(e2e_run, tmp_path):
     report = _copy_report(tmp_path / "report")
     assert book.build(e2e_run["processed"], out, render=False, report_dir=report) == 0
     notice = (report / "_generated" / "absentes.md").read_text(encoding="utf-8")
-    assert "« cae-en-echec »" in notice and "n'a pas pu être intégrée" in notice
+    assert "«\u00a0cae-en-echec\u00a0»" in notice and "n'a pas pu être intégrée" in notice  # French no-break spaces
     assert "absentes.md" in (report / "index.qmd").read_text(encoding="utf-8")
     assert book.check_book(report) == []
 

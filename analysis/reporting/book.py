@@ -168,11 +168,12 @@ _CAPTION_OPT_RE = re.compile(r"^#\|\s*(fig|tbl)-(cap|alt|subcap)\s*:.*\n?", re.M
 _HEADING_RE = re.compile(r"^(#{1,5}) ", re.M)
 
 
-def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift: int = 0):
+def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, heading_level: int | None = None):
     """A copy of ``nb`` for the book or a CAE report: labels suffixed with
     ``-<key>``, the parameters and injected-parameters cells removed, text
-    replaced (anonymisation), Markdown headings in outputs moved down
-    ``shift`` levels. A ``fig-``/``tbl-`` cell that shows no figure/table
+    replaced (anonymisation), Markdown headings in outputs moved so that the
+    highest of each output is at ``heading_level`` (one below the section
+    that embeds it: no skipped level, no "4.1.0.1" numbering). A ``fig-``/``tbl-`` cell that shows no figure/table
     for this CAE (a French sentence saying why instead) becomes
     ``txt-vide-<label>`` without caption, so Quarto never makes an empty
     float of it. Returns the notebook; :func:`embeddable` lists its cells."""
@@ -189,7 +190,8 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
 
             def relabel(m, kind=kind):
                 label = m.group(1)
-                if (label.startswith("fig-") and kind != "figure") or (label.startswith("tbl-") and kind != "table"):
+                if kind is not None and ((label.startswith("fig-") and kind != "figure")
+                                         or (label.startswith("tbl-") and kind != "table")):
                     label = f"txt-vide-{label}"
                 return f"#| label: {label}-{key}"
 
@@ -204,9 +206,13 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
                 if replace:
                     _replace_in_output(output, replace)
                 typeset_output(output)
-                if shift and "text/markdown" in output.get("data", {}):
+                if heading_level and "text/markdown" in output.get("data", {}):
                     md = "".join(output["data"]["text/markdown"])
-                    output["data"]["text/markdown"] = _HEADING_RE.sub(lambda m: "#" * shift + m.group(0), md)
+                    levels = [len(h) for h in _HEADING_RE.findall(md)]
+                    if levels:
+                        shift = heading_level - min(levels)
+                        output["data"]["text/markdown"] = _HEADING_RE.sub(
+                            lambda m, d=shift: "#" * max(1, len(m.group(1)) + d) + " ", md)
         elif replace:
             cell.source = _replace_text(cell.source, replace)
         cells.append(cell)
@@ -444,7 +450,7 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     for stem in REPORT_NOTEBOOKS:
         src = cae_out / f"{stem}.ipynb"
         if src.exists():
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r")
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r", heading_level=2)
             nbformat.write(nb, str(nb_dir / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, "r")
     body = sections_md(REPORT_SECTIONS, REPORT_NB_DIR, cells, 1)
@@ -518,7 +524,7 @@ def assemble(
             src = out_dir / ch.slug / f"{stem}.ipynb"
             if not src.exists():
                 continue
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, shift=1)
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, heading_level=3)
             nbformat.write(nb, str(dest / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, ch.key)
         (report_dir / "cae" / f"{ch.key}.qmd").write_text(
