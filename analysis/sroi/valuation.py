@@ -1059,11 +1059,13 @@ def _coef_cell(value: float, origin: str) -> str:
 
 
 def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) -> pd.DataFrame:
-    """The value map as a French table (euros formatted, sources as HTML
-    links). A masked outcome (``masque``, :func:`publishable_model`) says so
-    in plain French; a person count from survey scaling is shown rounded to
-    whole people. ``seuil_effectif`` is accepted for compatibility and
-    unused: the gate reads the threshold."""
+    """The value map as a French table (euros formatted). A masked outcome
+    (``masque``, :func:`publishable_model`) says so in plain French; a person
+    count from survey scaling is shown rounded to whole people.
+    ``seuil_effectif`` is accepted for compatibility and unused: the gate
+    reads the threshold. The proxies' sources are in
+    :func:`parameters_display` (the report's technical appendix), not in a
+    column that would make this 15-column table unreadable on a page."""
     from analysis.publication.formatting import fr_euro, fr_number
     from analysis.publication.suppression import hidden_fr
 
@@ -1089,7 +1091,6 @@ def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) ->
             "Durée (ans)": int(r.duree),
             "Proxy financier": r.proxy,
             "Valeur du proxy": fr_euro(r.proxy_valeur, 2 if r.proxy_valeur < 10 else 0),
-            "Source du proxy": _link(f"{r.proxy_source} ({r.proxy_annee})", r.proxy_url),
             "Poids mort": _coef_cell(r.poids_mort, r.poids_mort_source),
             "Attribution": _coef_cell(r.attribution, r.attribution_source),
             "Déplacement": _coef_cell(r.deplacement, r.deplacement_source),
