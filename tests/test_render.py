@@ -44,15 +44,23 @@ def _forbidden_in(text: str) -> list[str]:
     return [pat for pat in FORBIDDEN if re.search(pat, text)]
 
 
+def _log_times(run: str, results: dict) -> None:
+    """Render times in the test log (``pytest -s`` or the captured output of a failure)."""
+    import sys
+
+    sys.stderr.write(f"rendu ({run}) : " + ", ".join(f"{k} {r.seconds:.0f} s" for k, r in results.items()) + "\n")
+
+
 @pytest.fixture(scope="module")
 def rendered(e2e_run, tmp_path_factory):
     """Assemble (static check included) and render the book and each CAE's
     PDF once; the Quarto results by target."""
     report = _copy_report(tmp_path_factory.mktemp("render") / "report")
     assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
-    results = {"livre": book.quarto_render(report)}
-    for slug in e2e_run["slugs"]:
-        results[slug] = book.quarto_render(e2e_run["out"] / slug / "rapport.qmd", "--to", "typst")
+    targets = {"livre": (report,)}
+    targets.update({s: (e2e_run["out"] / s / "rapport.qmd", "--to", "typst") for s in e2e_run["slugs"]})
+    results = book.render_many(targets)
+    _log_times("démo", results)
     return report, results
 
 
@@ -149,9 +157,10 @@ def hostile(tmp_path_factory, pseudonym_key):
     assert all(c["ok"] for c in summary["caes"]), summary["caes"]
     report = _copy_report(root / "report")
     assert book.build(processed, out, render=False, report_dir=report) == 0
-    results = {"livre": book.quarto_render(report)}
-    for slug in slugs:
-        results[slug] = book.quarto_render(out / slug / "rapport.qmd", "--to", "typst")
+    targets = {"livre": (report,)}
+    targets.update({s: (out / s / "rapport.qmd", "--to", "typst") for s in slugs})
+    results = book.render_many(targets)
+    _log_times("difficile", results)
     return {"report": report, "out": out, "results": results, "small": small, "no_survey": no_survey}
 
 

@@ -790,8 +790,30 @@ def build(
     return _render_all(report_dir, out_dir, fp, stamp, render)
 
 
+def render_jobs() -> int:
+    """Parallel Quarto renders: ``CAE_IMPACT_RENDER_JOBS``, else 2 (each
+    render is mostly one process; two keep a 2-core machine busy)."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("CAE_IMPACT_RENDER_JOBS", "2")))
+    except ValueError:
+        return 2
+
+
+def render_many(targets: dict[str, tuple], jobs: int | None = None) -> dict[str, RenderResult]:
+    """``{name: quarto_render(*args)}`` for every target, ``jobs`` at a time
+    (each render has its own Quarto cache, so they never collide)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs or render_jobs()) as pool:
+        futures = {name: pool.submit(quarto_render, *args) for name, args in targets.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
 def _render_all(report_dir: Path, out_dir: Path, fp: str, stamp: Path, render: bool) -> int:
-    """The render part of :func:`build` (the book, then each CAE's PDF)."""
+    """The render part of :func:`build`: the book and each CAE's PDF, in
+    parallel (:func:`render_many`)."""
     if not render:
         return 0
     if quarto_path() is None:
@@ -800,22 +822,20 @@ def _render_all(report_dir: Path, out_dir: Path, fp: str, stamp: Path, render: b
     if stamp.read_text() == f"{fp}:rendu" and (report_dir / "_book" / "index.html").exists():
         print("Livre déjà rendu : rien à faire.")
         return 0
-    res = quarto_render(report_dir)
-    _report_render("livre", res)
-    if not res.ok:
-        return 1
-    print(f"Livre rendu en {res.seconds:.0f} s : {report_dir / '_book'} (HTML et PDF).")
-    status = 0
+    targets: dict[str, tuple] = {"livre": (report_dir,)}
     for slug in _ok_caes(out_dir):  # each CAE's report as PDF, beside its HTML
-        doc = out_dir / slug / "rapport.qmd"
-        if not doc.exists():
-            continue
-        res = quarto_render(doc, "--to", "typst")
-        _report_render(f"rapport de {slug}", res)
-        if res.ok:
-            print(f"Rapport PDF de {slug} : {out_dir / slug / 'rapport.pdf'}")
-        else:
+        if (out_dir / slug / "rapport.qmd").exists():
+            targets[slug] = (out_dir / slug / "rapport.qmd", "--to", "typst")
+    results = render_many(targets)
+    status = 0
+    for name, res in results.items():
+        _report_render("livre" if name == "livre" else f"rapport de {name}", res)
+        if not res.ok:
             status = 1
+        elif name == "livre":
+            print(f"Livre rendu en {res.seconds:.0f} s : {report_dir / '_book'} (HTML et PDF).")
+        else:
+            print(f"Rapport PDF de {name} : {out_dir / name / 'rapport.pdf'}")
     if status == 0:
         stamp.write_text(f"{fp}:rendu")
     return status
