@@ -94,3 +94,21 @@ def test_output_headings_sit_one_level_below_the_embedding_section():
     for level, want in ((3, "### Titre\n\ntexte\n\n#### Sous-titre\n"), (2, "## Titre\n\ntexte\n\n### Sous-titre\n")):
         out = book.prepare_notebook(nb, "k", heading_level=level).cells[0].outputs[0]["data"]["text/markdown"]
         assert out == want
+
+
+def test_a_note_printed_beside_a_figure_joins_its_caption():
+    """Two outputs in a figure cell make Quarto draw "(a)"/"(b)" sub-figures
+    with an empty caption; the note must end up in the one caption."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('#| label: fig-x\n#| fig-cap: "Score moyen"\nplot()')
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("display_data", data={"text/markdown": "La médiane du réseau n'est pas tracée.", "text/plain": "<Markdown>"}),
+    ]
+    nb.cells = [cell]
+    out = book.prepare_notebook(nb, "k").cells[0]
+    assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    assert '#| fig-cap: "Score moyen. La médiane du réseau n\'est pas tracée."' in out.source
+    assert "#| label: fig-x-k" in out.source

@@ -187,6 +187,8 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, headin
             continue
         if cell.cell_type == "code":
             kind = output_kind(cell)
+            if kind == "figure":
+                _note_into_caption(cell)
 
             def relabel(m, kind=kind):
                 label = m.group(1)
@@ -219,6 +221,31 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, headin
     nb.cells = cells
     nb.metadata.pop("papermill", None)
     return nb
+
+
+_FIGCAP_RE = re.compile(r'^(#\|\s*fig-cap:\s*)"?(.*?)"?\s*$', re.M)
+
+
+def _note_into_caption(cell) -> None:
+    """A figure cell that also printed a sentence (a note on what the figure
+    leaves out) would become "(a)"/"(b)" sub-figures with an empty caption
+    in Quarto: the sentence joins the figure's caption instead."""
+    notes, kept = [], []
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if out.get("output_type") == "stream" or (data and not any(k.startswith("image/") for k in data)):
+            text = "".join(data.get("text/markdown", "") or out.get("text", "") or data.get("text/plain", "")).strip()
+            if text:
+                notes.append(" ".join(text.split()))
+            continue
+        kept.append(out)
+    m = _FIGCAP_RE.search(cell.source)
+    if not notes or not m:
+        return
+    cell.outputs = kept
+    cap = m.group(2).rstrip(" .")
+    new = f'{m.group(1)}"{cap}. ' + " ".join(notes).replace('"', "'") + '"'
+    cell.source = cell.source[: m.start()] + new + cell.source[m.end():]
 
 
 def embeddable(nb, key: str) -> list[tuple[str, str, str | None]]:
