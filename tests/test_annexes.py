@@ -44,10 +44,10 @@ def test_parameter_annex_gives_each_parameter_in_french_with_value_and_source():
     assert "| Plus petit effectif publié (en deçà, la valeur est masquée, sauf zéro) | 5 |" in md
     # a coefficient: central value and range in percent, from its own label
     c = sroi["coefficients"]["attribution_cae"]
-    assert (c["valeur"], c["min"], c["max"]) == (0.25, 0.10, 0.45)
-    assert f"| {c['libelle']} | 25{NBSP}% | 10{NBSP}% à 45{NBSP}% |" in md
+    assert (c["valeur"], c["min"], c["max"], c["plage"]) == (0.42, 0.15, 0.42, "interquartile")
+    assert f"| {c['libelle']} | 42{NBSP}% | 15{NBSP}% à 42{NBSP}% (écart interquartile) |" in md
     # a proxy: 6 716,88 € rounded to the euro, its year of euros
-    assert f"| 6{NNBSP}717{NBSP}€ | 3{NNBSP}358{NBSP}€ à 6{NNBSP}717{NBSP}€ |" in md
+    assert f"| 6{NNBSP}717{NBSP}€ | 3{NNBSP}358{NBSP}€ à 6{NNBSP}717{NBSP}€ (bornes) |" in md
     # no YAML key reaches the reader
     for key in ("taux_actualisation", "seuil_effectif", "min_repondants", "poids_mort_sans_cae", "meme_activite",
                 "n_min_groupe", "part_min_items", "heures_manquantes", "True", "False", "None", "nan"):

@@ -215,10 +215,14 @@ def _labelled_rows(name: str, data: dict) -> list[tuple[str, str, str]]:
 
 
 def _range(spec: dict, fmt) -> str:
+    """``10 % à 45 % (bornes)``: the range and what it covers (``plage``)."""
+    from analysis.sroi.valuation import RANGE_LABELS
+
     lo, hi = spec.get("min"), spec.get("max")
     if lo is None or hi is None or lo == hi:
-        return "–"
-    return f"{fmt(lo)} à {fmt(hi)}"
+        return "aucune (valeur fixe)"
+    kind = spec.get("plage")
+    return f"{fmt(lo)} à {fmt(hi)}" + (f" ({RANGE_LABELS.get(kind, kind)})" if kind else "")
 
 
 def parameters_annex(methodology_dir=None) -> str:
@@ -253,7 +257,8 @@ def parameters_annex(methodology_dir=None) -> str:
     if coefs:
         out += ["### SROI : coefficients\n\n",
                 "Le poids mort, l'attribution et le déplacement sont retirés de chaque effet ; l'érosion le diminue "
-                "chaque année. La plage est celle de l'analyse de sensibilité et de la simulation.\n\n",
+                "chaque année. La plage (entre parenthèses : ce qu'elle couvre) est celle de l'analyse de sensibilité et "
+                "de la simulation.\n\n",
                 _table(coefs, ("Coefficient", "Valeur retenue", "Plage", "Source"))]
     proxies = [(p.get("libelle", k), fr_euro(p.get("valeur"), 2 if float(p.get("valeur", 0)) < 100 else 0),
                 _range(p, lambda v: fr_euro(v, 0 if float(v) >= 100 else 2)), p.get("unite", ""), str(p.get("annee", "")),
