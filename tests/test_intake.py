@@ -261,8 +261,8 @@ def test_grouped_problems_and_summary(roots):
     g = intake.grouped_problems_frame(rep["result"].problems.warnings)
     assert g[["Colonne", "Problème", "Lignes"]].values.tolist() == [
         ["date_entree", "Entrée après la fin de la période étudiée (31/12/2019).", "3 : 2, 3, 4"]]
-    assert intake.cleaning_summary_fr(rep) == ("2 fichiers de données ont été lus et contrôlés : 3 entrepreneur(s), "
-                                               "4 ligne(s) d'activité annuelle, pas de questionnaire. Aucune erreur ; 3 avertissements (voir ci-dessous).")
+    assert intake.cleaning_summary_fr(rep) == ("2 fichiers de données ont été lus et contrôlés : 3 entrepreneurs, "
+                                               "4 lignes d'activité annuelle, pas de questionnaire. Aucune erreur ; 3 avertissements (voir ci-dessous).")
     assert rep["lignes"][["Fichier", "Lignes lues"]].values.tolist() == [["entrepreneurs.csv", 3], ["activite.csv", 4]]
     m = rep["manquants"].set_index(["table", "colonne"])["part_manquante"]
     assert m[("activite", "heures_remunerees")] == 0.25 and m[("entrepreneurs", "date_sortie")] == 1.0
@@ -286,7 +286,7 @@ def test_cleaning_notebook_runs(roots, monkeypatch):
     outputs = [o for c in res.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     text = (out / "01.ipynb").read_text(encoding="utf-8")
-    assert "3 entrepreneur(s), 4 ligne(s) d'activité annuelle, 1 réponse(s) au questionnaire" in text
+    assert "3 entrepreneurs, 4 lignes d'activité annuelle, 1 réponse au questionnaire" in text
     assert not any(s in text for s in ids + ["Très bien, appelez-moi"])
     assert (proc / "test" / "nettoyage_lignes.parquet").exists() and (proc / "test" / "entrepreneurs.parquet").exists()
     # a CAE with errors stops the notebook with the French summary

@@ -44,15 +44,23 @@ def _forbidden_in(text: str) -> list[str]:
     return [pat for pat in FORBIDDEN if re.search(pat, text)]
 
 
+def _log_times(run: str, results: dict) -> None:
+    """Render times in the test log (``pytest -s`` or the captured output of a failure)."""
+    import sys
+
+    sys.stderr.write(f"rendu ({run}) : " + ", ".join(f"{k} {r.seconds:.0f} s" for k, r in results.items()) + "\n")
+
+
 @pytest.fixture(scope="module")
 def rendered(e2e_run, tmp_path_factory):
     """Assemble (static check included) and render the book and each CAE's
     PDF once; the Quarto results by target."""
     report = _copy_report(tmp_path_factory.mktemp("render") / "report")
     assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
-    results = {"livre": book.quarto_render(report)}
-    for slug in e2e_run["slugs"]:
-        results[slug] = book.quarto_render(e2e_run["out"] / slug / "rapport.qmd", "--to", "typst")
+    targets = {"livre": (report,)}
+    targets.update({s: (e2e_run["out"] / s / "rapport.qmd", "--to", "typst") for s in e2e_run["slugs"]})
+    results = book.render_many(targets)
+    _log_times("démo", results)
     return report, results
 
 
@@ -100,6 +108,105 @@ def test_rendered_pdfs_speak_french_and_show_no_raw_value(rendered, e2e_run):
     assert "Chapitre" in book_text and "Glossaire" in book_text
 
 
+# --------------------------------------------------------------------------- a CAE without questionnaire, one of 12 people
+SMALL = 12
+
+
+def _shrink_csv_cae(folder: Path, n: int) -> set[str]:
+    """Keep the first ``n`` people of a demo CAE written as French CSV
+    (``;``, Windows-1252) and their activity rows; keep at most ``n // 2``
+    questionnaire answers (anonymous or from the people kept). Returns the
+    identifiers kept."""
+    import csv
+
+    def rw(name, keep):
+        path = folder / name
+        with path.open(encoding="cp1252", newline="") as fh:
+            rows = list(csv.reader(fh, delimiter=";"))
+        kept = [rows[0]] + [r for i, r in enumerate(rows[1:]) if keep(i, r)]
+        with path.open("w", encoding="cp1252", newline="") as fh:
+            csv.writer(fh, delimiter=";", lineterminator="\r\n").writerows(kept)
+        return kept
+
+    ids = {r[0] for r in rw("entrepreneurs.csv", lambda i, r: i < n)[1:]}
+    rw("activite.csv", lambda i, r: r[0] in ids)
+    if (folder / "questionnaire.csv").exists():
+        answers = []  # at most n // 2 answers, anonymous or from the people kept
+        rw("questionnaire.csv", lambda i, r: (r[0] in ids or not r[0]) and len(answers) < n // 2 and not answers.append(i))
+    return ids
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, pseudonym_key):
+    """Two demo CAEs: one without questionnaire, one of 12 people; run,
+    assembled and rendered once (book and each CAE's PDF)."""
+    from analysis.intake import demo
+    from analysis.pipeline import runner
+
+    if shutil.which("quarto") is None:
+        pytest.skip("quarto n'est pas installé (PATH) : rendu non testé")
+    root = tmp_path_factory.mktemp("hostile")
+    raw, processed, out = root / "raw", root / "processed", root / "out"
+    slugs = demo.generate(raw, n_cae=2, seed=2019, scale=0.5)
+    small = next(s for s in slugs if (raw / s / "entrepreneurs.csv").exists())
+    no_survey = next(s for s in slugs if s != small)
+    assert len(_shrink_csv_cae(raw / small, SMALL)) == SMALL
+    for f in (raw / no_survey).glob("questionnaire.*"):
+        f.unlink()
+    summary = runner.run(raw_dir=raw, processed_dir=processed, out_dir=out, jobs=2, progress=runner.Progress(quiet=True))
+    assert all(c["ok"] for c in summary["caes"]), summary["caes"]
+    report = _copy_report(root / "report")
+    assert book.build(processed, out, render=False, report_dir=report) == 0
+    targets = {"livre": (report,)}
+    targets.update({s: (out / s / "rapport.qmd", "--to", "typst") for s in slugs})
+    results = book.render_many(targets)
+    _log_times("difficile", results)
+    return {"report": report, "out": out, "results": results, "small": small, "no_survey": no_survey}
+
+
+_HEADING_RE = re.compile(r"^(#{1,6}) \S")
+
+
+def _empty_headings(qmd_text: str) -> list[str]:
+    """Headings followed by nothing but a heading of the same or a higher
+    level (or the end): what a reader would meet as an empty section."""
+    lines = [l for l in qmd_text.splitlines() if l.strip()]
+    out = []
+    for i, line in enumerate(lines):
+        m = _HEADING_RE.match(line)
+        if not m:
+            continue
+        nxt = _HEADING_RE.match(lines[i + 1]) if i + 1 < len(lines) else None
+        if i + 1 == len(lines) or (nxt and len(nxt.group(1)) <= len(m.group(1))):
+            out.append(line)
+    return out
+
+
+def test_empty_headings_are_found():
+    assert _empty_headings("# A\n\n## B\n\ntexte\n\n## C\n\n# D\n\nfin\n") == ["## C"]
+    assert _empty_headings("# A\n## B\n") == ["## B"]
+
+
+@needs_quarto
+def test_a_cae_without_survey_and_one_of_12_people_render_without_warnings_or_empty_sections(hostile):
+    for target, res in hostile["results"].items():
+        assert res.ok, f"{target}: {res.target}: {res.message}"
+        assert res.warnings == [], f"{target}: {res.warnings}"
+    report, out = hostile["report"], hostile["out"]
+    docs = {f"livre/{p.name}": p for p in (report / "cae").glob("*.qmd")}
+    docs.update({f"{s}/rapport.qmd": out / s / "rapport.qmd" for s in (hostile["small"], hostile["no_survey"])})
+    for name, qmd in docs.items():
+        assert _empty_headings(qmd.read_text(encoding="utf-8")) == [], name
+    # the QVT section of the CAE without questionnaire says why it shows nothing, in French
+    html = (report / "_book" / "cae" / f"{hostile['no_survey']}.html").read_text(encoding="utf-8")
+    qvt = _visible_text(html.split("La qualité de vie au travail", 1)[1])
+    assert "questionnaire" in qvt, qvt[:300]
+    for page in list((report / "_book").rglob("*.html")):
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        assert not _forbidden_in(text), f"{page.name}: {_forbidden_in(text)}"
+    assert (out / hostile["small"] / "rapport.pdf").read_bytes()[:4] == b"%PDF"
+
+
 # --------------------------------------------------------------------------- honest build (fake quarto)
 def _fake_quarto(bin_dir: Path, script: str) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +240,7 @@ def test_a_cae_that_failed_is_named_in_the_book(e2e_run, tmp_path):
     report = _copy_report(tmp_path / "report")
     assert book.build(e2e_run["processed"], out, render=False, report_dir=report) == 0
     notice = (report / "_generated" / "absentes.md").read_text(encoding="utf-8")
-    assert "« cae-en-echec »" in notice and "n'a pas pu être intégrée" in notice
+    assert "«\u00a0cae-en-echec\u00a0»" in notice and "n'a pas pu être intégrée" in notice  # French no-break spaces
     assert "absentes.md" in (report / "index.qmd").read_text(encoding="utf-8")
     assert book.check_book(report) == []
 

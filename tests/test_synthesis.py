@@ -52,7 +52,8 @@ def test_sroi_by_cae_keeps_the_given_order_and_shows_default_coefficients():
     out = syn.sroi_by_cae_fr(by, {"a": "CAE A", "b": "CAE B"})
     assert out["CAE"].tolist() == ["CAE B", "CAE A"]  # not ranked by ratio
     assert out["Poids mort et attribution"].tolist() == ["par défaut (sans questionnaire suffisant)", "mesurés par le questionnaire"]
-    assert out["ratio"].tolist() == ["0,90", "2,00"]
+    assert out["Ratio SROI"].tolist() == ["0,90", "2,00"]  # French headers, never result-file keys
+    assert list(out.columns) == ["CAE", "Valeur actuelle", "Intrants", "Ratio SROI", "Poids mort et attribution"]
 
 
 def test_sroi_sentence_says_when_the_ratio_rests_on_default_coefficients():

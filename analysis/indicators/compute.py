@@ -857,8 +857,7 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
     if unit == "part":
         ax.set_xlim(0, 1)
     ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois"}.get(unit, "Valeur"))
-    ax.set_ylabel("")
-    ax.set_title(spec["families"].get(family, {}).get("label", family))
+    ax.set_ylabel("")  # the figure's caption names the family (one caption per figure)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
     return ax
 

@@ -597,9 +597,12 @@ def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
     tables = m.get("tables", {})
     n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, "cae"))
     parts = []
-    for t, word in (("entrepreneurs", "entrepreneur(s)"), ("activite", "ligne(s) d'activité annuelle"), ("questionnaire", "réponse(s) au questionnaire")):
+    words = {"entrepreneurs": ("entrepreneur", "entrepreneurs"), "activite": ("ligne d'activité annuelle", "lignes d'activité annuelle"),
+             "questionnaire": ("réponse au questionnaire", "réponses au questionnaire")}
+    for t, (one, many) in words.items():
         if t in tables:
-            parts.append(f"{tables[t]['rows_out']} {word}")
+            n = tables[t]["rows_out"]
+            parts.append(f"{fr_number(n)} {one if n <= 1 else many}")
     if "questionnaire" not in tables:
         parts.append("pas de questionnaire")
     nw = len(report["result"].problems.warnings)

@@ -425,6 +425,8 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
     facteurs = {f: fs.get("reference") for f, fs in spec["comparaisons"]["facteurs"].items()}
     names = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
     names["cae"] = "Coopérative"
+    q_cols = _codebook.columns("questionnaire")
+    names.update({it: q_cols.get(it, {}).get("label", it) for it in qs.all_items(spec)})  # notes name items in words
     level_names = {**group_labels(spec), "cae": labels}
     kw = dict(names=names, level_names=level_names)
     coef_scores, coef_items, notes = [], [], [fixed_effect_note(len(with_survey))]
@@ -680,7 +682,6 @@ def plot_dimensions(result: QvtResult | pd.DataFrame, network_median: pd.Series 
         uniq = dict(zip(labels, handles))
         ax.legend(uniq.values(), uniq.keys(), loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
                   fontsize=8, frameon=False)
-    ax.set_title("Qualité de vie au travail par dimension")
     return ax
 
 
@@ -713,7 +714,12 @@ def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
     ax.set_facecolor("0.85")
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title("Qualité de vie au travail : dimensions par coopérative")
+    import textwrap
+
+    # whole CAE names, wrapped (a cut name could be another CAE's); the caption titles the figure
+    ax.set_xticks(np.arange(mean.shape[1]) + 0.5, [textwrap.fill(str(c), 16) for c in mean.columns],
+                  rotation=0, fontsize=8)
+    ax.set_yticks(np.arange(mean.shape[0]) + 0.5, [textwrap.fill(str(r), 28) for r in mean.index], rotation=0, fontsize=8)
     return ax
 
 
@@ -770,7 +776,6 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
     ax.set_xlim(0, 100)
     ax.set_xlabel("Score WHO-5 (0 à 100)")
     ax.set_ylabel("Part des répondants")
-    ax.set_title("Bien-être (WHO-5)")
     if _gate.too_few(n):
         ax.text(0.5, 0.5, "Effectif insuffisant pour publier la distribution", ha="center", va="center",
                 transform=ax.transAxes, color="0.4")

@@ -201,13 +201,13 @@ def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None]
     X = design(d, refs, constant=False)
     if len(observed) < 2 or len(d) <= X.shape[1] + len(observed):
         return _table(pd.Series(dtype=float), {}, {}, {}, "logit_ordinal", item, len(d), refs), \
-            notes + [f"{item} : pas assez de réponses ou de modalités pour le modèle ordinal."]
+            notes + [f"« {names.get(item, item) if names else item} » : pas assez de réponses ou de modalités pour le modèle ordinal."]
     y = pd.Series(pd.Categorical(d[item].astype(int), categories=observed, ordered=True), index=d.index)
     mod = OrderedModel(y, X, distr=_fast_logistic() if distr == "logit" else distr)
     res = mod.fit(method=method, maxiter=maxiter, disp=False)
     converged = bool(res.mle_retvals.get("converged", True))
     if not converged:
-        notes.append(f"{item} : l'optimisation n'a pas convergé ; coefficients à lire avec prudence.")
+        notes.append(f"« {names.get(item, item) if names else item} » : l'optimisation n'a pas convergé ; coefficients à lire avec prudence.")
     k = X.shape[1]
     params = res.params.iloc[:k]
     ci = res.conf_int(alpha=1 - level).iloc[:k]

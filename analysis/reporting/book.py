@@ -99,6 +99,10 @@ REPORT_NOTEBOOKS = list(dict.fromkeys(stem for sec in REPORT_SECTIONS for stem, 
 #: Embedded cells too wide for a portrait page: a landscape page in PDF.
 WIDE_TABLES = ("tbl-sroi-carte", "tbl-sroi-parametres", "tbl-nat-indicateurs")
 
+#: National cells too detailed for the main body: in the annexes (the
+#: indicator × CAE table is also in each CAE's own report).
+NATIONAL_IN_ANNEX = ("tbl-nat-indicateurs", "tbl-nat-qvt-modele")
+
 #: Said in a section whose every cell is empty for this CAE.
 EMPTY_SECTION = "Aucun résultat de cette partie ne peut être présenté pour cette coopérative : les données nécessaires sont absentes ou portent sur trop peu de personnes."
 
@@ -164,11 +168,12 @@ _CAPTION_OPT_RE = re.compile(r"^#\|\s*(fig|tbl)-(cap|alt|subcap)\s*:.*\n?", re.M
 _HEADING_RE = re.compile(r"^(#{1,5}) ", re.M)
 
 
-def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift: int = 0):
+def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, heading_level: int | None = None):
     """A copy of ``nb`` for the book or a CAE report: labels suffixed with
     ``-<key>``, the parameters and injected-parameters cells removed, text
-    replaced (anonymisation), Markdown headings in outputs moved down
-    ``shift`` levels. A ``fig-``/``tbl-`` cell that shows no figure/table
+    replaced (anonymisation), Markdown headings in outputs moved so that the
+    highest of each output is at ``heading_level`` (one below the section
+    that embeds it: no skipped level, no "4.1.0.1" numbering). A ``fig-``/``tbl-`` cell that shows no figure/table
     for this CAE (a French sentence saying why instead) becomes
     ``txt-vide-<label>`` without caption, so Quarto never makes an empty
     float of it. Returns the notebook; :func:`embeddable` lists its cells."""
@@ -182,10 +187,13 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
             continue
         if cell.cell_type == "code":
             kind = output_kind(cell)
+            if kind == "figure":
+                _note_into_caption(cell)
 
             def relabel(m, kind=kind):
                 label = m.group(1)
-                if (label.startswith("fig-") and kind != "figure") or (label.startswith("tbl-") and kind != "table"):
+                if kind is not None and ((label.startswith("fig-") and kind != "figure")
+                                         or (label.startswith("tbl-") and kind != "table")):
                     label = f"txt-vide-{label}"
                 return f"#| label: {label}-{key}"
 
@@ -199,15 +207,45 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, shift:
                     output["data"]["text/html"] = stable_table_ids("".join(value) if isinstance(value, list) else value, f"{key}-c{i}-")
                 if replace:
                     _replace_in_output(output, replace)
-                if shift and "text/markdown" in output.get("data", {}):
+                typeset_output(output)
+                if heading_level and "text/markdown" in output.get("data", {}):
                     md = "".join(output["data"]["text/markdown"])
-                    output["data"]["text/markdown"] = _HEADING_RE.sub(lambda m: "#" * shift + m.group(0), md)
+                    levels = [len(h) for h in _HEADING_RE.findall(md)]
+                    if levels:
+                        shift = heading_level - min(levels)
+                        output["data"]["text/markdown"] = _HEADING_RE.sub(
+                            lambda m, d=shift: "#" * max(1, len(m.group(1)) + d) + " ", md)
         elif replace:
             cell.source = _replace_text(cell.source, replace)
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("papermill", None)
     return nb
+
+
+_FIGCAP_RE = re.compile(r'^(#\|\s*fig-cap:\s*)"?(.*?)"?\s*$', re.M)
+
+
+def _note_into_caption(cell) -> None:
+    """A figure cell that also printed a sentence (a note on what the figure
+    leaves out) would become "(a)"/"(b)" sub-figures with an empty caption
+    in Quarto: the sentence joins the figure's caption instead."""
+    notes, kept = [], []
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if out.get("output_type") == "stream" or (data and not any(k.startswith("image/") for k in data)):
+            text = "".join(data.get("text/markdown", "") or out.get("text", "") or data.get("text/plain", "")).strip()
+            if text:
+                notes.append(" ".join(text.split()))
+            continue
+        kept.append(out)
+    m = _FIGCAP_RE.search(cell.source)
+    if not notes or not m:
+        return
+    cell.outputs = kept
+    cap = m.group(2).rstrip(" .")
+    new = f'{m.group(1)}"{cap}. ' + " ".join(notes).replace('"', "'") + '"'
+    cell.source = cell.source[: m.start()] + new + cell.source[m.end():]
 
 
 def embeddable(nb, key: str) -> list[tuple[str, str, str | None]]:
@@ -219,6 +257,21 @@ def embeddable(nb, key: str) -> list[tuple[str, str, str | None]]:
         base = label[: -len(suffix)] if label.endswith(suffix) else label
         out.append((base.removeprefix("txt-vide-"), label, kind))
     return out
+
+
+_HTML_TEXT_RE = re.compile(r">([^<]+)<")
+
+
+def typeset_output(output) -> None:
+    """French spacing (:func:`analysis.publication.formatting.fr_typography`)
+    in the Markdown and the HTML text (between tags) of a cell output."""
+    from analysis.publication.formatting import fr_typography
+
+    data = output.get("data", {})
+    if "text/markdown" in data:
+        data["text/markdown"] = fr_typography("".join(data["text/markdown"]))
+    if "text/html" in data:
+        data["text/html"] = _HTML_TEXT_RE.sub(lambda m: ">" + fr_typography(m.group(1)) + "<", "".join(data["text/html"]))
 
 
 def _replace_text(text: str, replace: dict[str, str]) -> str:
@@ -445,6 +498,7 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     in ``rapport-carnets/``), for a Typst PDF when Quarto is present."""
     import nbformat
 
+    from analysis.publication.formatting import fr_typography
     from analysis.reporting import glossary
 
     cae_out = Path(out_dir) / ch.slug
@@ -455,11 +509,11 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     for stem in REPORT_NOTEBOOKS:
         src = cae_out / f"{stem}.ipynb"
         if src.exists():
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r")
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r", heading_level=2)
             nbformat.write(nb, str(nb_dir / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, "r")
     body = sections_md(REPORT_SECTIONS, REPORT_NB_DIR, cells, 1)
-    body += ["# Glossaire {.unnumbered}", "", glossary.glossary_md(), ""]
+    body += ["# Glossaire {.unnumbered}", "", fr_typography(glossary.glossary_md()), ""]
     settings = typst_settings(report_dir)
     typst = copy.deepcopy(settings["typst"])
     typst.pop("template-partials", None)  # the book's cover partial; a report is an article
@@ -491,7 +545,8 @@ def assemble(
     import nbformat
 
     from analysis.method import loader as methodology
-    from analysis.reporting import glossary, method_doc
+    from analysis.publication.formatting import fr_typography
+    from analysis.reporting import annexes, glossary, method_doc
 
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
@@ -529,7 +584,7 @@ def assemble(
             src = out_dir / ch.slug / f"{stem}.ipynb"
             if not src.exists():
                 continue
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, shift=1)
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, heading_level=3)
             nbformat.write(nb, str(dest / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, ch.key)
         (report_dir / "cae" / f"{ch.key}.qmd").write_text(
@@ -545,18 +600,26 @@ def assemble(
         nat_cells = embeddable(nb, "nat")
     nat_rel = "notebooks/national/10_national.ipynb"
     gen = report_dir / "_generated"
-    (gen / "national.md").write_text(
-        _embeds(nat_rel, [c for c in nat_cells if not c[0].startswith("txt-synthese")]), encoding="utf-8"
-    )
+    (gen / "national.md").write_text(_embeds(nat_rel, [
+        c for c in nat_cells if not c[0].startswith("txt-synthese") and c[0] not in NATIONAL_IN_ANNEX]), encoding="utf-8")
+    nat_annex = [c for c in nat_cells if c[0] in NATIONAL_IN_ANNEX and c[2] is not None]
+    (gen / "annexe-nationale.md").write_text(
+        "## Synthèse nationale : tableaux détaillés {#sec-annexe-nationale}\n\n" + _embeds(nat_rel, nat_annex)
+        if nat_annex else "", encoding="utf-8")
     (gen / "synthese.md").write_text(
         _embeds(nat_rel, [c for c in nat_cells if c[0].startswith("txt-synthese")]), encoding="utf-8"
     )
-    (gen / "absentes.md").write_text(missing_caes_md(out_dir, anonymise), encoding="utf-8")
-    (gen / "methode.md").write_text(method_doc.render_method(methodology_dir), encoding="utf-8")
-    (gen / "annexes.md").write_text(
-        method_doc.render_annexes(chapters, processed_dir, methodology_dir), encoding="utf-8"
-    )
-    (gen / "glossaire.md").write_text(glossary.glossary_md(), encoding="utf-8")
+    (gen / "absentes.md").write_text(fr_typography(missing_caes_md(out_dir, anonymise)), encoding="utf-8")
+    method_body, method_tables = split_method(method_doc.render_method(methodology_dir))
+    (gen / "methode.md").write_text(fr_typography(method_body), encoding="utf-8")
+    # the annexes: parameters, the method's tables, assumptions, provenance (the data dictionary, a list of
+    # column codes for whoever prepares a CAE's files, ships with the input templates, not in the book)
+    (gen / "annexes.md").write_text(fr_typography("\n".join([
+        annexes.parameters_annex(methodology_dir), method_tables,
+        method_doc.assumptions_section(methodology_dir),
+        method_doc.provenance_section(chapters, processed_dir, methodology_dir),
+    ])), encoding="utf-8")
+    (gen / "glossaire.md").write_text(fr_typography(glossary.glossary_md()), encoding="utf-8")
 
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
     chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
@@ -588,6 +651,62 @@ def _embeds(nb_rel: str, cells: list) -> str:
                 embed = "::: {.landscape}\n\n" + embed + "\n\n:::"
             out.append(embed + "\n")
     return "\n".join(out)
+
+
+#: Méthode sections whose tables the parameter annex already gives
+#: (:mod:`analysis.reporting.annexes`), dropped instead of moved.
+IN_PARAMETER_ANNEX = ("Réglages généraux", "Proxys financiers", "Coefficients")
+_HEAD_RE = re.compile(r"^(#{2,4}) (.*?)\s*(\{#[^}]*\})?\s*$")
+
+
+def split_method(md: str) -> tuple[str, str]:
+    """The Méthode chapter's Markdown (:func:`method_doc.render_method`) split
+    into its prose, kept in the book's main body, and its tables, moved to an
+    annex (``{#sec-annexe-methode}``) under their section titles, so the
+    body stays near the length of the original national report. A ``###``
+    heading left with nothing but tables leaves the body; each ``##``
+    section that lost a table says where it went. Tables the parameter
+    annex already gives (:data:`IN_PARAMETER_ANNEX`) are dropped."""
+    blocks: list[tuple[str, list[str]]] = [("", [])]
+    for line in md.splitlines():
+        if _HEAD_RE.match(line):
+            blocks.append((line, []))
+        else:
+            blocks[-1][1].append(line)
+    body: list[str] = []
+    annex: list[str] = []
+    section = ""  # title of the current ## section, until the annex has written it
+    moved_at = None  # where the current ## section says its tables moved
+    for head, lines in blocks:
+        m = _HEAD_RE.match(head)
+        level, title = (len(m.group(1)), m.group(2)) if m else (0, "")
+        if level == 2:
+            section, moved_at = title, None
+        table = [i for i, l in enumerate(lines) if l.startswith("|")]
+        table += [i for i, l in enumerate(lines) if l.startswith(": ") and i - 2 in table]
+        prose = [l for i, l in enumerate(lines) if i not in table]
+        if table and title not in IN_PARAMETER_ANNEX:
+            if section:
+                annex += [f"### {section}", ""]
+                section = ""
+            if level > 2:
+                annex += [f"{'#' * (level + 1)} {title}", ""]
+            annex += [lines[i] for i in sorted(table)] + [""]
+        if head and (level == 2 or any(l.strip() for l in prose)):
+            body.append(head)
+        if level == 2:
+            moved_at = len(body)
+        if table and moved_at is not None and _MOVED not in body[moved_at:moved_at + 1]:
+            body.insert(moved_at, _MOVED)
+        body += prose
+    annex_md = "\n".join(annex).strip()
+    if annex_md:
+        annex_md = "## Détail de la méthode {#sec-annexe-methode}\n\n" + annex_md + "\n"
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(body)).strip() + "\n", annex_md
+
+
+_MOVED = ("\nLes tableaux détaillés de cette partie sont en annexe (@sec-annexe-methode) ; chaque paramètre y "
+          "figure avec sa valeur et sa source (@sec-annexe-parametres).\n")
 
 
 def missing_caes_md(out_dir: Path, anonymise: bool) -> str:
@@ -645,6 +764,8 @@ def quarto_render(target: Path, *args: str) -> RenderResult:
         proc = subprocess.run([quarto_path(), "render", str(target), *args], capture_output=True, text=True, env=env)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+    if proc.returncode == 0 and Path(target).is_dir():
+        strip_remote_scripts(Path(target) / "_book")
     text = proc.stdout + "\n" + proc.stderr
     warnings = [w.strip() for w in _WARN_RE.findall(text)]
     progress = _PROGRESS_RE.findall(text)
@@ -655,6 +776,18 @@ def quarto_render(target: Path, *args: str) -> RenderResult:
         start = next((i for i, l in enumerate(lines) if l.startswith("ERROR") or "error" in l.lower()), max(0, len(lines) - 15))
         message = "\n".join(lines[start:start + 15])
     return RenderResult(proc.returncode == 0, warnings, target_name, message, time.perf_counter() - t0)
+
+
+def strip_remote_scripts(book_dir: Path) -> None:
+    """Make every rendered page of the book self-contained: remove the
+    scripts Quarto loads from a CDN (:func:`analysis.reporting.export.self_contained`)."""
+    from analysis.reporting.export import self_contained
+
+    for page in Path(book_dir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        clean = self_contained(html)
+        if clean != html:
+            page.write_text(clean, encoding="utf-8")
 
 
 def render(report_dir: Path | None = None) -> int:
@@ -719,6 +852,33 @@ def build(
         missing = _failed_caes(out_dir)
         extra = f" ; absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}" if missing else ""
         print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE{extra}) ; vérification statique : OK.")
+    return _render_all(report_dir, out_dir, fp, stamp, render)
+
+
+def render_jobs() -> int:
+    """Parallel Quarto renders: ``CAE_IMPACT_RENDER_JOBS``, else 2 (each
+    render is mostly one process; two keep a 2-core machine busy)."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("CAE_IMPACT_RENDER_JOBS", "2")))
+    except ValueError:
+        return 2
+
+
+def render_many(targets: dict[str, tuple], jobs: int | None = None) -> dict[str, RenderResult]:
+    """``{name: quarto_render(*args)}`` for every target, ``jobs`` at a time
+    (each render has its own Quarto cache, so they never collide)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs or render_jobs()) as pool:
+        futures = {name: pool.submit(quarto_render, *args) for name, args in targets.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def _render_all(report_dir: Path, out_dir: Path, fp: str, stamp: Path, render: bool) -> int:
+    """The render part of :func:`build`: the book and each CAE's PDF, in
+    parallel (:func:`render_many`)."""
     if not render:
         return 0
     if quarto_path() is None:
@@ -727,22 +887,20 @@ def build(
     if stamp.read_text() == f"{fp}:rendu" and (report_dir / "_book" / "index.html").exists():
         print("Livre déjà rendu : rien à faire.")
         return 0
-    res = quarto_render(report_dir)
-    _report_render("livre", res)
-    if not res.ok:
-        return 1
-    print(f"Livre rendu en {res.seconds:.0f} s : {report_dir / '_book'} (HTML et PDF).")
-    status = 0
+    targets: dict[str, tuple] = {"livre": (report_dir,)}
     for slug in _ok_caes(out_dir):  # each CAE's report as PDF, beside its HTML
-        doc = out_dir / slug / "rapport.qmd"
-        if not doc.exists():
-            continue
-        res = quarto_render(doc, "--to", "typst")
-        _report_render(f"rapport de {slug}", res)
-        if res.ok:
-            print(f"Rapport PDF de {slug} : {out_dir / slug / 'rapport.pdf'}")
-        else:
+        if (out_dir / slug / "rapport.qmd").exists():
+            targets[slug] = (out_dir / slug / "rapport.qmd", "--to", "typst")
+    results = render_many(targets)
+    status = 0
+    for name, res in results.items():
+        _report_render("livre" if name == "livre" else f"rapport de {name}", res)
+        if not res.ok:
             status = 1
+        elif name == "livre":
+            print(f"Livre rendu en {res.seconds:.0f} s : {report_dir / '_book'} (HTML et PDF).")
+        else:
+            print(f"Rapport PDF de {name} : {out_dir / name / 'rapport.pdf'}")
     if status == 0:
         stamp.write_text(f"{fp}:rendu")
     return status

@@ -82,12 +82,19 @@ _REMOTE_SCRIPT_RE = re.compile(r"<script\b[^>]*\bsrc=[\"']https?://[^>]*>\s*</sc
 _INLINE_SCRIPT_RE = re.compile(r"<script\b[^>]*>(?:(?!</script>).)*</script>\s*", re.I | re.S)
 _REMOTE_IMPORT_RE = re.compile(r"import\(\s*[\"']https?://|[\"']https?://cdn", re.I)
 _MATHJAX_CONFIG_RE = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->\s*", re.S)
+#: The RequireJS shim Quarto adds with its CDN jQuery (useless once both are gone).
+_JQUERY_SHIM_RE = re.compile(r"<script type=\"application/javascript\">define\('jquery', \[\],function\(\) \{return window\.jQuery;\}\)</script>\s*")
 
 
 def self_contained(page: str) -> str:
-    """``page`` without the scripts nbconvert loads from third-party hosts
-    (RequireJS, MathJax and its configuration, Mermaid)."""
+    """``page`` without the scripts nbconvert and Quarto load from
+    third-party hosts (RequireJS, jQuery and its RequireJS shim, MathJax and
+    its configuration, Mermaid). Quarto adds RequireJS and jQuery to any page
+    embedding a notebook with an HTML output (quarto-cli
+    ``src/core/jupyter/widgets.ts``, no option turns it off); our outputs
+    are static tables and need neither."""
     page = _MATHJAX_CONFIG_RE.sub("", page)
+    page = _JQUERY_SHIM_RE.sub("", page)
     page = _REMOTE_SCRIPT_RE.sub("", page)
     return _INLINE_SCRIPT_RE.sub(lambda m: "" if _REMOTE_IMPORT_RE.search(m.group(0)) else m.group(0), page)
 
@@ -122,8 +129,9 @@ def combine_html(nb_paths: list[Path], html_path: Path, title: str, first: str |
     notebook, the technical appendix, last), then the glossary."""
     import nbformat
 
+    from analysis.publication.formatting import fr_typography
     from analysis.reporting import glossary
-    from analysis.reporting.book import REPORT_NOTEBOOKS
+    from analysis.reporting.book import REPORT_NOTEBOOKS, typeset_output
 
     order = {stem: i for i, stem in enumerate(REPORT_NOTEBOOKS)}
     paths = [Path(p) for p in nb_paths if Path(p).exists()]
@@ -134,10 +142,13 @@ def combine_html(nb_paths: list[Path], html_path: Path, title: str, first: str |
         nb = nbformat.read(str(p), as_version=4)
         if not merged.metadata:
             merged.metadata = copy.deepcopy(nb.metadata)
+        for cell in nb.cells:  # French spacing in what the CAE's funders read (as in the book)
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                typeset_output(output)
         if p.stem == "01_nettoyage":
             merged.cells.append(nbformat.v4.new_markdown_cell("# Annexe technique : les données lues et leurs contrôles"))
         merged.cells.extend(nb.cells)
-    merged.cells.append(nbformat.v4.new_markdown_cell("# Glossaire\n\n" + glossary.glossary_md()))
+    merged.cells.append(nbformat.v4.new_markdown_cell("# Glossaire\n\n" + fr_typography(glossary.glossary_md())))
     merged.metadata.pop("papermill", None)
     Path(html_path).write_text(notebook_node_to_html(merged, title), encoding="utf-8")
     return Path(html_path)

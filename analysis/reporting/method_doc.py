@@ -392,7 +392,7 @@ def qvt_section(methodology_dir=None) -> str:
     for dim, meta in spec["dimensions"].items():
         for item in meta["items"]:
             rows.append({"dim": meta["label"], "item": item, "texte": cols.get(item, {}).get("label", ""), "inv": bool(cols.get(item, {}).get("reverse"))})
-    out.append(md_table(rows, [("dim", "Dimension"), ("item", "Item"), ("texte", "Énoncé"), ("inv", "Formulé à l'envers")]))
+    out.append(md_table(rows, [("dim", "Dimension"), ("texte", "Énoncé"), ("inv", "Formulé à l'envers")]))
     ech = spec["echelle"]
     out.append(
         f"Chaque item est noté de {ech.get('min')} à {ech.get('max')} ; un item formulé à l'envers est recodé "

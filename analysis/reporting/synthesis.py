@@ -168,10 +168,11 @@ def qvt_fr(dims: pd.DataFrame | None, who5: pd.DataFrame | None) -> str:
     )
     if who5 is not None and len(who5) and not bool(who5.iloc[0].get("suppressed", False)) and pd.notna(who5.iloc[0]["mean"]):
         w = who5.iloc[0]
-        text += (
-            f" Le score de bien-être WHO-5 moyen est de {fr_number(w['mean'], 0)} sur 100 ; "
-            f"{fr_percent(w['share_le_50'], 0)} des répondants ont un score de 50 ou moins (bien-être faible)."
-        )
+        text += f" Le score de bien-être WHO-5 moyen est de {fr_number(w['mean'], 0)} sur 100"
+        if pd.notna(w.get("share_le_50")):
+            text += f" ; {fr_percent(w['share_le_50'], 0)} des répondants ont un score de 50 ou moins (bien-être faible)."
+        else:  # the share is masked (too few people below or above 50): say so, never print a dash in a sentence
+            text += " (la part des scores de 50 ou moins n'est pas publiée : trop peu de personnes)."
     return text
 
 
@@ -348,4 +349,6 @@ def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame
             out[c] = out[c].map(lambda v: "par défaut (sans questionnaire suffisant)" if v else "mesurés par le questionnaire")
             continue
         out[c] = out[c].map((lambda v: fr_number(v, 2)) if "ratio" in c else fr_euro)
-    return out.rename(columns={"cae": "CAE", "coefficients_par_defaut": "Poids mort et attribution"})
+    headers = {"cae": "CAE", "coefficients_par_defaut": "Poids mort et attribution", "valeur_actuelle": "Valeur actuelle",
+               "intrants": "Intrants", "ratio": "Ratio SROI", "ratio_net": "Ratio net", "valeur_nette": "Valeur nette"}
+    return out.rename(columns=lambda c: headers.get(c, c.replace("_", " ").capitalize()))

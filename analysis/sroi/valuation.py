@@ -966,8 +966,12 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     from analysis.publication.formatting import fr_number
 
     t = result.tornado[result.tornado["ecart"] > 0].head(top).iloc[::-1]
+    import textwrap
+
+    labels = [textwrap.fill(str(lbl), 45) for lbl in t["libelle"]]
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(t), 2) + 1.2))
+        lines = sum(lbl.count("\n") + 1 for lbl in labels)
+        _, ax = plt.subplots(figsize=(6.5, 0.28 * max(lines, 3) + 0.3 * len(labels) + 1.2))
     if t.empty or not np.isfinite(result.ratio):
         return _empty(ax, "Aucune hypothèse ne fait varier le ratio (ou ratio non calculable).")
     c = _palette(2)
@@ -977,9 +981,8 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     ax.barh(y, t["ratio_max"] - base, left=base, color=c[1], label="paramètre à son maximum")
     ax.axvline(base, color="black", lw=1)
     ax.axvline(1.0, color="grey", lw=1, ls="--")
-    ax.set_yticks(y, [lbl if len(lbl) <= 60 else lbl[:57] + "…" for lbl in t["libelle"]], fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel(f"Ratio SROI (valeur centrale {fr_number(base, 2)} ; tirets : ratio = 1)")
-    ax.set_title("Sensibilité du ratio à chaque hypothèse")
     ax.legend(loc="lower right", fontsize=8)
     from analysis.reporting.plotting import fr_axis
 
@@ -1006,9 +1009,10 @@ def plot_mc(result: SroiResult, ax=None):
                label=f"intervalle {fr_percent(mc['q_bas'], 0)}–{fr_percent(mc['q_haut'], 0)} : "
                      f"[{fr_number(mc['ratio_bas'], 2)} ; {fr_number(mc['ratio_haut'], 2)}]")
     ax.axvline(1.0, color="grey", ls="--", lw=1, label="ratio = 1")
-    ax.set_xlabel("Ratio SROI simulé")
+    # the caption titles the figure; the axis says what was drawn
+    ax.set_xlabel(f"Ratio SROI simulé ({fr_number(mc['tirages'])} tirages ; ratio supérieur à 1 dans "
+                  f"{fr_percent(mc['p_ratio_sup_1'])} des tirages)")
     ax.set_ylabel("Nombre de tirages")
-    ax.set_title(f"Monte Carlo ({fr_number(mc['tirages'])} tirages) : P(ratio > 1) = {fr_percent(mc['p_ratio_sup_1'])}")
     ax.legend(fontsize=8)
     fr_axis(ax, "x", decimals=2)
     fr_axis(ax, "y")
@@ -1033,7 +1037,6 @@ def plot_stakeholders(result: SroiResult, ax=None):
         ax.annotate(fr_percent(share, 0), (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=9)
     ax.set_ylabel("Valeur actuelle")
-    ax.set_title("Valeur créée par partie prenante")
     fr_axis(ax, "y", kind="euro")
     return ax
 
@@ -1056,11 +1059,13 @@ def _coef_cell(value: float, origin: str) -> str:
 
 
 def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) -> pd.DataFrame:
-    """The value map as a French table (euros formatted, sources as HTML
-    links). A masked outcome (``masque``, :func:`publishable_model`) says so
-    in plain French; a person count from survey scaling is shown rounded to
-    whole people. ``seuil_effectif`` is accepted for compatibility and
-    unused: the gate reads the threshold."""
+    """The value map as a French table (euros formatted). A masked outcome
+    (``masque``, :func:`publishable_model`) says so in plain French; a person
+    count from survey scaling is shown rounded to whole people.
+    ``seuil_effectif`` is accepted for compatibility and unused: the gate
+    reads the threshold. The proxies' sources are in
+    :func:`parameters_display` (the report's technical appendix), not in a
+    column that would make this 15-column table unreadable on a page."""
     from analysis.publication.formatting import fr_euro, fr_number
     from analysis.publication.suppression import hidden_fr
 
@@ -1086,7 +1091,6 @@ def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) ->
             "Durée (ans)": int(r.duree),
             "Proxy financier": r.proxy,
             "Valeur du proxy": fr_euro(r.proxy_valeur, 2 if r.proxy_valeur < 10 else 0),
-            "Source du proxy": _link(f"{r.proxy_source} ({r.proxy_annee})", r.proxy_url),
             "Poids mort": _coef_cell(r.poids_mort, r.poids_mort_source),
             "Attribution": _coef_cell(r.attribution, r.attribution_source),
             "Déplacement": _coef_cell(r.deplacement, r.deplacement_source),
