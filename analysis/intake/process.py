@@ -46,10 +46,10 @@ from analysis.publication.formatting import fr_number
 from analysis.intake.problems import Problem, ProblemList
 from analysis.intake.pseudonymise import KEY_ENV, KeyProblem, load_or_create_key, pseudonymise_table
 from analysis.intake.reading import TABLE_SUFFIXES, read_table_file
-from analysis.intake.validation import TypedTable, read_cae_yml, type_table, validate_typed
-
-CAE_FILE = "cae.yml"
+from analysis.intake.validation import TypedTable, read_description, type_table, validate_typed
+from analysis.method import profile as profiles
 SUMMARY_LINES = 10
+
 
 
 class IntakeError(RuntimeError):
@@ -133,13 +133,14 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
     cb = codebook or cbk.load_codebook()
     folder = Path(folder)
     fd = FolderData(folder)
-    yml = folder / CAE_FILE
-    if not yml.exists() and (folder / "cae.yaml").exists():
-        yml = folder / "cae.yaml"
-    fd.info, probs = read_cae_yml(yml, cb)
+    prof = profiles.current()
+    yml = folder / prof.description_file
+    if not yml.exists() and yml.with_suffix(".yaml").exists():
+        yml = yml.with_suffix(".yaml")
+    fd.info, probs = read_description(yml, cb)
     fd.problems.extend(probs)
     if yml.exists():  # the SROI inputs live here: its checksum belongs to the provenance
-        fd.files[yml.name] = {"table": "cae", "source": "protocole", "format": "YAML", "sha256": hashlib.sha256(yml.read_bytes()).hexdigest()}
+        fd.files[yml.name] = {"table": prof.description_table, "source": "protocole", "format": "YAML", "sha256": hashlib.sha256(yml.read_bytes()).hexdigest()}
 
     found, others = find_table_files(folder, cb)
     raw_frames: dict[str, tuple[pd.DataFrame, str, bool]] = {}
@@ -166,7 +167,7 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
     missing_required = [t for t, s in cb["tables"].items() if s.get("required") and t not in found]
     endi_sources: set[str] = set()
     endi_rows: dict[str, tuple[str, pd.Index, list, list]] = {}
-    if missing_required:
+    if missing_required and "endi" in (prof.get("fichiers.adaptateurs") or []):
         er, probs = _endi_convert(folder)
         fd.problems.extend(probs)
         if er is not None:
@@ -190,7 +191,7 @@ def load_folder(folder: Path | str, codebook: dict | None = None) -> FolderData:
         if t not in raw_frames and t not in found:
             fd.problems.add(Problem(
                 f"{t}.csv", f"Fichier obligatoire absent : la table « {t} » ({cb['tables'][t].get('label', t)}) est introuvable.",
-                f"Déposez un fichier « {t}.csv » ou « {t}.xlsx » dans le dossier de la CAE (voir les modèles : cae-impact templates)."))
+                f"Déposez un fichier « {t}.csv » ou « {t}.xlsx » dans le dossier {prof.term('structure.du')} (voir les modèles : cae-impact templates)."))
     for p in others:
         if p.name not in endi_sources:
             fd.problems.add(Problem(
@@ -274,11 +275,13 @@ def summary_text(cae: str, problems: ProblemList, limit: int = SUMMARY_LINES) ->
     """Short French console summary: counts, then the first ``limit`` problems
     (repeats of one message on one column merged, :func:`grouped_lines`)."""
     ne, nw = len(problems.errors), len(problems.warnings)
+    prof = profiles.current()
+    who = prof.term("structure.majuscule")
     if not ne and not nw:
-        return f"CAE « {cae} » : aucun problème."
-    head = f"CAE « {cae} » : {ne} erreur{'s' if ne > 1 else ''}, {nw} avertissement{'s' if nw > 1 else ''}."
+        return f"{who} « {cae} » : aucun problème."
+    head = f"{who} « {cae} » : {ne} erreur{'s' if ne > 1 else ''}, {nw} avertissement{'s' if nw > 1 else ''}."
     if ne:
-        head += " Les erreurs empêchent le traitement de cette CAE."
+        head += f" Les erreurs empêchent le traitement de {prof.term('structure.ce')}."
     lines = grouped_lines(problems)
     out = [head] + [f"  {x}" for x in lines[:limit]]
     if len(lines) > limit:
@@ -373,7 +376,8 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
     folder = raw_dir / cae
     if not folder.is_dir():
         fd = FolderData(folder)
-        fd.problems.add(Problem(cae, f"Dossier de la CAE introuvable : {folder}.", f"Créez le dossier {folder} et déposez-y cae.yml et les tables."))
+        prof = profiles.current()
+        fd.problems.add(Problem(cae, f"Dossier {prof.term('structure.du')} introuvable : {folder}.", f"Créez le dossier {folder} et déposez-y {prof.description_file} et les tables."))
     else:
         fd = load_folder(folder)
     problems = fd.problems
@@ -392,9 +396,10 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
             return IntakeResult(False, problems, None, summary_text(cae, problems))
     cb = cbk.load_codebook()
     out_tables = {t: pseudonymise_table(tt.frame, t, key, cb).reset_index(drop=True) for t, tt in fd.tables.items()}
-    ids = out_tables["entrepreneurs"]["id"]
+    people = profiles.current().people_table
+    ids = out_tables[people]["id"]
     if ids.duplicated().any():  # 64-bit pseudonyms: a collision is ~1e-12 for 10^4 people
-        problems.add(Problem(fd.tables["entrepreneurs"].fichier, "Deux identifiants différents ont reçu le même pseudonyme.", "Signalez-le à l'équipe du projet (changer de clé règle le problème)."))
+        problems.add(Problem(fd.tables[people].fichier, "Deux identifiants différents ont reçu le même pseudonyme.", "Signalez-le à l'équipe du projet (changer de clé règle le problème)."))
         return IntakeResult(False, problems, None, summary_text(cae, problems))
     manifest = _manifest(cae, fd, out_tables, raw_fingerprint(folder), key)
     processed_dir.mkdir(parents=True, exist_ok=True)
@@ -402,7 +407,7 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
     try:
         for t, df in out_tables.items():
             df.to_parquet(tmp / f"{t}.parquet", index=False)
-        (tmp / "cae.json").write_text(json.dumps({**fd.info, "slug": cae}, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / profiles.current().processed_description).write_text(json.dumps({**fd.info, "slug": cae}, ensure_ascii=False, indent=2), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         _swap_in(tmp, processed_dir / cae)
     finally:
@@ -489,8 +494,8 @@ def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
 
     data = load_cae(cae, processed_dir or None)
     rows = []
-    for t in ("entrepreneurs", "activite", "questionnaire"):
-        df = getattr(data, t)
+    for t in profiles.current().table_order:
+        df = data.table(t)
         if df is None or df.empty:
             continue
         for col in df.columns:
@@ -561,9 +566,11 @@ def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
     """One French paragraph on what was read (counts from the manifest)."""
     m = report["result"].manifest or {}
     tables = m.get("tables", {})
-    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, "cae"))
+    prof = profiles.current()
+    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, prof.description_table))
     parts = []
-    for t, word in (("entrepreneurs", "entrepreneur(s)"), ("activite", "ligne(s) d'activité annuelle"), ("questionnaire", "réponse(s) au questionnaire")):
+    for t in prof.table_order:
+        word = prof.count_word(t)
         if t in tables:
             parts.append(f"{tables[t]['rows_out']} {word}")
     if "questionnaire" not in tables:

@@ -513,6 +513,7 @@ def run(
     progress = progress or Progress()
     # every stage (intake here and in workers, each kernel) reads the run's method
     os.environ["CAE_IMPACT_METHODOLOGY"] = str(methodology_dir)
+    config.METHODOLOGY_DIR = methodology_dir
     scan = scan_raw(raw_dir)
     all_caes = scan.caes
     if caes:
