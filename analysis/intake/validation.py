@@ -479,7 +479,7 @@ def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[
     naturally sparse and exempt."""
     if tt.rows == 0:
         return []
-    exempt = {c for t, c, _ in REQUIRED_IF_RULES if t == tt.table}
+    exempt = {c for t, c, _ in profile_rules()["obligatoire_si"] if t == tt.table}
     out = []
     for col, spec in cbk.columns(tt.table, codebook).items():
         if col not in tt.headers or spec.get("required") or spec.get("type") == "date" or col in exempt or spec.get("drop"):
