@@ -11,7 +11,8 @@ Investment* (2012), stages 3–5. For each outcome i of the value map
     SROI ratio     = Σ PV / inputs
     net SROI ratio = (Σ PV − inputs) / inputs
 
-Inputs are the CAE's ``ressources`` (``cae.yml``) with volunteer hours valued
+Inputs are the structure's ``ressources`` (its description file; labels and
+keys in hours from the study profile) with volunteer hours valued
 at ``parametres.taux_horaire_benevolat``. Proxies of another year are indexed
 to ``annee_base`` with the price index of the YAML.
 
@@ -21,8 +22,8 @@ Every coefficient and proxy is a parameter with a point value and a range
 and 75 %) or ``intervalle_95`` (quantiles 2,5 % and 97,5 %); the last two
 are drawn from the Beta law (shares) or log-normal law (amounts) whose
 quantiles match (:func:`fit_beta_quantiles`, :func:`fit_lognormal_quantiles`).
-Deadweight and attribution marked ``enquete`` come from the CAE's survey
-(``sans_cae``, ``part_cae``) when it has at least ``enquete.min_repondants``
+Deadweight and attribution marked ``enquete`` come from the structure's survey
+(``enquete.question_poids_mort``, ``question_attribution``) when it has at least ``enquete.min_repondants``
 valid answers; their range is then a seeded percentile-bootstrap 95 %
 interval (``intervalle_95``). Survey-scaled quantities (N × k/n) carry their
 sampling error: the share k/n is drawn from Jeffreys' Beta(k + ½, n − k + ½).
@@ -66,17 +67,37 @@ KIND_LABELS = {
 }
 SOURCE_SURVEY = "questionnaire"
 SOURCE_DEFAULT = "défaut méthodologique"
-SURVEY_QUESTIONS = {"sans_cae": "poids_mort", "part_cae": "attribution"}
 LAWS = ("pert", "triangulaire")
 #: ``plage`` of a range -> probability mass between min and max (None: hard bounds).
 RANGE_KINDS = {"bornes": None, "interquartile": 0.50, "intervalle_95": 0.95}
 RANGE_LABELS = {"bornes": "bornes", "interquartile": "écart interquartile", "intervalle_95": "intervalle à 95 %"}
-RESSOURCES = {
-    "subventions_publiques": "Subventions publiques",
-    "contribution_entrepreneurs": "Contribution coopérative des entrepreneurs",
-    "autres_produits": "Autres produits",
-    "benevolat_heures": "Bénévolat valorisé",
-}
+#: Quantity rules that read the ``cotisations`` block (required only when used).
+RULES_READING_CONTRIBUTIONS = ("remuneration_nette", "cotisations_sociales")
+
+
+def survey_questions(vm: dict) -> dict[str, str]:
+    """{survey question: coefficient type it measures}: ``enquete.question_poids_mort``
+    and ``enquete.question_attribution`` (default profile: sans_cae, part_cae)."""
+    enq = vm.get("enquete") or {}
+    return {enq.get("question_poids_mort", "sans_cae"): "poids_mort",
+            enq.get("question_attribution", "part_cae"): "attribution"}
+
+
+def deadweight_answers(vm: dict) -> dict:
+    """Deadweight share per answer code: ``enquete.poids_mort_reponses``
+    (the default profile's key ``poids_mort_sans_cae`` is read as an alias)."""
+    enq = vm.get("enquete") or {}
+    return enq.get("poids_mort_reponses") or enq.get("poids_mort_sans_cae") or {}
+
+
+def resources(prof=None) -> tuple[dict[str, str], set[str], str]:
+    """(labels of the SROI inputs by ``ressources`` key, keys given in hours,
+    key of public money) from the study profile (``profile.yml: ressources``)."""
+    from analysis.method import profile as profiles
+
+    prof = prof or profiles.current()
+    r = prof.get("ressources") or {}
+    return dict(r.get("libelles") or {}), set(r.get("en_heures") or []), r.get("argent_public", "subventions_publiques")
 
 
 class ValueMapError(ValueError):
@@ -115,7 +136,12 @@ def validate_value_map(vm: dict) -> list[str]:
     pb: list[str] = []
     if not isinstance(vm, dict):
         return ["Le fichier sroi.yml doit contenir un dictionnaire YAML."]
+    needs_contributions = any(
+        isinstance(o, dict) and o.get("actif", True) and _rule_name(o.get("quantite")) in RULES_READING_CONTRIBUTIONS
+        for o in vm.get("resultats") or [])
     for block in ("version", "parametres", "parties_prenantes", "indice", "enquete", "cotisations", "coefficients", "proxys", "resultats"):
+        if block == "cotisations" and not needs_contributions:
+            continue
         if block not in vm:
             pb.append(f"Bloc « {block} » absent de sroi.yml.")
     if pb:
@@ -143,9 +169,11 @@ def validate_value_map(vm: dict) -> list[str]:
     enq = vm["enquete"]
     if not (isinstance(enq.get("min_repondants"), int) and enq["min_repondants"] >= 1):
         pb.append("enquete.min_repondants : un entier ≥ 1 est attendu.")
-    for code, v in (enq.get("poids_mort_sans_cae") or {}).items():
+    answers_key = "poids_mort_reponses" if "poids_mort_reponses" in enq else "poids_mort_sans_cae"
+    for code, v in deadweight_answers(vm).items():
         if not _is_share(v):
-            pb.append(f"enquete.poids_mort_sans_cae.{code} = {v!r} : une part entre 0 et 1 est attendue.")
+            pb.append(f"enquete.{answers_key}.{code} = {v!r} : une part entre 0 et 1 est attendue.")
+    questions = survey_questions(vm)
     coefs, proxys = vm["coefficients"] or {}, vm["proxys"] or {}
     for name in set(coefs) & set(proxys):
         pb.append(f"« {name} » est à la fois un coefficient et un proxy : donnez-leur des noms différents.")
@@ -160,10 +188,10 @@ def validate_value_map(vm: dict) -> list[str]:
             pb.append(f"{where} : il faut min ≤ valeur ≤ max (ici {vals[0]} ; {vals[1]} ; {vals[2]}).")
         else:
             pb += _range_problems(where, c, share=True)
-        if c.get("enquete") not in (None, *SURVEY_QUESTIONS):
-            pb.append(f"{where}.enquete = {c.get('enquete')!r} : choisir « sans_cae » ou « part_cae ».")
-        elif c.get("enquete") and SURVEY_QUESTIONS[c["enquete"]] != c.get("type"):
-            pb.append(f"{where} : la question « {c['enquete']} » mesure un coefficient de type « {SURVEY_QUESTIONS[c['enquete']]} ».")
+        if c.get("enquete") not in (None, *questions):
+            pb.append(f"{where}.enquete = {c.get('enquete')!r} : choisir " + " ou ".join(f"« {q} »" for q in questions) + ".")
+        elif c.get("enquete") and questions[c["enquete"]] != c.get("type"):
+            pb.append(f"{where} : la question « {c['enquete']} » mesure un coefficient de type « {questions[c['enquete']]} ».")
         if not c.get("source"):
             pb.append(f"{where} : source manquante.")
     for name, x in proxys.items():
@@ -213,6 +241,13 @@ def validate_value_map(vm: dict) -> list[str]:
             except ValueError as exc:
                 pb.append(f"{where} : {exc}")
     return pb
+
+
+def _rule_name(spec) -> str | None:
+    try:
+        return rule_spec(spec)[0]
+    except ValueError:
+        return None
 
 
 def load_value_map(methodology_dir: Path | str | None = None) -> dict:
@@ -317,16 +352,17 @@ def survey_deadweight(questionnaire: pd.DataFrame | None, vm: dict, seed: int, l
     pas_cree → 0). Missing answers, ``reponses_exclues`` (nsp) and codes
     absent from the mapping are left out of numerator and denominator.
     Interval: percentile bootstrap of that mean. None without the column."""
-    if questionnaire is None or "sans_cae" not in questionnaire:
+    question = next(q for q, t in survey_questions(vm).items() if t == "poids_mort")
+    if questionnaire is None or question not in questionnaire:
         return None
     enq = vm["enquete"]
-    mapping = {str(k): float(v) for k, v in enq["poids_mort_sans_cae"].items()}
-    ans = questionnaire["sans_cae"].astype("string").dropna()
+    mapping = {str(k): float(v) for k, v in deadweight_answers(vm).items()}
+    ans = questionnaire[question].astype("string").dropna()
     ans = ans[~ans.isin([str(x) for x in enq.get("reponses_exclues") or []]) & ans.isin(list(mapping))]
     vals = ans.map(mapping).to_numpy(dtype=float)
     if vals.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
-    lo, hi = bootstrap_mean_interval(vals, enq.get("repetitions_bootstrap", 2000), level, seed, "sans_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, enq.get("repetitions_bootstrap", 2000), level, seed, f"{question}:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -338,13 +374,14 @@ def survey_attribution(questionnaire: pd.DataFrame | None, vm: dict, seed: int, 
     a respondent does not credit to the CAE (other organisations, family,
     their own effort) is treated as attributed to others, a deliberately
     prudent reading. Interval: percentile bootstrap of the mean."""
-    if questionnaire is None or "part_cae" not in questionnaire:
+    question = next(q for q, t in survey_questions(vm).items() if t == "attribution")
+    if questionnaire is None or question not in questionnaire:
         return None
-    x = pd.to_numeric(questionnaire["part_cae"], errors="coerce").dropna().clip(0, 100).to_numpy(dtype=float)
+    x = pd.to_numeric(questionnaire[question], errors="coerce").dropna().clip(0, 100).to_numpy(dtype=float)
     if x.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
     vals = 1.0 - x / 100.0
-    lo, hi = bootstrap_mean_interval(vals, vm["enquete"].get("repetitions_bootstrap", 2000), level, seed, "part_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, vm["enquete"].get("repetitions_bootstrap", 2000), level, seed, f"{question}:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -392,7 +429,7 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
                    source=c.get("source", ""), url=c.get("url", ""))
         q = c.get("enquete")
         if q:
-            fn = survey_deadweight if q == "sans_cae" else survey_attribution
+            fn = survey_deadweight if survey_questions(vm).get(q) == "poids_mort" else survey_attribution
             est = fn(data.questionnaire if data.has_survey else None, vm, seed, level, tag=data.slug)
             if est is not None:
                 row["n_repondants"] = est.n
@@ -401,7 +438,7 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
                                max=max(est.max, est.valeur), origine=SOURCE_SURVEY, cae=data.slug,
                                plage="intervalle_95" if abs(level - 0.95) < 1e-9 else f"intervalle_{level:g}",
                                couverture=float(level),
-                               url="", source=f"Questionnaire de la CAE (« {q} », {est.n} réponses valides ; "
+                               url="", source=f"Questionnaire {_structure_du()} (« {q} », {est.n} réponses valides ; "
                                                     f"intervalle bootstrap à {fr_percent(level, 0)})")
         rows.append(row)
     base = int(vm["parametres"]["annee_base"])
@@ -470,16 +507,25 @@ class _Model:
         return out
 
 
+def _structure_du() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.du")
+
+
 def inputs_table(info: dict, vm: dict) -> pd.DataFrame:
-    """The CAE's inputs (``ressources``) in euros: volunteer hours × hourly rate."""
+    """The structure's inputs (``ressources``) in euros, with the labels of the
+    profile's ``ressources.libelles``: hours (``ressources.en_heures``,
+    volunteering) × hourly rate, other keys as they are."""
     res = (info or {}).get("ressources") or {}
     rate = float(vm["parametres"]["taux_horaire_benevolat"])
+    labels, in_hours, _ = resources()
     rows = []
-    for key, label in RESSOURCES.items():
+    for key, label in labels.items():
         v = res.get(key)
         v = 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
         rows.append({"poste": key, "libelle": label, "quantite": v,
-                     "montant": v * rate if key == "benevolat_heures" else v})
+                     "montant": v * rate if key in in_hours else v})
     return pd.DataFrame(rows)
 
 
@@ -830,9 +876,11 @@ def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, 
     pt = model.point()
     total_pv = float(table["valeur_actuelle"].sum())
     ratio = model.ratio(pt) if len(model.rows) else math.nan
-    public = float(inputs.loc[inputs["poste"] == "subventions_publiques", "montant"].sum())
+    from analysis.method import profile as profiles
+
+    public = float(inputs.loc[inputs["poste"] == resources()[2], "montant"].sum())
     if model.inputs <= 0:
-        notes.append("Intrants nuls ou absents dans cae.yml : le ratio ne peut pas être calculé.")
+        notes.append(f"Intrants nuls ou absents dans {profiles.current().description_file} : le ratio ne peut pas être calculé.")
     draws = monte_carlo(model, st["draws"], st["law"], st["seed"])
     by_default, origin = coefficient_origin(model.params, vm)
     scen = pd.DataFrame([dict(scenario="taux de référence", taux=st["rate"], ratio=ratio),
