@@ -51,9 +51,12 @@ class Profile:
         """Value at ``a.b.c`` in profile.yml, else ``default``."""
         cur: Any = self.data
         for part in dotted.split("."):
-            if not isinstance(cur, dict) or part not in cur:
+            if isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+                cur = cur[int(part)]
+            elif isinstance(cur, dict) and part in cur:
+                cur = cur[part]
+            else:
                 return default
-            cur = cur[part]
         return cur
 
     def term(self, dotted: str) -> str:

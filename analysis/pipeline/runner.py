@@ -219,8 +219,10 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
     import papermill as pm
 
     from analysis.pipeline.notebooks import prepare
+    from analysis.reporting import wording
 
     nb = prepare(nbformat.read(str(nb_in), as_version=4), methodology_dir)
+    nb = wording.fill_notebook(nb)  # the study profile's words ({{structure.le}} ...)
     if reset:
         cell = nbformat.v4.new_code_cell(_RESET)
         cell.metadata["tags"] = ["remove-cell"]
