@@ -513,6 +513,18 @@ def _structure_du() -> str:
     return profiles.current().term("structure.du")
 
 
+def _column() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.colonne")
+
+
+def _structures() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.pluriel")
+
+
 def inputs_table(info: dict, vm: dict) -> pd.DataFrame:
     """The structure's inputs (``ressources``) in euros, with the labels of the
     profile's ``ressources.libelles``: hours (``ressources.en_heures``,
@@ -936,7 +948,7 @@ def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodolo
     vm = load_value_map(methodology_dir) if vm is None else vm
     check(vm)
     if not datas:
-        raise ValueError("Aucune CAE à agréger.")
+        raise ValueError(f"Aucun·e {_column()} à agréger.")
     st = _settings(vm, methodology_dir, draws, seed)
     models, inputs_all, notes = [], [], []
     for d in datas:
@@ -1152,7 +1164,7 @@ def value_map_display(table: pd.DataFrame, seuil_effectif: int = 5) -> pd.DataFr
         else:
             q = f"{fr_number(r.quantite, 1 if r.quantite % 1 else 0)} {r.unite_quantite}"
         rows.append({
-            **({"CAE": r.cae} if t["cae"].nunique() > 1 else {}),
+            **({_column(): r.cae} if t["cae"].nunique() > 1 else {}),
             "Partie prenante": r.partie_prenante,
             "Résultat": r.resultat,
             "Indicateur": r.indicateur,
@@ -1245,7 +1257,7 @@ def headline(result: SroiResult) -> str:
         return "Le ratio SROI ne peut pas être calculé : " + " ".join(result.notes or ["aucun résultat valorisé."])
     mc = result.mc
     survey = result.parameters[result.parameters["origine"] == SOURCE_SURVEY]
-    src = ("Poids mort et attribution viennent du questionnaire de la CAE ("
+    src = (f"Poids mort et attribution viennent du questionnaire {_structure_du()} ("
            + ", ".join(f"{KIND_LABELS[t].lower()} : {fr_number(n)} réponses" for t, n in zip(survey["type"], survey["n_repondants"]))
            + ")." if len(survey) else
            "Faute de questionnaire suffisant, poids mort et attribution prennent les valeurs par défaut de la méthode.")
@@ -1282,7 +1294,7 @@ def limits_text(result: SroiResult) -> str:
     from analysis.publication.formatting import fr_number, fr_percent
 
     head = ("Un ratio SROI dépend de son périmètre, de ses proxys et de ses hypothèses : Social Value International "
-            "rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre CAE. Il se lit avec son intervalle "
+            f"rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre {_structures()}. Il se lit avec son intervalle "
             "et sa sensibilité.")
     if not np.isfinite(result.ratio) or result.total_pv <= 0:
         return head + " Ici, aucune valeur n'a pu être rapportée aux intrants : l'analyse de sensibilité est sans objet."
