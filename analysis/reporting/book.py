@@ -36,11 +36,12 @@ from pathlib import Path
 import yaml
 
 from analysis import config
+from analysis.method import profile as profiles
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
 QUARTO_HINT = (
-    "Quarto introuvable : le livre n'a pas été rendu (HTML et PDF). Les rapports HTML de chaque CAE et la "
+    "Quarto introuvable : le livre n'a pas été rendu (HTML et PDF). Les rapports HTML de chaque structure et la "
     "synthèse nationale sont dans {out}. Pour obtenir le livre : `pip install quarto-cli` sur une machine "
     "reliée à Internet, ou `conda env create -f environment.yml` (paquet conda-forge `quarto`), puis "
     "relancez `make report`."
@@ -235,10 +236,10 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
     chapters = []
     for k, slug in enumerate(caes, start=1):
         if anonymise:
-            chapters.append(Chapter(key=f"cae-{k}", title=f"CAE {k}", slug=slug))
+            chapters.append(Chapter(key=f"cae-{k}", title=profiles.current().anonymous_name(k), slug=slug))
         else:
             try:
-                info = json.loads((Path(processed_dir) / slug / "cae.json").read_text(encoding="utf-8"))
+                info = json.loads((Path(processed_dir) / slug / profiles.current().processed_description).read_text(encoding="utf-8"))
                 title = info.get("nom", slug)
             except FileNotFoundError:
                 title = slug
@@ -413,7 +414,8 @@ def assemble(
     out_dir = Path(out_dir or config.OUT_DIR)
     report_dir = Path(report_dir or config.REPORT_DIR)
     if anonymise is None:
-        anonymise = bool(methodology.load("publication", methodology_dir).get("anonymiser_cae", False))
+        pub = methodology.load("publication", methodology_dir)
+        anonymise = bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
 
     chapters = chapters_for(_ok_caes(out_dir), processed_dir, anonymise)
 
@@ -421,7 +423,7 @@ def assemble(
     if anonymise:
         for ch in chapters:
             try:
-                info = json.loads((processed_dir / ch.slug / "cae.json").read_text(encoding="utf-8"))
+                info = json.loads((processed_dir / ch.slug / profiles.current().processed_description).read_text(encoding="utf-8"))
                 if info.get("nom"):
                     replace[info["nom"]] = ch.title
             except FileNotFoundError:
@@ -472,7 +474,10 @@ def assemble(
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
     chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
     if chapters:
-        chapters_cfg.append({"part": "Les coopératives", "chapters": [f"cae/{c.key}.qmd" for c in chapters]})
+        chapters_cfg.append({"part": profiles.current().get("livre.partie_structures"), "chapters": [f"cae/{c.key}.qmd" for c in chapters]})
+    for key, quarto_key in (("titre", "title"), ("sous_titre", "subtitle"), ("auteur", "author")):
+        if profiles.current().get(f"livre.{key}"):
+            base["book"][quarto_key] = profiles.current().get(f"livre.{key}")  # the study profile's book
     base["date-fr"] = today_fr()  # on the cover (report/_typst/typst-show.typ); Quarto would parse `date`
     base["book"]["chapters"] = chapters_cfg
     base["book"]["appendices"] = [f for f in ("annexes.qmd", "glossaire.qmd") if (report_dir / f).exists()]
@@ -618,7 +623,7 @@ def build(
         stamp.write_text(f"{fp}:prepare")
         missing = _failed_caes(out_dir)
         extra = f" ; absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}" if missing else ""
-        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE{extra}) ; vérification statique : OK.")
+        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} {profiles.current().term('structure.pluriel' if len(chapters) > 1 else 'structure.singulier')}{extra}) ; vérification statique : OK.")
     if not render:
         return 0
     if quarto_path() is None:

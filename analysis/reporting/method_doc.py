@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from analysis import __version__, config
+from analysis.method import profile as profiles
 from analysis.intake import codebook
 from analysis.method import loader as methodology
 from analysis.publication.formatting import fr_number, fr_percent
@@ -110,7 +111,7 @@ def sroi_section(methodology_dir=None) -> str:
         "La valeur sociale suit le guide SROI (2012) : pour chaque partie prenante, chaque résultat est "
         "mesuré par un indicateur, multiplié par un proxy financier, corrigé du poids mort, de l'attribution et "
         "du déplacement, réduit chaque année de l'érosion sur sa durée, puis actualisé. Le ratio SROI rapporte "
-        "la valeur actuelle des résultats à la valeur des intrants (ressources de la CAE, bénévolat valorisé). "
+        f"la valeur actuelle des résultats à la valeur des intrants (ressources {profiles.current().term('structure.du')}, bénévolat valorisé). "
         "Un ratio ne se compare pas d'une organisation à l'autre : il dépend des résultats retenus et des proxys.\n\n"
     )
     rows = [
@@ -155,13 +156,14 @@ def sroi_section(methodology_dir=None) -> str:
     out.append(md_table(rows, [("id", "Code"), ("lib", "Coefficient"), ("val", "Valeur"), ("plage", "Plage"), ("enq", "Mesuré par le questionnaire"), ("src", "Source")]))
     enq = vm.get("enquete", {})
     if enq:
-        mapping = ", ".join(f"« {codebook.label_of('sans_cae', k)} » : {fr_percent(v, 0)}" for k, v in enq.get("poids_mort_sans_cae", {}).items())
-        out.append(
-            f"Quand la CAE compte au moins {enq.get('min_repondants')} répondants, le poids mort vient de la question "
-            f"« Sans la CAE, mon activité… » ({mapping}) et l'attribution de la part de leur évolution que les "
-            "répondants attribuent à la CAE, chacun avec un intervalle bootstrap ; sinon les valeurs par défaut "
-            "ci-dessus s'appliquent. Chaque tableau indique la source utilisée.\n\n"
-        )
+        from analysis.sroi.valuation import deadweight_answers, survey_questions
+
+        question = next(q for q, t in survey_questions(vm).items() if t == "poids_mort")
+        codes_name = next((t["columns"][question].get("codes", question) for t in codebook.load_codebook()["tables"].values()
+                           if question in t["columns"]), question)
+        mapping = ", ".join(f"« {codebook.label_of(codes_name, k)} » : {fr_percent(v, 0)}" for k, v in deadweight_answers(vm).items())
+        out.append(profiles.current().phrase("methode_contrefactuel", min_repondants=enq.get("min_repondants"), correspondance=mapping)
+                   + " Chaque tableau indique la source utilisée.\n\n")
     return "".join(out)
 
 
@@ -203,8 +205,17 @@ def publication_section(methodology_dir=None) -> str:
         "dépôt. Les commentaires libres ne sont jamais copiés ; les années de naissance deviennent des tranches d'âge.\n"
         f"- Chaque intervalle est au niveau de confiance de {fr_percent(pub['niveau_confiance'], 0)} ; chaque tirage "
         f"aléatoire part de la graine {pub['graine']}.\n"
-        f"- Les CAE sont {'présentées comme « CAE 1 … CAE N »' if pub.get('anonymiser_cae') else 'nommées'} dans la synthèse nationale.\n\n"
+        f"- {_anonymised_line(pub)} dans la synthèse nationale.\n\n"
     )
+
+
+def _anonymised_line(pub: dict) -> str:
+    """How the structures are named nationally (``anonymiser_structures``, alias ``anonymiser_cae``)."""
+    prof = profiles.current()
+    names = prof.term("structure.majuscule_pluriel")
+    if pub.get("anonymiser_structures", pub.get("anonymiser_cae")):
+        return f"Les {names} sont présentés comme « {prof.anonymous_name(1)} … {prof.anonymous_name(0).replace('0', 'N')} »"
+    return f"Les {names} sont nommés"
 
 
 def limits_section(methodology_dir=None) -> str:
@@ -214,7 +225,7 @@ def limits_section(methodology_dir=None) -> str:
     out += [f"- {e['texte']} ({e['id']})\n" for e in entries]
     out.append(
         "\nLes données sont transversales et les répondants au questionnaire se sont sélectionnés eux-mêmes : "
-        "les écarts observés décrivent les personnes accompagnées, ils ne prouvent pas un effet causal de la CAE.\n\n"
+        f"{profiles.current().phrase('pas_de_causalite')}\n\n"
     )
     return "".join(out)
 
@@ -321,7 +332,7 @@ def provenance_section(chapters, processed_dir, methodology_dir=None) -> str:
         for name, f in sorted(manifest.get("files", {}).items()):
             rows.append({"cae": ch.title, "fichier": name, "lignes": f.get("rows"), "sha": f.get("sha256", "")})
         rows.append({"cae": ch.title, "fichier": "(exécution)", "lignes": "", "sha": manifest.get("run_time_utc", "")})
-    out.append(md_table(rows, [("cae", "CAE"), ("fichier", "Fichier"), ("lignes", "Lignes"), ("sha", "SHA-256 / date")]))
+    out.append(md_table(rows, [("cae", profiles.current().term("structure.colonne")), ("fichier", "Fichier"), ("lignes", "Lignes"), ("sha", "SHA-256 / date")]))
     return "".join(out)
 
 
