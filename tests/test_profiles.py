@@ -74,21 +74,20 @@ def test_detect_reads_the_profile_key_and_refuses_two_studies(tmp_path):
 def test_notebook_placeholders_are_filled_for_each_profile():
     import nbformat
 
+    from analysis.pipeline.notebooks import prepare
     from analysis.reporting import wording
 
     for name in ("cae", "tiers-lieux"):
         prof = profiles.resolve(name)
-        families = yaml.safe_load((prof.methodology_dir / "indicators.yml").read_text(encoding="utf-8"))["families"]
         for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-            nb = wording.fill_notebook(nbformat.read(str(nb_path), as_version=4), prof, family_labels=families)
+            nb = prepare(nbformat.read(str(nb_path), as_version=4), prof.methodology_dir)
+            nb = wording.fill_notebook(nb, prof)
             text = "".join(c.source for c in nb.cells)
             assert "{{" not in text, (name, nb_path.name)
             nbformat.validate(nb)
-        nb = wording.fill_notebook(nbformat.read(str(ROOT / "notebooks" / "02_indicateurs.ipynb"), as_version=4), prof,
-                                   family_labels=families)
-        heads = [c.source.split(" — ")[0] for c in nb.cells if c.cell_type == "markdown" and " — " in c.source]
-        titles = prof.get("rapport.titres_familles") or {}
-        assert heads == [f"## {titles.get(f, f)}" for f in prof.get("rapport.familles")], name
+        nb = wording.fill_notebook(nbformat.read(str(ROOT / "notebooks" / "03_sroi.ipynb"), as_version=4), prof)
+        text = "".join(c.source for c in nb.cells)
+        assert f"créée par {prof.term('structure.le')} selon" in text
 
 
 # ---------------------------------------------------------------- end to end

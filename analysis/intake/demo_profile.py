@@ -56,7 +56,7 @@ import pandas as pd
 import yaml
 
 from analysis.intake import codebook as cbk
-from analysis.intake.demo import _choice, _fr_number, _freeze_zip, _ordinal, _quota, _zscore
+from analysis.intake.demo import _choice, _fr_number, _freeze_zip, _ordinal, _zscore
 
 
 def has_settings(prof) -> bool:
