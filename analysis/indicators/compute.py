@@ -550,7 +550,7 @@ def compute_national(datas: list[CaeData], spec: dict | None = None, suppress: b
     """
     spec = spec or load_spec()
     if not datas:
-        raise ValueError("compute_national : aucune CAE")
+        raise ValueError("compute_national : aucune structure")
     per = [_prepare(d, spec, prefix_ids=True) for d in datas]
     tabs = {}
     for name in list(dict.fromkeys(profiles.current().table_order + ["activite_derniere"])):
@@ -757,7 +757,7 @@ def to_display(table: pd.DataFrame, weighted: bool = False) -> pd.DataFrame:
             d["Valeur pondérée"] = SECRET if hidden else fmt_value(r.value_weighted, r.unit)
             d["IC 95 % pondéré"] = SECRET if hidden else fmt_interval(r.ci_low_weighted, r.ci_high_weighted, r.unit)
         if "cae" in table.columns and table["cae"].nunique() > 1:
-            d = {"CAE": r.cae, **d}
+            d = {profiles.current().term("structure.colonne"): r.cae, **d}
         rows.append(d)
     return pd.DataFrame(rows)
 

@@ -332,7 +332,9 @@ def run_cae(
 
 def _cae_title(processed_dir: Path, cae: str) -> str:
     try:
-        info = json.loads((Path(processed_dir) / cae / "cae.json").read_text(encoding="utf-8"))
+        from analysis.method import profile as profiles
+
+        info = json.loads((Path(processed_dir) / cae / profiles.current().processed_description).read_text(encoding="utf-8"))
         return f"Mesure d'impact social — {info.get('nom', cae)}"
     except Exception:
         return f"Mesure d'impact social — {cae}"

@@ -383,7 +383,9 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     typst.update({"toc": True, "toc-depth": 2, "number-sections": True})
     header = {
         "title": f"Mesure d'impact social — {ch.title}",
-        "subtitle": f"Rapport de la coopérative, méthode CAE-IMPACT — {today_fr()}",
+        "subtitle": f"Rapport {profiles.current().term('structure.du')}"
+                    + (f", méthode {profiles.current().get('nom_methode')}" if profiles.current().get("nom_methode") else "")
+                    + f" — {today_fr()}",
         "lang": settings["lang"],
         "crossref": settings["crossref"],
         "execute": {"enabled": False, "echo": False, "warning": False},
@@ -510,18 +512,21 @@ def missing_caes_md(out_dir: Path, anonymise: bool) -> str:
     if not missing:
         return ""
     n = len(missing)
+    prof = profiles.current()
+    e = "e" if prof.get("termes.structure.genre") == "f" else ""  # agreement of « intégré(e) »
+    one, many = prof.term("structure.singulier"), prof.term("structure.pluriel")
     if anonymise:
-        who = "une coopérative n'a pas pu être intégrée" if n == 1 else f"{n} coopératives n'ont pas pu être intégrées"
+        who = f"{prof.term('structure.un')} n'a pas pu être intégré{e}" if n == 1 else f"{n} {many} n'ont pas pu être intégré{e}s"
     else:
         names = ", ".join(f"« {s} »" for s in missing)
-        who = (f"la coopérative {names} n'a pas pu être intégrée" if n == 1
-               else f"les coopératives {names} n'ont pas pu être intégrées")
+        who = (f"{prof.term('structure.le')} {names} n'a pas pu être intégré{e}" if n == 1
+               else f"{prof.term('structure.les')} {names} n'ont pas pu être intégré{e}s")
     return (
         "::: {.callout-warning}\n"
-        f"## Coopérative{'s' if n > 1 else ''} absente{'s' if n > 1 else ''}\n\n"
+        f"## {prof.term('structure.majuscule' if n == 1 else 'structure.majuscule_pluriel')} absent{e}{'s' if n > 1 else ''}\n\n"
         f"Lors de ce traitement, {who} : leurs données n'ont pas passé la validation ou leur traitement a échoué "
-        "(le rapport de validation de chaque coopérative, `validation.html`, dit pourquoi). Ce rapport est établi "
-        "à partir des autres coopératives.\n:::\n"
+        f"(le rapport de validation de chaque {one}, `validation.html`, dit pourquoi). Ce rapport est établi "
+        f"à partir des autres {many}.\n:::\n"
     )
 
 
