@@ -660,7 +660,7 @@ def read_description(path: Path | str, codebook: dict | None = None) -> tuple[di
             err(f"Clé obligatoire absente : « {key} ».", f"Ajoutez la ligne « {key}: … » (voir le modèle {fname}).", key)
         elif data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
             err(f"Valeur vide pour la clé « {key} ».", f"Écrivez la valeur après « {key}: » (voir l'exemple du modèle {fname}).", key)
-    known = set(rules["required"]) | set(rules.get("optional") or []) | {"slug"}
+    known = set(rules["required"]) | set(rules.get("optional") or []) | {"slug", prof.get("description.cle_profil")}
     for key in data:
         if key not in known:
             problems.append(Problem(name, f"Clé inconnue « {key} » : elle est ignorée.", f"Vérifiez son orthographe (voir le modèle {fname}).", colonne=str(key), gravite="avertissement"))

@@ -144,7 +144,9 @@ def sroi_section(methodology_dir=None) -> str:
         {"id": k, "lib": v.get("libelle"), "val": v.get("valeur"), "plage": f"{_cell(v.get('min'))} – {_cell(v.get('max'))}", "unite": v.get("unite"), "annee": v.get("annee"), "src": _link(v.get("source"), v.get("url"))}
         for k, v in vm.get("proxys", {}).items()
     ]
-    out.append(md_table(rows, [("id", "Code"), ("lib", "Proxy"), ("val", "Valeur"), ("plage", "Plage"), ("unite", "Unité"), ("annee", "Année"), ("src", "Source")]))
+    cols = [("id", "Code"), ("lib", "Proxy"), ("val", "Valeur"), ("plage", "Plage"), ("unite", "Unité"), ("annee", "Année"), ("src", "Source")]
+    _with_range_nature(rows, vm.get("proxys", {}), cols)
+    out.append(md_table(rows, cols))
     idx = vm.get("indice", {})
     if idx:
         out.append(f"Les proxys d'une autre année sont ramenés en euros de {p.get('annee_base')} par l'indice « {idx.get('nom', '')} » ({_link(idx.get('source'), idx.get('url'))}).\n\n")
@@ -153,7 +155,17 @@ def sroi_section(methodology_dir=None) -> str:
         {"id": k, "lib": v.get("libelle"), "val": fr_percent(v.get("valeur"), 1), "plage": f"{fr_percent(v.get('min'), 0)} – {fr_percent(v.get('max'), 0)}", "enq": v.get("enquete", ""), "src": _link(v.get("source"), v.get("url"))}
         for k, v in vm.get("coefficients", {}).items()
     ]
-    out.append(md_table(rows, [("id", "Code"), ("lib", "Coefficient"), ("val", "Valeur"), ("plage", "Plage"), ("enq", "Mesuré par le questionnaire"), ("src", "Source")]))
+    cols = [("id", "Code"), ("lib", "Coefficient"), ("val", "Valeur"), ("plage", "Plage"), ("enq", "Mesuré par le questionnaire"), ("src", "Source")]
+    _with_range_nature(rows, vm.get("coefficients", {}), cols)
+    out.append(md_table(rows, cols))
+    fixed = vm.get("parametres_quantites") or {}
+    if fixed:  # named constants of declarative quantities: fixed values, no range, no Monte Carlo
+        out.append("### Constantes des quantités\n\n")
+        rows = [{"id": k, "lib": v.get("libelle"), "val": fr_number(v.get("valeur"), 3).rstrip("0").rstrip(",") if isinstance(v.get("valeur"), float) else v.get("valeur"),
+                 "unite": v.get("unite"), "annee": v.get("annee"), "verif": "oui" if v.get("a_verifier") else "non",
+                 "src": _link(v.get("source"), v.get("url"))} for k, v in fixed.items()]
+        out.append(md_table(rows, [("id", "Code"), ("lib", "Constante"), ("val", "Valeur"), ("unite", "Unité"), ("annee", "Année"),
+                                   ("verif", "À vérifier"), ("src", "Source")]))
     enq = vm.get("enquete", {})
     if enq:
         from analysis.sroi.valuation import deadweight_answers, survey_questions
@@ -207,6 +219,14 @@ def publication_section(methodology_dir=None) -> str:
         f"aléatoire part de la graine {pub['graine']}.\n"
         f"- {_anonymised_line(pub)} dans la synthèse nationale.\n\n"
     )
+
+
+def _with_range_nature(rows: list[dict], entries: dict, cols: list) -> None:
+    """Add the column « Nature de la plage » (``nature_plage``) when an entry states it."""
+    if any(v.get("nature_plage") for v in entries.values()):
+        for row, v in zip(rows, entries.values()):
+            row["nature"] = v.get("nature_plage", "")
+        cols.insert(4, ("nature", "Nature de la plage"))
 
 
 def _anonymised_line(pub: dict) -> str:
