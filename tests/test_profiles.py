@@ -245,3 +245,40 @@ def test_a_copied_profile_with_a_new_column_and_indicator_runs_without_code(tmp_
     t = pd.read_parquet(processed / slug / "indicateurs.parquet").set_index("indicator")
     assert t.loc["t6_repas", "value"] == expected
     assert t.loc["t6_repas", "kind"] == "total"
+
+
+def test_structures_beside_the_census_hide_small_counts_only_when_anonymised(use_profile):
+    """Three places: 2 associations, 1 SCIC. Named: counts 2 and 1 shown with
+    shares 2/3 and 1/3 beside the census 51 % and 7 %; anonymised with
+    seuil_effectif 5: both counts hidden (1 to 4 could name a place), zero kept."""
+    from analysis.intake.processed import CaeData
+    from analysis.reporting import synthesis
+
+    use_profile(profiles.resolve("tiers-lieux"))
+    empty = pd.DataFrame()
+    datas = [CaeData(slug=f"l{i}", info={"forme_juridique": fj, "territoire": "rural"}, entrepreneurs=empty,
+                     activite=empty, questionnaire=None, manifest={})
+             for i, fj in enumerate(["association", "association", "scic"])]
+    t = synthesis.structures_vs_reference(datas, anonymise=False).set_index(["cle", "code"])
+    assert t.loc[("forme_juridique", "association"), "structures"] == 2
+    assert t.loc[("forme_juridique", "association"), "part_structures"] == pytest.approx(2 / 3)
+    assert t.loc[("forme_juridique", "association"), "part_nationale"] == 0.51
+    assert t.loc[("forme_juridique", "scic"), "part_nationale"] == 0.07
+    assert t.loc[("forme_juridique", "collectivite"), "structures"] == 0
+    assert t.loc[("territoire", "rural"), "part_structures"] == 1.0
+    a = synthesis.structures_vs_reference(datas, anonymise=True).set_index(["cle", "code"])
+    assert pd.isna(a.loc[("forme_juridique", "association"), "structures"])
+    assert pd.isna(a.loc[("forme_juridique", "scic"), "part_structures"])
+    assert a.loc[("forme_juridique", "collectivite"), "structures"] == 0
+
+
+def test_national_facts_cite_their_source(use_profile):
+    prof = use_profile(profiles.resolve("tiers-lieux"))
+    from analysis.reporting import synthesis
+
+    md = synthesis.national_facts_md()
+    facts = prof.get("rapport.reperes_nationaux")
+    assert md.count("\n- ") + 1 == len(facts) and all(f["texte"] in md for f in facts)
+    assert md.count("_Source : ") == len(facts)
+    use_profile(profiles.resolve("cae"))
+    assert synthesis.national_facts_md() == ""

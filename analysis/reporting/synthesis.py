@@ -341,3 +341,68 @@ def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame
             continue
         out[c] = out[c].map((lambda v: fr_number(v, 2)) if "ratio" in c else fr_euro)
     return out.rename(columns={"cae": profiles.current().term("structure.colonne"), "coefficients_par_defaut": "Poids mort et attribution"})
+
+
+# --------------------------------------------------------------------------
+# national context from the study profile
+# --------------------------------------------------------------------------
+def national_facts_md(prof=None) -> str:
+    """The profile's national facts (``rapport.reperes_nationaux``: {texte,
+    source, url, annee}), one French bullet each with its source ('' when none)."""
+    prof = prof or profiles.current()
+    lines = []
+    for f in prof.get("rapport.reperes_nationaux") or []:
+        src = f.get("source", "")
+        if f.get("url"):
+            src = f"[{src}]({f['url']})"
+        lines.append(f"- {f['texte']} _Source : {src}._")
+    return "\n".join(lines)
+
+
+def structures_vs_reference(datas: list[CaeData], prof=None, anonymise: bool | None = None) -> pd.DataFrame:
+    """The participating structures by description key beside the national
+    shares of ``rapport.references_structures`` ({key: {valeurs: {code: share},
+    source, annee}}): one row per key and code with the number of structures,
+    their share and the national share. Counts of structures, not people: no
+    small-cell rule, except when the structures are anonymised, where a count
+    from 1 to ``seuil_effectif`` − 1 could name a place and is hidden (NA)."""
+    from analysis.intake import codebook
+
+    prof = prof or profiles.current()
+    if anonymise is None:
+        from analysis.method import loader
+
+        pub = loader.load("publication")
+        anonymise = bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
+    refs = prof.get("rapport.references_structures") or {}
+    section = codebook.load_codebook()[prof.description_section]
+    seuil = suppression.thresholds()[0]
+    rows = []
+    n = len(datas)
+    for key, ref in refs.items():
+        labels = section.get(f"{key}_codes") or {}
+        counts = pd.Series([d.info.get(key) for d in datas]).value_counts()
+        for code in dict.fromkeys(list(labels) + list(counts.index)):
+            k = int(counts.get(code, 0))
+            nat = (ref.get("valeurs") or {}).get(code)
+            if k == 0 and nat is None:
+                continue
+            hide = anonymise and 0 < k < seuil
+            rows.append({"cle": key, "code": code, "libelle": labels.get(code, str(code)),
+                         "structures": pd.NA if hide else k, "part_structures": pd.NA if hide else (k / n if n else pd.NA),
+                         "part_nationale": nat if nat is not None else pd.NA,
+                         "source": ref.get("source", ""), "annee": ref.get("annee")})
+    return pd.DataFrame(rows, columns=["cle", "code", "libelle", "structures", "part_structures", "part_nationale", "source", "annee"])
+
+
+def structures_vs_reference_fr(table: pd.DataFrame, prof=None) -> pd.DataFrame:
+    """:func:`structures_vs_reference` with French headers and values (``s`` for a hidden count)."""
+    prof = prof or profiles.current()
+    out = pd.DataFrame({
+        "Caractéristique": table["cle"].str.replace("_", " ").str.capitalize(),
+        "Modalité": table["libelle"],
+        prof.term("structure.majuscule_pluriel"): [("s" if pd.isna(v) else fr_number(v)) for v in table["structures"]],
+        "Part": [("s" if pd.isna(v) else fr_percent(v, 0)) for v in table["part_structures"]],
+        "Part nationale": [("–" if pd.isna(v) else fr_percent(v, 0)) for v in table["part_nationale"]],
+    })
+    return out
