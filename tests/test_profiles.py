@@ -282,3 +282,24 @@ def test_national_facts_cite_their_source(use_profile):
     assert md.count("_Source : ") == len(facts)
     use_profile(profiles.resolve("cae"))
     assert synthesis.national_facts_md() == ""
+
+
+@pytest.mark.e2e
+def test_demo_if_empty_on_a_fresh_folder_generates_the_profile_demo(tmp_path, pseudonym_key, use_profile):
+    """``run --profil tiers-lieux --demo-if-empty`` on an empty folder writes
+    the profile's demo places (lieu.yml files naming the profile); one place
+    is processed here (``--cae``) to keep the test short."""
+    from analysis import cli
+
+    use_profile(profiles.resolve("tiers-lieux"))
+    raw, processed, out = tmp_path / "raw", tmp_path / "processed", tmp_path / "out"
+    code = cli.main(["run", "--profil", "tiers-lieux", "--demo-if-empty", "--scale", "0.3", "--raw", str(raw),
+                     "--processed", str(processed), "--out", str(out), "--jobs", "1", "--no-html", "--no-national",
+                     "--cae", "demo-tiers-lieu-bourg"])
+    assert code == 0
+    demo = yaml.safe_load((ROOT / "profiles" / "tiers-lieux" / "demo.yml").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in raw.iterdir()) == sorted(s["slug"] for s in demo["lieux"])
+    for d in raw.iterdir():
+        assert yaml.safe_load((d / "lieu.yml").read_text(encoding="utf-8"))["profil"] == "tiers-lieux"
+    assert (out / "demo-tiers-lieu-bourg" / "05_synthese_cae.ipynb").exists()
+    assert json.loads((processed / "demo-tiers-lieu-bourg" / "lieu.json").read_text(encoding="utf-8"))["nom"] == "Démo Tiers-lieu du Bourg"
