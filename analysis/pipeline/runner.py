@@ -76,6 +76,12 @@ def dir_fingerprint(path: Path, patterns=("*",)) -> str:
     return _hash_files(files, path).hexdigest()
 
 
+def _profile_folder(methodology_dir: Path) -> Path:
+    from analysis.method import profile as profiles
+
+    return profiles.for_methodology(methodology_dir).folder
+
+
 def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
     """What every CAE depends on besides its data: package source, notebooks, method."""
     h = hashlib.sha256()
@@ -83,6 +89,7 @@ def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
         (Path(__file__).resolve().parents[1], ("*.py", "*.j2", "*.css", "*.html")),
         (notebooks_dir, ("*.ipynb",)),
         (methodology_dir, ("*.yml", "*.yaml")),
+        (_profile_folder(methodology_dir), ("profile.yml",)),  # the study's words (profiles/cae/ lives apart)
     ):
         h.update(dir_fingerprint(d, pats).encode())
     return h.hexdigest()
