@@ -164,7 +164,7 @@ def sroi_fr(resume: pd.DataFrame | None, mc: pd.DataFrame | None) -> str:
         )
     if bool(r.get("coefficients_par_defaut", False)):
         text += (" Faute de questionnaire suffisant, ce ratio repose sur le poids mort et l'attribution par défaut "
-                 "de la méthode, fixés par prudence, et non sur une mesure propre à la coopérative.")
+                 f"de la méthode, fixés par prudence, et non sur une mesure propre {profiles.current().term('structure.au')}.")
     return text + " Ce ratio ne se compare pas à celui d'une autre organisation."
 
 

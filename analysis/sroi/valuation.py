@@ -519,6 +519,12 @@ def _column() -> str:
     return profiles.current().term("structure.colonne")
 
 
+def _structure_au() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.au")
+
+
 def _structures() -> str:
     from analysis.method import profile as profiles
 
@@ -1264,11 +1270,11 @@ def headline(result: SroiResult) -> str:
     if result.default_coefficients:
         higher = mc["mediane"] > result.ratio
         src += (" Ce ratio repose donc sur des coefficients par défaut (fixés par prudence au 3e quartile d'une "
-                "méta-analyse de rapports SROI) : ce n'est pas une mesure propre à la CAE. La simulation tire ces "
+                f"méta-analyse de rapports SROI) : ce n'est pas une mesure propre {_structure_au()}. La simulation tire ces "
                 "coefficients dans la dispersion des rapports publiés"
                 + (", d'où une médiane simulée plus haute que le ratio central." if higher else ".")
                 if result.coefficient_origin == SOURCE_DEFAULT else
-                " Pour une partie des CAE, ce ratio repose sur des coefficients par défaut (sans questionnaire suffisant).")
+                f" Pour une partie des {_structures()}, ce ratio repose sur des coefficients par défaut (sans questionnaire suffisant).")
     guide = (f"Au sens du guide SROI (12 × intrants / impact de l'année 1), le délai de récupération est de "
              f"{fr_number(result.payback_months, 1)} mois" if not math.isnan(result.payback_months)
              else "Le délai de récupération du guide SROI n'est pas calculable (impact de l'année 1 nul)")
