@@ -434,10 +434,14 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
             if est is not None:
                 row["n_repondants"] = est.n
                 if est.n >= min_n:
-                    row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=min(est.min, est.valeur),
-                               max=max(est.max, est.valeur), origine=SOURCE_SURVEY, cae=data.slug,
-                               plage="intervalle_95" if abs(level - 0.95) < 1e-9 else f"intervalle_{level:g}",
-                               couverture=float(level),
+                    lo, hi = min(est.min, est.valeur), max(est.max, est.valeur)
+                    # an interval reaching 0 or 1 (every answer mapped to the same share, e.g. 100 % deadweight)
+                    # has no Beta law with those quantiles: it is drawn as hard bounds instead
+                    inside = 0.0 < lo and hi < 1.0
+                    row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=lo,
+                               max=hi, origine=SOURCE_SURVEY, cae=data.slug,
+                               plage=("intervalle_95" if abs(level - 0.95) < 1e-9 else f"intervalle_{level:g}") if inside else "bornes",
+                               couverture=float(level) if inside else _coverage("bornes"),
                                url="", source=f"Questionnaire {_structure_du()} (« {q} », {est.n} réponses valides ; "
                                                     f"intervalle bootstrap à {fr_percent(level, 0)})")
         rows.append(row)
