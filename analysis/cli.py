@@ -139,6 +139,28 @@ def _error(message: str) -> int:
     return 2
 
 
+def _profile(args, raw: Path | None = None):
+    """The study profile of this command (``--profil``, else the description
+    files under ``raw``, else the default) made the run's profile."""
+    from analysis.method import profile as profiles
+
+    name = getattr(args, "profil", None)
+    prof = profiles.resolve(name) if name else (profiles.detect(raw) if raw is not None else None)
+    prof = prof or profiles.current()
+    profiles.activate(prof)
+    return prof
+
+
+def _generate_demo(prof, raw: Path, **kw) -> list[str]:
+    """Demo data of ``prof``: the default profile's generator (``intake/demo.py``,
+    kept byte-identical) or the generic one driven by the profile's demo.yml."""
+    from analysis.intake import demo, demo_profile
+
+    if demo_profile.has_settings(prof):
+        return demo_profile.generate(raw, prof, n=kw.get("n_cae"), seed=kw.get("seed"), scale=kw.get("scale"))
+    return demo.generate(raw, **{k: v for k, v in kw.items() if v is not None})
+
+
 def cmd_demo(args) -> int:
     from analysis import config
     from analysis.intake import demo
@@ -156,7 +178,8 @@ def cmd_demo(args) -> int:
             print(f"  - {p}")
         print("La synthèse nationale et le livre seront refaits sans elle au prochain « make report ».")
         return 0
-    slugs = demo.generate(raw, n_cae=args.cae, seed=args.seed, scale=args.scale)
+    prof = _profile(args)
+    slugs = _generate_demo(prof, raw, n_cae=args.cae, seed=args.seed, scale=args.scale)
     print(f"Données de démonstration écrites dans {raw} : {', '.join(slugs)}")
     print("Pour les retirer avec tout ce qu'elles ont produit : cae-impact demo --supprimer")
     return 0
@@ -165,6 +188,7 @@ def cmd_demo(args) -> int:
 def cmd_templates(args) -> int:
     from analysis.intake import templates
 
+    _profile(args)
     paths = templates.write_templates(args.dir)
     print(f"{_n(len(paths), 'modèle')} écrits dans {args.dir} :")
     for p in paths:
@@ -182,10 +206,12 @@ def cmd_validate(args) -> int:
     missing = [d for d in args.dirs if not d.is_dir()]
     if missing:
         return _error("dossier introuvable : " + ", ".join(str(d) for d in missing))
-    for d in args.dirs:  # data/raw itself instead of one CAE's folder
-        if not (d / "cae.yml").exists() and any((c / "cae.yml").exists() for c in d.iterdir() if c.is_dir()):
-            return _error(f"{d} contient les dossiers de plusieurs CAE : indiquez le dossier d'une CAE, "
-                          f"par exemple {d / 'ma-cae'}.")
+    prof = _profile(args, args.dirs[0].parent)
+    desc = prof.description_file
+    for d in args.dirs:  # data/raw itself instead of one structure's folder
+        if not (d / desc).exists() and any((c / desc).exists() for c in d.iterdir() if c.is_dir()):
+            return _error(f"{d} contient les dossiers de plusieurs {prof.term('structure.pluriel')} : indiquez le dossier "
+                          f"d'{prof.term('structure.un')}, par exemple {d / prof.get('termes.structure.exemple_dossier', 'ma-structure')}.")
     any_error = False
     for d in args.dirs:
         fd = intake.load_folder(
@@ -221,10 +247,15 @@ def _run_lines(summary: dict, out: Path) -> tuple[list[str], list[str]]:
     failed = [c for c in caes if not c["ok"]]
     nat = summary.get("national")
     lines, errs = [], []
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
+    one, many = prof.term("structure.singulier"), prof.term("structure.pluriel")
+    e = "e" if prof.get("termes.structure.genre") == "f" else ""
     if caes and len(fresh) == len(caes) and (nat is None or nat.get("skipped")) and not summary.get("national_skipped"):
-        lines.append(f"\nTout est à jour ({_n(len(caes), 'CAE', 'CAE')}) : rien à refaire. Résultats : {out}")
+        lines.append(f"\nTout est à jour ({_n(len(caes), one, many)}) : rien à refaire. Résultats : {out}")
     else:
-        parts = [f"{_n(len(done), 'CAE traitée', 'CAE traitées')}"]
+        parts = [f"{_n(len(done), f'{one} traité{e}', f'{many} traité{e}s')}"]
         if fresh:
             parts.append(f"{len(fresh)} à jour")
         parts.append(f"{len(failed)} en échec")
@@ -275,23 +306,22 @@ def cmd_run(args) -> int:
         if line:
             print(line, file=sys.stderr)
         return 0
+    prof = _profile(args, raw)
     scan = runner.scan_raw(raw)
     if args.demo_if_empty and not scan.caes and not scan.ignored:
-        from analysis.intake import demo
-
-        slugs = demo.generate(raw)
-        print(f"{raw} ne contient aucune CAE : données de démonstration générées ({', '.join(slugs)}).")
+        slugs = _generate_demo(prof, raw, scale=args.scale)
+        print(f"{raw} ne contient aucun{'e' if prof.get('termes.structure.genre') == 'f' else ''} "
+              f"{prof.term('structure.singulier')} : données de démonstration générées ({', '.join(slugs)}).")
         print("Pour les retirer ensuite avec tout ce qu'elles ont produit : cae-impact demo --supprimer")
         scan = runner.scan_raw(raw)
     for m in scan.messages():
         print(m, file=sys.stderr)
     if not scan.caes:
-        return _error(
-            f"aucune CAE dans {raw}. Déposez les fichiers d'une CAE dans {raw}/<nom-de-la-cae>/ "
-            "ou lancez « cae-impact demo »."
-        )
+        msg = prof.phrase("aucune_structure", dossier=raw)
+        return _error(msg[:1].lower() + msg[1:].rstrip(".") + " ou lancez « cae-impact demo ».")
     try:
         summary = runner.run(
+            methodology_dir=prof.methodology_dir,
             caes=args.cae,
             raw_dir=raw,
             processed_dir=args.processed,
@@ -315,6 +345,7 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from analysis.reporting import book
 
+    _profile(args)
     return book.build(processed_dir=args.processed, out_dir=args.out, render=not args.no_render, report_dir=args.report)
 
 
@@ -350,6 +381,11 @@ def cmd_endi_mapping(args) -> int:
     return 0
 
 
+def _profil_option(s) -> None:
+    s.add_argument("--profil", metavar="NOM", help="profil d'étude : nom d'un dossier de profiles/ (cae, tiers-lieux) "
+                   "ou chemin d'un dossier contenant profile.yml (défaut : clé « profil » des fichiers de description, sinon cae)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = FrenchParser(
         prog="cae-impact",
@@ -366,16 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--supprimer", action="store_true",
                    help="supprimer la démonstration et tout ce qu'elle a produit (vos propres CAE sont conservées)")
-    s.add_argument("--cae", type=int, default=7, metavar="N", help="nombre de CAE (1 à 7, défaut 7)")
-    s.add_argument("--seed", type=int, default=2019, metavar="S", help="graine du générateur (défaut 2019)")
-    s.add_argument("--scale", type=float, default=1.0, metavar="F", help="facteur de taille (défaut 1.0)")
+    s.add_argument("--cae", type=int, default=None, metavar="N", help="nombre de structures (défaut : toutes celles du profil, 7 CAE)")
+    s.add_argument("--seed", type=int, default=None, metavar="S", help="graine du générateur (défaut : celle du profil, 2019 pour les CAE)")
+    s.add_argument("--scale", type=float, default=None, metavar="F", help="facteur de taille (défaut 1.0)")
     s.add_argument("--raw", type=_dir, metavar="DOSSIER", help="dossier des données brutes (défaut data/raw)")
     s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="carnets et rapports (défaut outputs)")
+    _profil_option(s)
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("templates", help="écrire les modèles de fichiers à remplir (XLSX et CSV)", epilog=EXIT_CODES)
     s.add_argument("dir", type=_dir, metavar="DOSSIER", help="dossier où écrire les modèles, par exemple modeles/")
+    _profil_option(s)
     s.set_defaults(func=cmd_templates)
 
     s = sub.add_parser(
@@ -386,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("dirs", type=_dir, nargs="+", metavar="DOSSIER", help="dossier de la CAE, par exemple data/raw/ma-cae")
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="où écrire les rapports (défaut outputs)")
+    _profil_option(s)
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser(
@@ -404,10 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-national", action="store_true", help="ne pas exécuter la synthèse nationale")
     s.add_argument("--no-html", action="store_true", help="ne pas exporter les carnets en HTML")
     s.add_argument("--demo-if-empty", action="store_true", help="générer la démonstration si data/raw est vide")
+    s.add_argument("--scale", type=float, default=None, metavar="F", help="facteur de taille de la démonstration générée (défaut 1.0)")
     s.add_argument("--bilan", action="store_true", help=argparse.SUPPRESS)  # make report's last line
     s.add_argument("--nouvelle-cle", action="store_true",
                    help="accepter une nouvelle clé de pseudonymisation alors que des données traitées avec une autre clé existent "
                    "(tous les pseudonymes changent)")
+    _profil_option(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser(
@@ -421,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="carnets exécutés (défaut outputs)")
     s.add_argument("--no-render", action="store_true", help="préparer et vérifier le livre sans le rendre")
     s.add_argument("--report", type=_dir, metavar="DOSSIER", help="projet Quarto (défaut report)")
+    _profil_option(s)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser(
@@ -456,8 +498,12 @@ def main(argv: list[str] | None = None) -> int:
     with french():
         parser = build_parser()
         args = parser.parse_args(argv)
+    from analysis.method.profile import ProfileError
+
     try:
         return args.func(args)
+    except ProfileError as exc:  # unknown --profil, structures of two studies
+        return _error(str(exc))
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130

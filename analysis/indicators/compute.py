@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from analysis.method import loader as methodology
+from analysis.method import profile as profiles
 from analysis.stats import intervals as stats
 from analysis.stats import survival
 from analysis.intake.codebook import label_of, load_codebook
@@ -75,7 +76,7 @@ def survey_indicators(spec: dict | None = None) -> list[dict]:
 def absent_note(data: CaeData | list[CaeData], spec: dict | None = None) -> str:
     """French sentence explaining the survey indicators left out ('' when none).
 
-    >>> # absent_note(data) -> "La CAE … n'a pas transmis de questionnaire : …"
+    >>> # absent_note(data) -> profile phrases.structure_sans_questionnaire + " : …"
     """
     spec = spec or load_spec()
     datas = data if isinstance(data, list) else [data]
@@ -85,16 +86,17 @@ def absent_note(data: CaeData | list[CaeData], spec: dict | None = None) -> str:
     inds = survey_indicators(spec)
     fams = sorted({i["family"] for i in inds})
     fam_txt = ", ".join(f"{f} ({spec['families'][f]['label'].lower()})" for f in fams)
+    prof = profiles.current()
     if isinstance(data, list):
         from analysis.publication.escape import markdown_text
 
         names = ", ".join(markdown_text(d.info.get("nom", d.slug)) for d in missing)
         return (f"Sans questionnaire pour {names}, les {len(inds)} indicateurs issus de l'enquête ({fam_txt}) "
-                f"sont calculés sur les seules CAE qui en ont un.")
+                f"{prof.phrase('national_sans_questionnaire', noms=names)}.")
     from analysis.publication.escape import markdown_text
 
     nom = markdown_text(data.info.get("nom", data.slug))
-    return (f"La CAE « {nom} » n'a pas transmis de questionnaire : les {len(inds)} indicateurs issus de "
+    return (f"{prof.phrase('structure_sans_questionnaire', nom=nom)} : les {len(inds)} indicateurs issus de "
             f"l'enquête ne sont pas calculés (familles {fam_txt}).")
 
 
@@ -175,12 +177,17 @@ def contract_months(act: pd.DataFrame, ent: pd.DataFrame, cfg: dict) -> pd.Serie
 
 
 def _prepare(data: CaeData, spec: dict, prefix_ids: bool = False) -> dict[str, pd.DataFrame]:
-    """The tables of one CAE with its period on every row (``_cae``, ``_debut``, ``_fin``),
-    derived dates and seniority band; survey weights as ``_w`` when computable."""
+    """The tables of one structure with its period on every row (``_cae``, ``_debut``, ``_fin``),
+    derived dates and seniority band; survey weights as ``_w`` when computable.
+    Table names come from the study profile; ``activite_derniere`` (last year
+    of each person) exists only for a per-person activity table
+    (``tables.grain_activite: personne_annee``)."""
+    prof = profiles.current()
+    people = prof.people_table
     debut, fin = _period(data.info)
     tabs = {}
-    for name in ("entrepreneurs", "activite", "questionnaire"):
-        df = getattr(data, name)
+    for name in prof.table_order:
+        df = data.table(name)
         if df is None:
             continue
         df = df.copy()
@@ -189,19 +196,20 @@ def _prepare(data: CaeData, spec: dict, prefix_ids: bool = False) -> dict[str, p
         df["_cae"] = data.slug
         df["_debut"], df["_fin"] = debut, fin
         tabs[name] = df
-    ent = tabs["entrepreneurs"]
-    for c in ("date_entree", "date_sortie", "date_cesa", "date_societariat"):
+    ent = tabs[people]
+    for c in prof.get("regles.dates_personnes") or []:
         if c in ent:
             ent[c] = pd.to_datetime(ent[c])
     ent = _derive_dates(ent, tabs["activite"], spec)
     if spec.get("representativeness"):
         ent["anciennete"] = _seniority(ent, spec)
-    tabs["entrepreneurs"] = ent
+    tabs[people] = ent
     act = tabs["activite"]
     if spec.get("contract_months"):
         act[spec["contract_months"].get("column", "mois_sous_contrat")] = contract_months(act, ent, spec["contract_months"])
-    last = act.sort_values("annee").groupby("id", as_index=False).tail(1)
-    tabs["activite_derniere"] = last
+    if prof.activity_grain == "personne_annee":
+        last = act.sort_values("annee").groupby("id", as_index=False).tail(1)
+        tabs["activite_derniere"] = last
     if "questionnaire" in tabs and len(tabs["questionnaire"]):
         w, _ = survey_weights(data, spec)
         if w is not None:
@@ -219,7 +227,11 @@ def _source(tabs: dict, ind: dict) -> pd.DataFrame:
 
 
 def _resolve_value(v, df: pd.DataFrame):
+    """Special values: ``$debut``/``$fin`` the period's dates, ``$annee_debut``/
+    ``$annee_fin`` their calendar years (for the integer column ``annee``)."""
     if isinstance(v, str) and v.startswith("$"):
+        if v in ("$annee_debut", "$annee_fin"):
+            return pd.to_datetime(df["_debut" if v == "$annee_debut" else "_fin"]).dt.year.astype("Int64")
         col = {"$debut": "_debut", "$fin": "_fin"}.get(v)
         if col is None:
             raise ValueError(f"valeur spéciale inconnue : {v}")
@@ -434,9 +446,30 @@ def _paired(df, ind, ctx) -> dict:
 
 
 #: kind -> function(table, indicator spec, context) -> row dict
+def _total(df, ind, ctx) -> dict:
+    """Σ ``column`` over the rows kept by ``filter`` (missing counted as 0
+    when at least one kept row has a value; all missing, or the column
+    absent from the files, gives NaN). No interval, no denominator. With
+    ``personnes: true`` the value is a count of people: ``n`` is the value
+    itself, so that the publication rules treat it as a count (shown only if
+    0 or ≥ seuil_effectif, part of complementary suppression). Otherwise the
+    value describes the place (hours, events, turnover): ``n`` is NA (no
+    people behind it, no small-cell rule) and ``detail`` gives the rows summed."""
+    col = ind["column"]
+    keep = _mask(df, ind.get("filter"))
+    if col not in df.columns:
+        return _row(n=pd.NA, detail="colonne absente des fichiers")
+    x = pd.to_numeric(df.loc[keep, col], errors="coerce")
+    rows = int(keep.sum())
+    value = float(x.fillna(0).sum()) if x.notna().any() else math.nan
+    if ind.get("personnes"):
+        return _row(value=value, n=pd.NA if math.isnan(value) else int(round(value)))
+    return _row(value=value, n=pd.NA, detail=f"somme sur {rows} ligne{'s' if rows > 1 else ''}")
+
+
 KINDS = {"share": _share, "mean": _mean, "median": _median, "km_median": _km_median,
          "km_survival": _km_survival, "distinct_count": _distinct, "top_share": _top_share,
-         "growth": _growth, "paired_diff": _paired}
+         "growth": _growth, "paired_diff": _paired, "total": _total}
 
 
 # ----------------------------------------------------------------- compute
@@ -535,10 +568,10 @@ def compute_national(datas: list[CaeData], spec: dict | None = None, suppress: b
     """
     spec = spec or load_spec()
     if not datas:
-        raise ValueError("compute_national : aucune CAE")
+        raise ValueError("compute_national : aucune structure")
     per = [_prepare(d, spec, prefix_ids=True) for d in datas]
     tabs = {}
-    for name in ("entrepreneurs", "activite", "activite_derniere", "questionnaire"):
+    for name in list(dict.fromkeys(profiles.current().table_order + ["activite_derniere"])):
         parts = [t[name] for t in per if name in t and t[name] is not None and len(t[name])]
         if parts:
             tabs[name] = pd.concat(parts, ignore_index=True)
@@ -575,7 +608,7 @@ def _attributes(data: CaeData, spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(population, linked respondents) with the representativeness variables as strings ('nr' when missing)."""
     rep = spec["representativeness"]
     debut, fin = _period(data.info)
-    ent = data.entrepreneurs.copy()
+    ent = data.personnes.copy()
     ent["_fin"] = fin
     for c in ("date_entree", "date_sortie"):
         ent[c] = pd.to_datetime(ent[c])
@@ -593,7 +626,7 @@ def _attributes(data: CaeData, spec: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def representativeness(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
-    """Respondents (questionnaire rows whose id is in ``entrepreneurs``) against
+    """Respondents (questionnaire rows whose id is in the people table) against
     the whole CAE population, per variable and category: counts, shares, and
     the standardised difference (Austin 2009); ``differs`` when |d| exceeds
     ``representativeness.std_diff_threshold``. Published (small cells hidden)."""
@@ -649,12 +682,12 @@ def representativeness_tests(data: CaeData, spec: dict | None = None) -> pd.Data
 def representativeness_note(rep: pd.DataFrame, tests: pd.DataFrame) -> str:
     """French sentences: where respondents differ from the population."""
     if rep.empty or int(tests["n_resp"].max() or 0) == 0:
-        return "Aucun répondant n'est relié au fichier des entrepreneurs : la représentativité ne peut pas être évaluée."
+        return f"Aucun répondant n'est relié à {profiles.current().term('personne.fichier')} : la représentativité ne peut pas être évaluée."
     n = int(tests["n_resp"].max())
     diff = rep[rep["differs"].astype("boolean").fillna(False).astype(bool) & ~rep["suppressed"]]
     parts = [f"{r.variable_label.lower()} « {r.category_label} » ({fr_percent(r.share_resp)} des répondants contre "
              f"{fr_percent(r.share_pop)} de la population)" for r in diff.itertuples()]
-    txt = f"{count_fr(n)} répondants sont reliés au fichier des entrepreneurs. "
+    txt = f"{count_fr(n)} répondants sont reliés à {profiles.current().term('personne.fichier')}. "
     if parts:
         txt += "Ils diffèrent de la population (écart standardisé supérieur à 0,1) sur : " + " ; ".join(parts) + ". "
     else:
@@ -668,7 +701,7 @@ def representativeness_note(rep: pd.DataFrame, tests: pd.DataFrame) -> str:
 
 
 def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series | None, str]:
-    """Raking weights for the survey respondents linked to ``entrepreneurs``
+    """Raking weights for the survey respondents linked to the people table
     (:func:`analysis.stats.weights.rake` on the representativeness variables, to
     the population's margins). Returns (weights aligned on the questionnaire
     rows, NaN for respondents without id; French note). Categories without
@@ -680,7 +713,7 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
         return None, "Pas de questionnaire."
     pop, resp = _attributes(data, spec)
     if too_few(len(resp)):
-        return None, f"Trop peu de répondants reliés au fichier des entrepreneurs ({count_fr(len(resp))}) pour calculer des poids."
+        return None, f"Trop peu de répondants reliés à {profiles.current().term('personne.fichier')} ({count_fr(len(resp))}) pour calculer des poids."
     targets, notes = {}, []
     for var in spec["representativeness"]["variables"]:
         tgt = pop[var].value_counts()
@@ -717,6 +750,7 @@ UNIT_FORMAT = {
     "euros_mois": lambda v: fr_euro(v),
     "mois": lambda v: f"{fr_number(v, 1)}\u00a0mois" if not pd.isna(v) else "–",
     "nombre": lambda v: fr_number(v, 0),
+    "heures": lambda v: f"{fr_number(v, 0)}\u00a0h" if not pd.isna(v) else "–",
 }
 SECRET = "masqué"  # short mark of a hidden cell; the value column says why (suppression.mark_fr)
 
@@ -751,7 +785,7 @@ def to_display(table: pd.DataFrame, weighted: bool = False) -> pd.DataFrame:
             d["Valeur pondérée"] = SECRET if hidden else fmt_value(r.value_weighted, r.unit)
             d["IC 95 % pondéré"] = SECRET if hidden else fmt_interval(r.ci_low_weighted, r.ci_high_weighted, r.unit)
         if "cae" in table.columns and table["cae"].nunique() > 1:
-            d = {"CAE": r.cae, **d}
+            d = {profiles.current().term("structure.colonne"): r.cae, **d}
         rows.append(d)
     return pd.DataFrame(rows)
 
@@ -786,7 +820,7 @@ def narrative(table: pd.DataFrame, family: str, spec: dict | None = None, data: 
         k = sum(1 for i in survey_indicators(spec) if i["family"] == family)
         if k:
             missing = (f"{k} indicateur{'s' if k > 1 else ''} de cette famille repose{'nt' if k > 1 else ''} sur le "
-                       f"questionnaire, que la CAE n'a pas transmis : {'ils ne sont' if k > 1 else 'il n’est'} pas calculé{'s' if k > 1 else ''}.")
+                       f"questionnaire, que {profiles.current().term('structure.le')} n'a pas transmis : {'ils ne sont' if k > 1 else 'il n’est'} pas calculé{'s' if k > 1 else ''}.")
     if sub.empty:
         note = spec["families"].get(family, {}).get("note", "")
         return " ".join(x for x in [f"Aucun indicateur n'est disponible pour la famille « {fam} ».", note, missing] if x)
@@ -856,7 +890,7 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
     fr_axis(ax, axis="x", kind={"part": "percent", "euros": "euro", "euros_mois": "euro"}.get(unit, "number"))
     if unit == "part":
         ax.set_xlim(0, 1)
-    ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois"}.get(unit, "Valeur"))
+    ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois", "heures": "Heures"}.get(unit, "Valeur"))
     ax.set_ylabel("")  # the figure's caption names the family (one caption per figure)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
     return ax

@@ -46,10 +46,10 @@ from analysis.publication.formatting import fr_number
 from analysis.intake.problems import Problem, ProblemList
 from analysis.intake.pseudonymise import KEY_ENV, KeyProblem, key_fingerprint, pseudonymise_table, resolve_key
 from analysis.intake.reading import TABLE_SUFFIXES, read_table_file
-from analysis.intake.validation import TypedTable, read_cae_yml, type_table, validate_typed
-
-CAE_FILE = "cae.yml"
+from analysis.intake.validation import TypedTable, read_description, type_table, validate_typed
+from analysis.method import profile as profiles
 SUMMARY_LINES = 10
+
 
 
 class IntakeError(RuntimeError):
@@ -158,17 +158,18 @@ def load_folder(folder: Path | str, codebook: dict | None = None, progress=None)
     links = escaping_links(folder) if folder.is_dir() else []
     if links:  # counted, not named: a file name can be personal data
         fd.problems.add(Problem(
-            "dossier de la CAE", f"{len(links)} lien(s) symbolique(s) vers un fichier hors du dossier de la CAE : refusé(s), non lu(s).",
-            "Copiez les fichiers eux-mêmes dans le dossier de la CAE au lieu de liens symboliques."))
-    yml = folder / CAE_FILE
-    if not yml.exists() and (folder / "cae.yaml").exists():
-        yml = folder / "cae.yaml"
+            "dossier de la structure", f"{len(links)} lien(s) symbolique(s) vers un fichier hors de ce dossier : refusé(s), non lu(s).",
+            "Copiez les fichiers eux-mêmes dans ce dossier au lieu de liens symboliques."))
+    prof = profiles.current()
+    yml = folder / prof.description_file
+    if not yml.exists() and yml.with_suffix(".yaml").exists():
+        yml = yml.with_suffix(".yaml")
     if yml in links:
-        yml = folder / f".{CAE_FILE}.refuse"  # reported above; read as absent
-    fd.info, probs = read_cae_yml(yml, cb)
+        yml = folder / f".{prof.description_file}.refuse"  # reported above; read as absent
+    fd.info, probs = read_description(yml, cb)
     fd.problems.extend(probs)
     if yml.exists():  # the SROI inputs live here: its checksum belongs to the provenance
-        fd.files[yml.name] = {"table": "cae", "source": "protocole", "format": "YAML", "sha256": hashlib.sha256(yml.read_bytes()).hexdigest()}
+        fd.files[yml.name] = {"table": prof.description_table, "source": "protocole", "format": "YAML", "sha256": hashlib.sha256(yml.read_bytes()).hexdigest()}
 
     found, others = find_table_files(folder, cb)
     raw_frames: dict[str, tuple[pd.DataFrame, str, bool]] = {}
@@ -196,7 +197,7 @@ def load_folder(folder: Path | str, codebook: dict | None = None, progress=None)
     missing_required = [t for t, s in cb["tables"].items() if s.get("required") and t not in found]
     endi_sources: set[str] = set()
     endi_rows: dict[str, tuple[str, pd.Index, list, list]] = {}
-    if missing_required:
+    if missing_required and "endi" in (prof.get("fichiers.adaptateurs") or []):
         er, probs = _endi_convert(folder)
         fd.problems.extend(probs)
         if er is not None:
@@ -220,12 +221,12 @@ def load_folder(folder: Path | str, codebook: dict | None = None, progress=None)
         if t not in raw_frames and t not in found:
             fd.problems.add(Problem(
                 f"{t}.csv", f"Fichier obligatoire absent : la table « {t} » ({cb['tables'][t].get('label', t)}) est introuvable.",
-                f"Déposez un fichier « {t}.csv » ou « {t}.xlsx » dans le dossier de la CAE (voir les modèles : cae-impact templates)."))
+                f"Déposez un fichier « {t}.csv » ou « {t}.xlsx » dans le dossier {prof.term('structure.du')} (voir les modèles : cae-impact templates)."))
     unrecognised = [p for p in others if p.name not in endi_sources]
     if unrecognised:  # counted, not named: a file name can be personal data
         kinds = sorted({p.suffix.lower() for p in unrecognised})
         fd.problems.add(Problem(
-            "dossier de la CAE", f"{len(unrecognised)} fichier(s) non reconnu(s) ({', '.join(kinds)}) : ignoré(s) (leur nom n'est pas recopié ici).",
+            "dossier de la structure", f"{len(unrecognised)} fichier(s) non reconnu(s) ({', '.join(kinds)}) : ignoré(s) (leur nom n'est pas recopié ici).",
             "Nommez les fichiers comme les tables : " + ", ".join(f"{t}.csv ou {t}.xlsx" for t in cb["tables"]) + ".",
             gravite="avertissement"))
 
@@ -306,11 +307,13 @@ def summary_text(cae: str, problems: ProblemList, limit: int = SUMMARY_LINES) ->
     """Short French console summary: counts, then the first ``limit`` problems
     (repeats of one message on one column merged, :func:`grouped_lines`)."""
     ne, nw = len(problems.errors), len(problems.warnings)
+    prof = profiles.current()
+    who = prof.term("structure.majuscule")
     if not ne and not nw:
-        return f"CAE « {cae} » : aucun problème."
-    head = f"CAE « {cae} » : {ne} erreur{'s' if ne > 1 else ''}, {nw} avertissement{'s' if nw > 1 else ''}."
+        return f"{who} « {cae} » : aucun problème."
+    head = f"{who} « {cae} » : {ne} erreur{'s' if ne > 1 else ''}, {nw} avertissement{'s' if nw > 1 else ''}."
     if ne:
-        head += " Les erreurs empêchent le traitement de cette CAE."
+        head += f" Les erreurs empêchent le traitement de {prof.term('structure.ce')}."
     lines = grouped_lines(problems)
     out = [head] + [f"  {x}" for x in lines[:limit]]
     if len(lines) > limit:
@@ -407,7 +410,8 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
     folder = raw_dir / cae
     if not folder.is_dir():
         fd = FolderData(folder)
-        fd.problems.add(Problem(cae, f"Dossier de la CAE introuvable : {folder}.", f"Créez le dossier {folder} et déposez-y cae.yml et les tables."))
+        prof = profiles.current()
+        fd.problems.add(Problem(cae, f"Dossier {prof.term('structure.du')} introuvable : {folder}.", f"Créez le dossier {folder} et déposez-y {prof.description_file} et les tables."))
     else:
         fd = load_folder(folder, progress=progress)
     problems = fd.problems
@@ -426,9 +430,10 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
             return IntakeResult(False, problems, None, summary_text(cae, problems))
     cb = cbk.load_codebook()
     out_tables = {t: pseudonymise_table(tt.frame, t, key, cb).reset_index(drop=True) for t, tt in fd.tables.items()}
-    ids = out_tables["entrepreneurs"]["id"]
+    people = profiles.current().people_table
+    ids = out_tables[people]["id"]
     if ids.duplicated().any():  # 64-bit pseudonyms: a collision is ~1e-12 for 10^4 people
-        problems.add(Problem(fd.tables["entrepreneurs"].fichier, "Deux identifiants différents ont reçu le même pseudonyme.", "Signalez-le à l'équipe du projet (changer de clé règle le problème)."))
+        problems.add(Problem(fd.tables[people].fichier, "Deux identifiants différents ont reçu le même pseudonyme.", "Signalez-le à l'équipe du projet (changer de clé règle le problème)."))
         return IntakeResult(False, problems, None, summary_text(cae, problems))
     manifest = _manifest(cae, fd, out_tables, raw_fingerprint(folder), key)
     processed_dir.mkdir(parents=True, exist_ok=True)
@@ -436,7 +441,7 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
     try:
         for t, df in out_tables.items():
             df.to_parquet(tmp / f"{t}.parquet", index=False)
-        (tmp / "cae.json").write_text(json.dumps({**fd.info, "slug": cae}, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / profiles.current().processed_description).write_text(json.dumps({**fd.info, "slug": cae}, ensure_ascii=False, indent=2), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         _swap_in(tmp, processed_dir / cae)
     finally:
@@ -523,8 +528,8 @@ def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
 
     data = load_cae(cae, processed_dir or None)
     rows = []
-    for t in ("entrepreneurs", "activite", "questionnaire"):
-        df = getattr(data, t)
+    for t in profiles.current().table_order:
+        df = data.table(t)
         if df is None or df.empty:
             continue
         for col in df.columns:
@@ -595,14 +600,13 @@ def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
     """One French paragraph on what was read (counts from the manifest)."""
     m = report["result"].manifest or {}
     tables = m.get("tables", {})
-    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, "cae"))
+    prof = profiles.current()
+    n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, prof.description_table))
     parts = []
-    words = {"entrepreneurs": ("entrepreneur", "entrepreneurs"), "activite": ("ligne d'activité annuelle", "lignes d'activité annuelle"),
-             "questionnaire": ("réponse au questionnaire", "réponses au questionnaire")}
-    for t, (one, many) in words.items():
+    for t in prof.table_order:
+        word = prof.count_word(t)
         if t in tables:
-            n = tables[t]["rows_out"]
-            parts.append(f"{fr_number(n)} {one if n <= 1 else many}")
+            parts.append(f"{fr_number(tables[t]['rows_out'])} {word}")
     if "questionnaire" not in tables:
         parts.append("pas de questionnaire")
     nw = len(report["result"].problems.warnings)

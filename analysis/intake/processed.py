@@ -1,8 +1,9 @@
-"""Read one CAE's processed data (the contract between intake and every stage).
+"""Read one structure's processed data (the contract between intake and every stage).
 
-Layout of ``<processed>/<cae>/`` written by intake:
+Layout of ``<processed>/<slug>/`` written by intake (file names from the
+study profile, ``analysis.method.profile``; the default profile's shown):
 
-- ``entrepreneurs.parquet``: id (pseudonym), date_entree, date_sortie,
+- ``<tables.personnes>.parquet`` (default profile: ``entrepreneurs``): id (pseudonym), date_entree, date_sortie,
   motif_sortie, genre, tranche_age, diplome, situation_entree, qpv, zone,
   secteur, statut, date_cesa, date_societariat (dates as datetime64, codes
   as strings, missing as NA);
@@ -11,7 +12,8 @@ Layout of ``<processed>/<cae>/`` written by intake:
 - ``questionnaire.parquet`` (only when the CAE has a survey): id (pseudonym
   or NA), scale items as Int64, yes/no and coded answers as string codes,
   part_cae and revenu_avant as float64; free text dropped;
-- ``cae.json``: the CAE's ``cae.yml`` (dates ISO strings) plus its slug;
+- ``<description.fichier_traite>`` (``cae.json``): the checked description
+  file (dates ISO strings) plus its slug;
 - ``manifest.json``: provenance (input checksums, versions, run time).
 """
 
@@ -36,6 +38,19 @@ class CaeData:
     manifest: dict
 
     @property
+    def personnes(self) -> pd.DataFrame:
+        """The people table of the profile (the field keeps the default profile's name)."""
+        return self.entrepreneurs
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A processed table by its codebook name (the people table included)."""
+        from analysis.method import profile as profiles
+
+        if name == profiles.current().people_table:
+            return self.entrepreneurs
+        return getattr(self, name, None)
+
+    @property
     def has_survey(self) -> bool:
         return self.questionnaire is not None and len(self.questionnaire) > 0
 
@@ -51,11 +66,14 @@ def load_cae(cae: str, processed_dir: Path | str | None = None) -> CaeData:
         raise FileNotFoundError(
             f"Aucune donnée traitée pour « {cae} » dans {d} : lancez d'abord `cae-impact run --cae {cae}`."
         )
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
     q = d / "questionnaire.parquet"
     return CaeData(
         slug=cae,
-        info=json.loads((d / "cae.json").read_text(encoding="utf-8")),
-        entrepreneurs=pd.read_parquet(d / "entrepreneurs.parquet"),
+        info=json.loads((d / prof.processed_description).read_text(encoding="utf-8")),
+        entrepreneurs=pd.read_parquet(d / f"{prof.people_table}.parquet"),
         activite=pd.read_parquet(d / "activite.parquet"),
         questionnaire=pd.read_parquet(q) if q.exists() else None,
         manifest=json.loads((d / "manifest.json").read_text(encoding="utf-8")),

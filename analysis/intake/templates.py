@@ -6,8 +6,8 @@ its description, accepted codes and column code; on every column a
 validation with its input prompt and its error alert switched on, drop-down
 lists of French labels for coded and scale columns; date and number formats,
 years without thousands separators; a "Dictionnaire" sheet) and a
-CSV template (``;``, UTF-8 with BOM, header only), plus a commented
-``cae.yml``. :func:`data_dictionary` is the annex table of the report.
+CSV template (``;``, UTF-8 with BOM, header only), plus the commented
+description file of the study profile (``cae.yml`` for the default profile). :func:`data_dictionary` is the annex table of the report.
 Everything follows ``methodology/codebook.yml``; nothing here lists columns.
 """
 
@@ -18,33 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.intake import codebook as cbk
-from analysis.intake.validation import REQUIRED_IF_RULES, TYPE_LABELS, fmt_num
+from analysis.intake.validation import TYPE_LABELS, fmt_num, profile_rules
+from analysis.method import profile as profiles
 
 #: Rows of the XLSX templates that get drop-down lists and formats.
 TEMPLATE_ROWS = 1000
 
-#: French comments of the cae.yml template, per key (the keys themselves and
-#: the accepted codes come from the codebook's ``cae_yml`` section).
-CAE_YML_HELP = {
-    "nom": ("nom affiché de la CAE", '"Coopérative Exemple"'),
-    "region": ("région administrative", '"Pays de la Loire"'),
-    "type": ("type de CAE", "generaliste"),
-    "territoire": ("territoire d'implantation", "urbain"),
-    "annee_creation": ("année de création de la CAE", "2001"),
-    "periode": ("période étudiée : dates de début et de fin, au format AAAA-MM-JJ", None),
-    "ressources": ("ressources de la CAE sur la période, en euros (0 si aucune)", None),
-    "equipe_appui_etp": ("équipe d'appui, en équivalents temps plein (point décimal)", "4.5"),
-    "periode.debut": ("début de la période", "2019-01-01"),
-    "periode.fin": ("fin de la période", "2019-12-31"),
-    "ressources.subventions_publiques": ("subventions publiques reçues", "180000"),
-    "ressources.contribution_entrepreneurs": ("contribution coopérative versée par les entrepreneurs", "95000"),
-    "ressources.autres_produits": ("autres produits", "12000"),
-    "ressources.benevolat_heures": ("heures de bénévolat (valorisées selon la méthode)", "300"),
-}
-
-
 def _required_if(table: str) -> dict[str, str]:
-    return {col: cond for t, col, cond in REQUIRED_IF_RULES if t == table}
+    return {col: cond for t, col, cond in profile_rules()["obligatoire_si"] if t == table}
 
 
 def _codes_text(spec: dict, codebook: dict) -> str:
@@ -252,20 +233,23 @@ def _write_readme(ws, table: str, cb: dict) -> None:
     ws.column_dimensions["A"].width = 110
 
 
-def cae_yml_template(codebook: dict | None = None) -> str:
-    """A commented ``cae.yml`` to fill in: the required keys of the codebook's
-    ``cae_yml`` section, empty, each with a French comment and an example."""
+def description_template(codebook: dict | None = None) -> str:
+    """A commented description file to fill in (profile ``description.fichier``):
+    the required then optional keys of the profile's codebook section, empty,
+    each with its French comment and example (profile ``description.aide``)."""
     cb = codebook or cbk.load_codebook()
-    rules = cb["cae_yml"]
+    prof = profiles.current()
+    rules = cb[prof.description_section]
+    helps = {k: tuple(v) for k, v in (prof.get("description.aide") or {}).items()}
     lines = [
-        "# Description de la CAE (fichier obligatoire, à déposer dans data/raw/<nom-de-la-cae>/).",
+        f"# Description {prof.term('structure.du')} (fichier obligatoire, à déposer dans data/raw/<{prof.term('structure.dossier')}>/).",
         "# Complétez chaque valeur après les deux-points. Les lignes commençant par # sont",
         "# des commentaires. Dates au format AAAA-MM-JJ ; nombres sans espace, point décimal.",
         "",
     ]
 
     def line(key: str, indent: str = "") -> str:
-        help_, example = CAE_YML_HELP.get(key, (key, None))
+        help_, example = helps.get(key, (key, None))
         short = key.split(".")[-1]
         comment = f"# {help_}"
         codes_key = f"{short}_codes"
@@ -273,9 +257,11 @@ def cae_yml_template(codebook: dict | None = None) -> str:
             comment += " : " + ", ".join(f"{c} ({lab})" for c, lab in rules[codes_key].items())
         if example:
             comment += f" ; par exemple {example}"
+        if key == prof.get("description.cle_profil"):
+            return f"{indent}{short}: {prof.id}".ljust(36) + comment  # the study this folder belongs to
         return f"{indent}{short}:".ljust(36) + comment
 
-    for key in rules["required"]:
+    for key in list(rules["required"]) + list(rules.get("optional") or []):
         lines.append(line(key))
         if key == "periode":
             lines += [line("periode.debut", "  "), line("periode.fin", "  ")]
@@ -284,9 +270,13 @@ def cae_yml_template(codebook: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The default profile's name of :func:`description_template`.
+cae_yml_template = description_template
+
+
 def write_templates(dir: Path | str) -> list[Path]:
     """Write the templates into ``dir`` (created if needed): per table
-    ``<table>.xlsx`` and ``<table>.csv``, then ``cae.yml`` and
+    ``<table>.xlsx`` and ``<table>.csv``, then the description file and
     ``dictionnaire_des_donnees.csv``. Returns the paths written."""
     cb = cbk.load_codebook()
     out = Path(dir)
@@ -299,8 +289,8 @@ def write_templates(dir: Path | str) -> list[Path]:
         c = out / f"{table}.csv"
         c.write_text(";".join(cbk.columns(table, cb)) + "\r\n", encoding="utf-8-sig")
         paths += [x, c]
-    y = out / "cae.yml"
-    y.write_text(cae_yml_template(cb), encoding="utf-8")
+    y = out / profiles.current().description_file
+    y.write_text(description_template(cb), encoding="utf-8")
     d = out / "dictionnaire_des_donnees.csv"
     dictionary.to_csv(d, sep=";", index=False, encoding="utf-8-sig")
     return paths + [y, d]

@@ -19,7 +19,7 @@ Three steps, so that one bad cell never hides another (pandera discussion
    ``entrepreneurs``, dates not before entry, exit reason required with an
    exit date, plausible age at entry, entry inside the study period.
 
-:func:`read_cae_yml` validates the CAE description file.
+:func:`read_description` validates the structure's description file.
 """
 
 from __future__ import annotations
@@ -43,19 +43,28 @@ MASK = "(masqué : donnée personnelle)"
 #: Share of empty cells above which an optional column gets a warning.
 MOSTLY_EMPTY_SHARE = 0.5
 
-#: Cross-column rules of PROTOCOL §2 that the codebook has no syntax for:
-#: (table, later date column, reference date column).
-DATE_ORDER_RULES = [
-    ("entrepreneurs", "date_sortie", "date_entree"),
-    ("entrepreneurs", "date_cesa", "date_entree"),
-    ("entrepreneurs", "date_societariat", "date_entree"),
-]
-#: (table, column required when ..., ... this column is filled).
-REQUIRED_IF_RULES = [("entrepreneurs", "motif_sortie", "date_sortie")]
-#: (table, entry-date column, exit-date column) checked against cae.yml's periode.
-PERIOD_RULE = ("entrepreneurs", "date_entree", "date_sortie")
-#: (table, birth-year column, entry-date column) checked against codebook ``age:``.
-AGE_RULE = ("entrepreneurs", "annee_naissance", "date_entree")
+#: Cross-column rules of PROTOCOL §2 that the codebook has no syntax for come
+#: from the study profile (``profile.yml: regles``):
+#: ``pas_avant`` (table, later date column, reference date column),
+#: ``obligatoire_si`` (table, column required when ..., ... this column is filled),
+#: ``periode`` (table, entry-date column, exit-date column) checked against the
+#: description file's periode, ``age`` (table, birth-year column, entry-date
+#: column) checked against codebook ``age:``.
+
+
+def profile_rules(prof=None) -> dict:
+    """``{"pas_avant": [...], "obligatoire_si": [...], "periode": (...), "age": (...)}``
+    of the run's profile (tuples; ``periode``/``age`` None when absent)."""
+    from analysis.method import profile as profiles
+
+    r = (prof or profiles.current()).get("regles") or {}
+    return {
+        "pas_avant": [tuple(x) for x in r.get("pas_avant") or []],
+        "obligatoire_si": [tuple(x) for x in r.get("obligatoire_si") or []],
+        "periode": tuple(r["periode"]) if r.get("periode") else None,
+        "age": tuple(r["age"]) if r.get("age") else None,
+    }
+
 
 TYPE_LABELS = {"text": "texte", "date": "date", "integer": "entier", "number": "nombre", "code": "code", "scale": "échelle"}
 DTYPES = {"text": "string", "code": "string", "date": "datetime64[ns]", "integer": "Int64", "scale": "Int64", "number": "float64"}
@@ -557,7 +566,7 @@ def mostly_empty_problems(tt: TypedTable, codebook: dict | None = None) -> list[
     naturally sparse and exempt."""
     if tt.rows == 0:
         return []
-    exempt = {c for t, c, _ in REQUIRED_IF_RULES if t == tt.table}
+    exempt = {c for t, c, _ in profile_rules()["obligatoire_si"] if t == tt.table}
     out = []
     for col, spec in cbk.columns(tt.table, codebook).items():
         if col not in tt.headers or spec.get("required") or spec.get("type") == "date" or col in exempt or spec.get("drop"):
@@ -581,14 +590,19 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
 
     - ``references`` in the codebook (``activite.id``, ``questionnaire.id``
       → ``entrepreneurs.id``): the id must exist there (error);
-    - :data:`DATE_ORDER_RULES`: a date not before the entry date (error);
-    - :data:`REQUIRED_IF_RULES`: the exit reason required with an exit date (error);
-    - :data:`AGE_RULE`: age at entry = entry year − birth year within the
+    - profile ``regles.pas_avant``: a date not before the entry date (error);
+    - ``regles.obligatoire_si``: e.g. the exit reason required with an exit date (error);
+    - ``regles.age``: age at entry = entry year − birth year within the
       codebook's ``age.plausible_min``–``plausible_max`` (error);
-    - :data:`PERIOD_RULE`: entry after the end of ``periode`` or exit
-      before its start (warning: the person was not supported in the period).
+    - ``regles.periode``: entry after the end of ``periode`` or exit
+      before its start (warning: the person was not present in the period).
     """
     cb = codebook or cbk.load_codebook()
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
+    rules = profile_rules(prof)
+    people = prof.people_table
     problems: list[Problem] = []
     # references
     for tname, tt in tables.items():
@@ -607,11 +621,11 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
                     tt.fichier, f"Identifiant absent du fichier {tables[rtable].fichier}.",
                     f"Écrivez l'identifiant exactement comme dans {tables[rtable].fichier}, ou ajoutez la personne à ce fichier.",
                     ligne=int(line), colonne=tt.header(col), valeur=shown_value(tt.raw.at[line, col], spec)))
-    ent = tables.get("entrepreneurs")
+    ent = tables.get(people)
     if ent is not None:
-        f, specs = ent.frame, cbk.columns("entrepreneurs", cb)
-        for t, later, ref in DATE_ORDER_RULES:
-            if t != ent.table:
+        f, specs = ent.frame, cbk.columns(people, cb)
+        for t, later, ref in rules["pas_avant"]:
+            if t != ent.table or later not in f or ref not in f:
                 continue
             bad = f[later].notna() & f[ref].notna() & (f[later] < f[ref])
             for line in f.index[bad]:
@@ -619,8 +633,8 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
                     ent.fichier, f"« {specs[later].get('label', later)} » est antérieure à « {specs[ref].get('label', ref)} » ({fr_date(f.at[line, ref])}).",
                     "Corrigez l'une des deux dates (jour et mois inversés ?).",
                     ligne=int(line), colonne=ent.header(later), valeur=shown_value(ent.raw.at[line, later], specs[later])))
-        for t, col, cond in REQUIRED_IF_RULES:
-            if t != ent.table:
+        for t, col, cond in rules["obligatoire_si"]:
+            if t != ent.table or col not in f or cond not in f:
                 continue
             parsed = pd.Series([(col, int(i)) not in ent.parse_failures for i in f.index], index=f.index, dtype=bool)
             bad = f[cond].notna() & f[col].isna() & parsed
@@ -629,8 +643,8 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
                     ent.fichier, f"« {specs[col].get('label', col)} » manquant alors que « {specs[cond].get('label', cond)} » est renseignée.",
                     f"Indiquez « {specs[col].get('label', col)} » : {accepted_codes_text(specs[col]['codes'], cb)}." if specs[col].get("codes") else f"Renseignez « {specs[col].get('label', col)} ».",
                     ligne=int(line), colonne=ent.header(col) if col in ent.headers else col))
-        t, by, entry = AGE_RULE
-        if "age" in cb and by in f:
+        t, by, entry = rules["age"] or (None, None, None)
+        if "age" in cb and by in f and entry in f:
             lo, hi = cb["age"]["plausible_min"], cb["age"]["plausible_max"]
             age = f[entry].dt.year.astype("Int64") - f[by]
             bad = (age.notna() & ((age < lo) | (age > hi))).fillna(False).astype(bool)
@@ -639,8 +653,9 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
                     ent.fichier, f"Année de naissance peu plausible : {int(age.loc[line])} ans à l'entrée (attendu entre {lo} et {hi} ans).",
                     "Vérifiez l'année de naissance (quatre chiffres) et la date d'entrée.",
                     ligne=int(line), colonne=ent.header(by), valeur=shown_value(ent.raw.at[line, by], {})))
-        if info and isinstance(info.get("periode"), dict):
-            t, entry, exit_ = PERIOD_RULE
+        desc_file = prof.description_file
+        if info and isinstance(info.get("periode"), dict) and rules["periode"]:
+            t, entry, exit_ = rules["periode"]
             try:
                 debut, fin = pd.Timestamp(info["periode"]["debut"]), pd.Timestamp(info["periode"]["fin"])
             except (KeyError, ValueError, TypeError):
@@ -649,12 +664,12 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
                 for line in f.index[(f[entry] > fin).fillna(False).astype(bool)]:
                     problems.append(Problem(
                         ent.fichier, f"Entrée après la fin de la période étudiée ({fr_date(fin)}).",
-                        "Vérifiez la date ; cette personne n'a pas été accompagnée pendant la période de cae.yml.",
+                        f"Vérifiez la date ; cette personne n'était pas présente pendant la période de {desc_file}.",
                         ligne=int(line), colonne=ent.header(entry), valeur=shown_value(ent.raw.at[line, entry], {}), gravite="avertissement"))
                 for line in f.index[(f[exit_] < debut).fillna(False).astype(bool)]:
                     problems.append(Problem(
                         ent.fichier, f"Sortie avant le début de la période étudiée ({fr_date(debut)}).",
-                        "Vérifiez la date ; cette personne n'a pas été accompagnée pendant la période de cae.yml.",
+                        f"Vérifiez la date ; cette personne n'était pas présente pendant la période de {desc_file}.",
                         ligne=int(line), colonne=ent.header(exit_), valeur=shown_value(ent.raw.at[line, exit_], {}), gravite="avertissement"))
     return problems
 
@@ -671,7 +686,7 @@ def validate_typed(tables: dict[str, TypedTable], info: dict | None = None, code
 
 
 # ---------------------------------------------------------------------------
-# cae.yml
+# the description file (cae.yml for the default profile)
 # ---------------------------------------------------------------------------
 
 
@@ -682,20 +697,28 @@ def _as_date(value: Any) -> pd.Timestamp | None:
         return None
 
 
-def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict | None, list[Problem]]:
-    """Read and check ``cae.yml`` (PROTOCOL §2): YAML syntax, required keys
-    (codebook ``cae_yml.required``), ``type``/``territoire`` codes (code or
-    label), ``annee_creation`` a year, ``periode`` two dates with
-    ``debut`` ≤ ``fin``, ``ressources`` non-negative amounts,
-    ``equipe_appui_etp`` ≥ 0. Returns the description with ISO date strings
-    and codes, or None with the errors."""
+def read_description(path: Path | str, codebook: dict | None = None) -> tuple[dict | None, list[Problem]]:
+    """Read and check a structure's description file (PROTOCOL §2; its name
+    and codebook section come from the profile, ``description.fichier`` and
+    ``description.section_codebook``: ``cae.yml``/``cae_yml`` for the default
+    profile): YAML syntax, required keys (section ``required``; keys of
+    ``optional`` are accepted too), the code of every key ``K`` for which the
+    section has ``K_codes`` (code or label), the profile's
+    ``description.annees`` keys a year, ``periode`` two dates with
+    ``debut`` ≤ ``fin``, ``ressources`` non-negative amounts, the
+    ``description.nombres_positifs`` keys ≥ 0. Returns the description with
+    ISO date strings and codes, or None with the errors."""
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
+    fname = prof.description_file
     cb = codebook or cbk.load_codebook()
-    rules = cb["cae_yml"]
+    rules = cb[prof.description_section]
     path = Path(path)
     name = path.name
     if not path.exists():
-        return None, [Problem(name, "Fichier cae.yml absent : la description de la CAE est obligatoire.",
-                              "Copiez le modèle cae.yml (commande « cae-impact templates DOSSIER ») dans le dossier de la CAE et complétez-le.")]
+        return None, [Problem(name, f"Fichier {fname} absent : la description {prof.term('structure.du')} est obligatoire.",
+                              f"Copiez le modèle {fname} (commande « cae-impact templates DOSSIER ») dans le dossier {prof.term('structure.du')} et complétez-le.")]
     lim = cb["limites"]
     try:
         size = path.stat().st_size
@@ -711,7 +734,7 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         try:
             text = raw.decode("cp1252")
         except UnicodeDecodeError:
-            return None, [Problem(name, "Le fichier cae.yml n'est pas un texte lisible.", "Enregistrez-le comme texte brut en UTF-8.")]
+            return None, [Problem(name, f"Le fichier {fname} n'est pas un texte lisible.", "Enregistrez-le comme texte brut en UTF-8.")]
     try:
         n_alias = count_yaml_aliases(text)
         if n_alias > int(lim["yaml_alias_max"]):
@@ -722,11 +745,11 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         what = getattr(exc, "problem", None) or "syntaxe YAML invalide"
-        return None, [Problem(name, f"Le fichier cae.yml est mal formé ({what}).",
+        return None, [Problem(name, f"Le fichier {fname} est mal formé ({what}).",
                               "Vérifiez l'indentation (espaces, pas de tabulations), les deux-points après chaque clé et les guillemets ; comparez avec le modèle.",
                               ligne=line)]
     if not isinstance(data, dict):
-        return None, [Problem(name, "Le fichier cae.yml ne contient pas une liste de clés « clé: valeur ».", "Repartez du modèle cae.yml.")]
+        return None, [Problem(name, f"Le fichier {fname} ne contient pas une liste de clés « clé: valeur ».", f"Repartez du modèle {fname}.")]
     problems: list[Problem] = []
 
     def err(msg, fix, key, value=None):
@@ -734,19 +757,21 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
 
     for key in rules["required"]:
         if key not in data:
-            err(f"Clé obligatoire absente : « {key} ».", f"Ajoutez la ligne « {key}: … » (voir le modèle cae.yml).", key)
+            err(f"Clé obligatoire absente : « {key} ».", f"Ajoutez la ligne « {key}: … » (voir le modèle {fname}).", key)
         elif data[key] is None or (isinstance(data[key], str) and not data[key].strip()):
-            err(f"Valeur vide pour la clé « {key} ».", f"Écrivez la valeur après « {key}: » (voir l'exemple du modèle cae.yml).", key)
-    known = set(rules["required"]) | {"slug"}
+            err(f"Valeur vide pour la clé « {key} ».", f"Écrivez la valeur après « {key}: » (voir l'exemple du modèle {fname}).", key)
+    known = set(rules["required"]) | set(rules.get("optional") or []) | {"slug", prof.get("description.cle_profil")}
     unknown = [k for k in data if k not in known]
     if unknown:  # counted, not quoted (a key can be anything, a name or a phone number), and dropped
-        close = sorted({c for k in unknown for c in difflib.get_close_matches(cbk.normalize_name(k), sorted(known), n=1, cutoff=0.75)})
+        close = sorted({c for k in unknown for c in difflib.get_close_matches(cbk.normalize_name(str(k)), sorted(str(x) for x in known if x), n=1, cutoff=0.75)})
         problems.append(Problem(
             name, f"{len(unknown)} clé(s) inconnue(s) : elle(s) est (sont) ignorée(s) et ne sont pas conservée(s).",
-            ("Vérifiez l'orthographe des clés (voir le modèle cae.yml)" + (" ; clé(s) attendue(s) proche(s) : " + ", ".join(f"« {c} »" for c in close) if close else "") + "."),
+            (f"Vérifiez l'orthographe des clés (voir le modèle {fname})" + (" ; clé(s) attendue(s) proche(s) : " + ", ".join(f"« {c} »" for c in close) if close else "") + "."),
             gravite="avertissement"))
     info: dict = {k: v for k, v in data.items() if k in known}
-    for key, codes_key in (("type", "type_codes"), ("territoire", "territoire_codes")):
+    coded = [k[: -len("_codes")] for k in rules if k.endswith("_codes") and k != "ressources_codes"]
+    for key in coded:
+        codes_key = f"{key}_codes"
         if data.get(key) not in (None, ""):
             allowed = rules[codes_key]
             lookup = {cbk.normalize_name(c): c for c in allowed} | {cbk.normalize_name(lab): c for c, lab in allowed.items()}
@@ -755,14 +780,16 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
                 err(f"Valeur non reconnue pour « {key} ».", "Valeurs acceptées : " + ", ".join(allowed) + ".", key, data[key])
             else:
                 info[key] = code
-    if data.get("annee_creation") not in (None, ""):
+    for key in prof.get("description.annees") or []:
+        if data.get(key) in (None, ""):
+            continue
         try:
-            year = parse_integer(data["annee_creation"])
+            year = parse_integer(data[key])
             if not 1900 <= year <= dt.date.today().year:
                 raise ValueError
-            info["annee_creation"] = year
+            info[key] = year
         except ValueError:
-            err("« annee_creation » doit être une année sur quatre chiffres.", "Écrivez par exemple « annee_creation: 2001 ».", "annee_creation", data["annee_creation"])
+            err(f"« {key} » doit être une année sur quatre chiffres.", f"Écrivez par exemple « {key}: 2001 ».", key, data[key])
     per = data.get("periode")
     if per not in (None, ""):
         if not isinstance(per, dict) or "debut" not in per or "fin" not in per:
@@ -783,7 +810,7 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
     res = data.get("ressources")
     if res not in (None, ""):
         if not isinstance(res, dict):
-            err("« ressources » doit lister les montants par clé.", "Repartez du modèle cae.yml.", "ressources", None)
+            err("« ressources » doit lister les montants par clé.", f"Repartez du modèle {fname}.", "ressources", None)
         else:
             extra = [k for k in res if k not in rules["ressources_required"]]
             if extra:
@@ -805,14 +832,16 @@ def read_cae_yml(path: Path | str, codebook: dict | None = None) -> tuple[dict |
                 except ValueError:
                     err(f"« ressources.{key} » doit être un nombre positif ou nul.", "Écrivez un montant sans texte, par exemple 95000.", f"ressources.{key}", res[key])
             info["ressources"] = clean
-    if data.get("equipe_appui_etp") not in (None, ""):
+    for key in prof.get("description.nombres_positifs") or []:
+        if data.get(key) in (None, ""):
+            continue
         try:
-            x = parse_number(data["equipe_appui_etp"])
+            x = parse_number(data[key])
             if x < 0:
                 raise ValueError
-            info["equipe_appui_etp"] = x
+            info[key] = x
         except ValueError:
-            err("« equipe_appui_etp » doit être un nombre positif ou nul.", "Écrivez par exemple « equipe_appui_etp: 4.5 ».", "equipe_appui_etp", data["equipe_appui_etp"])
+            err(f"« {key} » doit être un nombre positif ou nul.", f"Écrivez par exemple « {key}: 4.5 ».", key, data[key])
     if any(p.is_error for p in problems):
         return None, problems
     return _jsonable(info), problems
@@ -823,6 +852,10 @@ def count_yaml_aliases(text: str) -> int:
     stream: nothing is constructed, so an alias bomb ("billion laughs")
     costs the length of its text, not of its expansion."""
     return sum(1 for ev in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(ev, yaml.AliasEvent))
+
+
+#: The default profile's name of :func:`read_description` (``cae.yml``).
+read_cae_yml = read_description
 
 
 def _jsonable(obj: Any) -> Any:

@@ -40,6 +40,8 @@ FILES = {
     "qvt": "qvt.yml",
     "hypotheses": "assumptions.yml",
     "endi": "endi.yml",
+    "profil": "profile.yml",
+    "demo": "demo.yml",
 }
 
 

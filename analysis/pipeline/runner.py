@@ -86,6 +86,12 @@ def dir_fingerprint(path: Path, patterns=("*",)) -> str:
     return _hash_files(files, path).hexdigest()
 
 
+def _profile_folder(methodology_dir: Path) -> Path:
+    from analysis.method import profile as profiles
+
+    return profiles.for_methodology(methodology_dir).folder
+
+
 def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
     """What every CAE depends on besides its data: package source, notebooks, method."""
     h = hashlib.sha256()
@@ -93,6 +99,7 @@ def code_fingerprint(notebooks_dir: Path, methodology_dir: Path) -> str:
         (Path(__file__).resolve().parents[1], ("*.py", "*.j2", "*.css", "*.html")),
         (notebooks_dir, ("*.ipynb",)),
         (methodology_dir, ("*.yml", "*.yaml")),
+        (_profile_folder(methodology_dir), ("profile.yml",)),  # the study's words (profiles/cae/ lives apart)
     ):
         h.update(dir_fingerprint(d, pats).encode())
     return h.hexdigest()
@@ -436,8 +443,10 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
     import papermill as pm
 
     from analysis.pipeline.notebooks import prepare
+    from analysis.reporting import wording
 
     nb = prepare(nbformat.read(str(nb_in), as_version=4), methodology_dir)
+    nb = wording.fill_notebook(nb)  # the study profile's words ({{structure.le}} ...)
     if reset:
         cell = nbformat.v4.new_code_cell(_RESET)
         cell.metadata["tags"] = ["remove-cell"]
@@ -669,7 +678,9 @@ def _keep_failed(work_out: Path, failed_dir: Path) -> None:
 
 def _cae_title(processed_dir: Path, cae: str) -> str:
     try:
-        info = json.loads((Path(processed_dir) / cae / "cae.json").read_text(encoding="utf-8"))
+        from analysis.method import profile as profiles
+
+        info = json.loads((Path(processed_dir) / cae / profiles.current().processed_description).read_text(encoding="utf-8"))
         return f"Mesure d'impact social — {info.get('nom', cae)}"
     except Exception:
         return f"Mesure d'impact social — {cae}"

@@ -79,13 +79,24 @@ class QvtNational:
 # --------------------------------------------------------------------------- rules
 
 
+def _anonymise(pub: dict) -> bool:
+    """``publication.yml: anonymiser_structures`` (default profile's key ``anonymiser_cae`` read as an alias)."""
+    return bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
+
+
+def _prof():
+    from analysis.method import profile as profiles
+
+    return profiles.current()
+
+
 def _rules(spec: dict | None = None) -> dict:
     spec = qs.load_spec(spec)
     pub = qs.publication_rules()
     comp = spec["comparaisons"]
     return {
         "level": float(pub["niveau_confiance"]),
-        "anonymiser": bool(pub["anonymiser_cae"]),
+        "anonymiser": _anonymise(pub),
         "n_min_fiabilite": int(spec["fiabilite"]["n_min"]),
         "omega_items_min": int(spec["fiabilite"]["omega_items_min"]),
         "n_min_groupe": int(comp["n_min_groupe"]),
@@ -312,15 +323,16 @@ def no_survey_note(data: CaeData) -> str:
     from analysis.publication.escape import markdown_text
 
     nom = markdown_text(data.info.get("nom", data.slug) if isinstance(data.info, dict) else data.slug)
-    return (f"La coopérative « {nom} » n'a pas transmis de questionnaire : la qualité de vie au travail "
-            "et le bien-être (WHO-5) ne sont pas analysés pour elle.")
+    prof = _prof()
+    return (f"{prof.phrase('structure_sans_questionnaire', nom=nom)} : la qualité de vie au travail "
+            f"et le bien-être (WHO-5) ne sont pas analysés pour {prof.term('structure.pronom')}.")
 
 
 def score_cae(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
     """Respondent-level scores of one CAE (empty when it has no questionnaire)."""
     if not data.has_survey:
         return pd.DataFrame()
-    return qs.score_respondents(data.questionnaire, data.entrepreneurs, _period_end(data.info), data.slug, spec)
+    return qs.score_respondents(data.questionnaire, data.personnes, _period_end(data.info), data.slug, spec)
 
 
 def summarise_cae(data: CaeData, spec: dict | None = None) -> QvtResult:
@@ -334,9 +346,10 @@ def summarise_cae(data: CaeData, spec: dict | None = None) -> QvtResult:
     q = data.questionnaire.reset_index(drop=True)
     notes = []
     n_linked = int(scores["relie"].sum())
-    notes.append(f"{n_linked} répondant(s) sur {len(scores)} relié(s) au fichier des entrepreneurs par leur identifiant."
+    fichier = _prof().term("personne.fichier")
+    notes.append(f"{n_linked} répondant(s) sur {len(scores)} relié(s) à {fichier} par leur identifiant."
                  if not (_gate.small(n_linked) or _gate.small(len(scores) - n_linked))
-                 else "Le nombre de répondants reliés au fichier des entrepreneurs n'est pas publié (effectif trop faible).")
+                 else f"Le nombre de répondants reliés à {fichier} n'est pas publié (effectif trop faible).")
     dims, who5 = dimension_table(scores, data.slug, spec), who5_table(scores, spec, data.slug)
     return QvtResult(
         cae=data.slug, available=True, scores=scores,
@@ -369,10 +382,10 @@ def cae_labels(datas: list[CaeData], anonymise: bool | None = None) -> dict[str,
     """Display name of each CAE: its ``nom``, or "CAE 1 … CAE N" (sorted by
     slug) when ``publication.anonymiser_cae`` is true."""
     if anonymise is None:
-        anonymise = bool(qs.publication_rules()["anonymiser_cae"])
+        anonymise = _anonymise(qs.publication_rules())
     slugs = sorted(d.slug for d in datas)
     names = {d.slug: (d.info.get("nom") or d.slug) if isinstance(d.info, dict) else d.slug for d in datas}
-    out = {s: (f"CAE {i}" if anonymise else str(names[s])) for i, s in enumerate(slugs, 1)}
+    out = {s: (_prof().anonymous_name(i) if anonymise else str(names[s])) for i, s in enumerate(slugs, 1)}
     dup = pd.Series(out).duplicated(keep=False)
     return {s: (f"{v} ({s})" if dup[s] else v) for s, v in out.items()}
 
@@ -385,7 +398,7 @@ def pooled_items(datas: list[CaeData], spec: dict | None = None) -> pd.DataFrame
         if not d.has_survey:
             continue
         q = d.questionnaire.reset_index(drop=True)
-        groups = qs.link_groups(q, d.entrepreneurs, _period_end(d.info), spec)
+        groups = qs.link_groups(q, d.personnes, _period_end(d.info), spec)
         items = _recoded_items(q, qs.all_items(spec), spec)
         part = pd.concat([groups, items], axis=1)
         part.insert(0, "cae", d.slug)
@@ -395,10 +408,7 @@ def pooled_items(datas: list[CaeData], spec: dict | None = None) -> pd.DataFrame
 
 def fixed_effect_note(n_cae: int) -> str:
     """Why the CAE is a fixed effect (French, with the number of CAEs)."""
-    return (f"La coopérative entre dans les modèles comme effet fixe : avec {n_cae} coopérative"
-            f"{'s' if n_cae > 1 else ''} seulement, la variance d'un effet aléatoire serait estimée sur aussi peu "
-            "de valeurs, et les erreurs-types robustes par grappe sont biaisées quand les grappes sont si peu "
-            "nombreuses ; les coefficients comparent donc des répondants d'une même coopérative.")
+    return _prof().phrase("effet_fixe", n=n_cae)
 
 
 def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise: bool | None = None) -> QvtNational:
@@ -413,7 +423,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
     r = _rules(spec)
     with_survey = [d for d in datas if d.has_survey]
     if not with_survey:
-        return QvtNational(available=False, note_fr="Aucune coopérative n'a transmis de questionnaire : "
+        return QvtNational(available=False, note_fr=f"Aucun questionnaire transmis par {_prof().term('structure.les')} : "
                                                     "la qualité de vie au travail n'est pas analysée.")
     labels = cae_labels(datas, r["anonymiser"] if anonymise is None else anonymise)
     scores = pd.concat([score_cae(d, spec) for d in with_survey], ignore_index=True)
@@ -424,7 +434,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
     matrix.insert(1, "cae_label", matrix["cae"].map(labels))
     facteurs = {f: fs.get("reference") for f, fs in spec["comparaisons"]["facteurs"].items()}
     names = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
-    names["cae"] = "Coopérative"
+    names["cae"] = _prof().term("structure.colonne")
     q_cols = _codebook.columns("questionnaire")
     names.update({it: q_cols.get(it, {}).get("label", it) for it in qs.all_items(spec)})  # notes name items in words
     level_names = {**group_labels(spec), "cae": labels}
@@ -622,7 +632,7 @@ def format_coefficients(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFra
     spec = qs.load_spec(spec)
     labs = group_labels(spec)
     fl = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
-    fl.update({"cae": "Coopérative", "const": "Constante", "seuil": "Seuil"})
+    fl.update({"cae": _prof().term("structure.colonne"), "const": "Constante", "seuil": "Seuil"})
     out_labels = outcomes(spec)
     item_labels = {c: s.get("label", c) for c, s in _codebook.columns("questionnaire").items()}
     rows = []
@@ -664,7 +674,7 @@ def plot_dimensions(result: QvtResult | pd.DataFrame, network_median: pd.Series 
             ax.text(1.05, yi, "effectif insuffisant", va="center", color="0.5", fontsize=8, style="italic")
             continue
         ax.errorbar(x["mean"], yi, xerr=[[x["mean"] - x["ci_low"]], [x["ci_high"] - x["mean"]]], fmt="o",
-                    color=pal[0], ecolor=pal[0], capsize=3, label="Moyenne de la coopérative (IC 95 %)"
+                    color=pal[0], ecolor=pal[0], capsize=3, label=f"Moyenne {_prof().term('structure.du')} (IC 95 %)"
                     if yi == y[0] or not ax.get_legend_handles_labels()[1] else None)
     if network_median is not None:
         med = t["dimension"].map(network_median)
@@ -804,13 +814,13 @@ def design_caveats_fr(result: QvtResult | QvtNational, spec: dict | None = None)
     no_ref = not (refs & set(qs.dimensions(spec)))
     n = len(result.scores)
     n_txt = f"{fr_number(n)} répondants" if not _gate.too_few(n) else "peu de répondants"
-    return (f"Ces résultats reposent sur un questionnaire transversal ({n_txt}) rempli par les entrepreneurs qui "
+    return (f"Ces résultats reposent sur un questionnaire transversal ({n_txt}) rempli par {_prof().term('personne.les')} qui "
             "ont choisi d'y répondre : ils décrivent la situation déclarée à un moment donné, pas une évolution, "
             "et les répondants peuvent différer des non-répondants (auto-sélection). Les différences entre groupes "
             "sont des associations : elles ne permettent pas de conclure que le statut, l'ancienneté ou le genre "
             "en sont la cause."
             + (" Aucune référence publiée n'existe pour les dimensions de QVT de ce questionnaire, conçu pour "
-               "l'étude : les scores se lisent entre coopératives du réseau, pas par rapport à une norme."
+               f"l'étude : les scores se lisent entre {_prof().term('structure.pluriel')} du réseau, pas par rapport à une norme."
                if no_ref else ""))
 
 

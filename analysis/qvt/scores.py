@@ -160,11 +160,13 @@ def seniority_labels(spec: dict | None = None) -> dict[str, str]:
 
 def link_groups(questionnaire: pd.DataFrame, entrepreneurs: pd.DataFrame, period_end,
                 spec: dict | None = None) -> pd.DataFrame:
-    """Grouping variables of each respondent, taken from ``entrepreneurs`` by id.
+    """Grouping variables of each respondent, taken from the people table
+    (``entrepreneurs`` for the default profile) by id.
 
-    Returns columns id, relie (bool), statut, genre, anciennete_annees,
+    Returns columns id, relie (bool), every factor of ``comparaisons.facteurs``
+    but ``anciennete`` (default: statut, genre), anciennete_annees,
     anciennete (band code). Respondents without an id, or whose id is not in
-    ``entrepreneurs``, are "non relié": statut and genre missing, seniority
+    the people table, are "non relié": factors missing, seniority
     band ``non_relie``.
     """
     spec = load_spec(spec)
@@ -176,7 +178,8 @@ def link_groups(questionnaire: pd.DataFrame, entrepreneurs: pd.DataFrame, period
     found = ids.isin(ent.index) & ids.notna()
     out = pd.DataFrame({"id": ids, "relie": found.astype(bool)}, index=questionnaire.index)
     key = ids.where(found)
-    for col in ("statut", "genre"):
+    factors = [f for f in ((spec.get("comparaisons") or {}).get("facteurs") or ["statut", "genre"]) if f != "anciennete"]
+    for col in dict.fromkeys(["statut", "genre"] + factors):
         src = ent[col].astype("string") if col in ent.columns else pd.Series(pd.NA, index=ent.index, dtype="string")
         out[col] = key.map(src).astype("string")
     dates = dict(zip(ent.index, pd.to_datetime(ent["date_entree"]))) if "date_entree" in ent.columns else {}

@@ -38,11 +38,12 @@ import yaml
 from analysis import config
 from analysis.publication.escape import markdown_text
 from analysis.pipeline import registry
+from analysis.method import profile as profiles
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
 QUARTO_HINT = (
-    "Quarto introuvable : le livre n'a pas été rendu (HTML et PDF). Les rapports HTML de chaque CAE et la "
+    "Quarto introuvable : le livre n'a pas été rendu (HTML et PDF). Les rapports HTML de chaque structure et la "
     "synthèse nationale sont dans {out}. Pour obtenir le livre : `pip install quarto-cli` sur une machine "
     "reliée à Internet, ou `conda env create -f environment.yml` (paquet conda-forge `quarto`), puis "
     "relancez `make report`."
@@ -295,10 +296,10 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
     chapters = []
     for k, slug in enumerate(caes, start=1):
         if anonymise:
-            chapters.append(Chapter(key=f"cae-{k}", title=f"CAE {k}", slug=slug))
+            chapters.append(Chapter(key=f"cae-{k}", title=profiles.current().anonymous_name(k), slug=slug))
         else:
             try:
-                info = json.loads((Path(processed_dir) / slug / "cae.json").read_text(encoding="utf-8"))
+                info = json.loads((Path(processed_dir) / slug / profiles.current().processed_description).read_text(encoding="utf-8"))
                 title = info.get("nom", slug)
             except FileNotFoundError:
                 title = slug
@@ -520,7 +521,9 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     typst.update({"toc": True, "toc-depth": 2, "number-sections": True})
     header = {
         "title": f"Mesure d'impact social — {ch.title}",
-        "subtitle": f"Rapport de la coopérative, méthode CAE-IMPACT — {today_fr()}",
+        "subtitle": f"Rapport {profiles.current().term('structure.du')}"
+                    + (f", méthode {profiles.current().get('nom_methode')}" if profiles.current().get("nom_methode") else "")
+                    + f" — {today_fr()}",
         "lang": settings["lang"],
         "crossref": settings["crossref"],
         "execute": {"enabled": False, "echo": False, "warning": False},
@@ -553,7 +556,8 @@ def assemble(
     report_dir = Path(report_dir or config.REPORT_DIR)
     copy_sources(report_dir)
     if anonymise is None:
-        anonymise = bool(methodology.load("publication", methodology_dir)["anonymiser_cae"])
+        pub = methodology.load("publication", methodology_dir)
+        anonymise = bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
 
     chapters = chapters_for(_ok_caes(out_dir), processed_dir, anonymise)
 
@@ -561,7 +565,7 @@ def assemble(
     if anonymise:
         for ch in chapters:
             try:
-                info = json.loads((processed_dir / ch.slug / "cae.json").read_text(encoding="utf-8"))
+                info = json.loads((processed_dir / ch.slug / profiles.current().processed_description).read_text(encoding="utf-8"))
                 if info.get("nom"):
                     from analysis.publication.escape import html_text
 
@@ -624,7 +628,10 @@ def assemble(
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
     chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
     if chapters:
-        chapters_cfg.append({"part": "Les coopératives", "chapters": [f"cae/{c.key}.qmd" for c in chapters]})
+        chapters_cfg.append({"part": profiles.current().get("livre.partie_structures"), "chapters": [f"cae/{c.key}.qmd" for c in chapters]})
+    for key, quarto_key in (("titre", "title"), ("sous_titre", "subtitle"), ("auteur", "author")):
+        if profiles.current().get(f"livre.{key}"):
+            base["book"][quarto_key] = profiles.current().get(f"livre.{key}")  # the study profile's book
     base["date-fr"] = today_fr()  # on the cover (report/_typst/typst-show.typ); Quarto would parse `date`
     from analysis.reporting import compare  # « sensibilité à la méthode », when a comparison was asked for
 
@@ -717,18 +724,21 @@ def missing_caes_md(out_dir: Path, anonymise: bool) -> str:
     if not missing:
         return ""
     n = len(missing)
+    prof = profiles.current()
+    e = "e" if prof.get("termes.structure.genre") == "f" else ""  # agreement of « intégré(e) »
+    one, many = prof.term("structure.singulier"), prof.term("structure.pluriel")
     if anonymise:
-        who = "une coopérative n'a pas pu être intégrée" if n == 1 else f"{n} coopératives n'ont pas pu être intégrées"
+        who = f"{prof.term('structure.un')} n'a pas pu être intégré{e}" if n == 1 else f"{n} {many} n'ont pas pu être intégré{e}s"
     else:
         names = ", ".join(f"« {s} »" for s in missing)
-        who = (f"la coopérative {names} n'a pas pu être intégrée" if n == 1
-               else f"les coopératives {names} n'ont pas pu être intégrées")
+        who = (f"{prof.term('structure.le')} {names} n'a pas pu être intégré{e}" if n == 1
+               else f"{prof.term('structure.les')} {names} n'ont pas pu être intégré{e}s")
     return (
         "::: {.callout-warning}\n"
-        f"## Coopérative{'s' if n > 1 else ''} absente{'s' if n > 1 else ''}\n\n"
+        f"## {prof.term('structure.majuscule' if n == 1 else 'structure.majuscule_pluriel')} absent{e}{'s' if n > 1 else ''}\n\n"
         f"Lors de ce traitement, {who} : leurs données n'ont pas passé la validation ou leur traitement a échoué "
-        "(le rapport de validation de chaque coopérative, `validation.html`, dit pourquoi). Ce rapport est établi "
-        "à partir des autres coopératives.\n:::\n"
+        f"(le rapport de validation de chaque {one}, `validation.html`, dit pourquoi). Ce rapport est établi "
+        f"à partir des autres {many}.\n:::\n"
     )
 
 
@@ -851,7 +861,7 @@ def build(
         stamp.write_text(f"{fp}:prepare")
         missing = _failed_caes(out_dir)
         extra = f" ; absente{'s' if len(missing) > 1 else ''} : {', '.join(missing)}" if missing else ""
-        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} CAE{extra}) ; vérification statique : OK.")
+        print(f"Livre Quarto préparé dans {report_dir} ({len(chapters)} {profiles.current().term('structure.pluriel' if len(chapters) > 1 else 'structure.singulier')}{extra}) ; vérification statique : OK.")
     return _render_all(report_dir, out_dir, fp, stamp, render)
 
 

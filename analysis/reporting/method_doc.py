@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from analysis import __version__, config
+from analysis.method import profile as profiles
 from analysis.intake import codebook
 from analysis.method import loader as methodology
 from analysis.publication.formatting import fr_number, fr_percent
@@ -322,7 +323,7 @@ def sroi_section(methodology_dir=None) -> str:
         "La valeur sociale suit le guide SROI (2012) : pour chaque partie prenante, chaque résultat est "
         "mesuré par un indicateur, multiplié par un proxy financier, corrigé du poids mort, de l'attribution et "
         "du déplacement, réduit chaque année de l'érosion sur sa durée, puis actualisé. Le ratio SROI rapporte "
-        "la valeur actuelle des résultats à la valeur des intrants (ressources de la CAE, bénévolat valorisé). "
+        f"la valeur actuelle des résultats à la valeur des intrants (ressources {profiles.current().term('structure.du')}, bénévolat valorisé). "
         "Un ratio ne se compare pas d'une organisation à l'autre : il dépend des résultats retenus et des proxys.\n\n"
     )
     rows = [
@@ -361,7 +362,9 @@ def sroi_section(methodology_dir=None) -> str:
         {"id": k, "lib": v.get("libelle"), "val": v.get("valeur"), "plage": f"{_cell(v.get('min'))} – {_cell(v.get('max'))}", "unite": v.get("unite"), "annee": v.get("annee"), "src": _link(v.get("source"), v.get("url"))}
         for k, v in vm["proxys"].items()
     ]
-    out.append(md_table(rows, [("id", "Code"), ("lib", "Proxy"), ("val", "Valeur"), ("plage", "Plage"), ("unite", "Unité"), ("annee", "Année"), ("src", "Source")]))
+    cols = [("id", "Code"), ("lib", "Proxy"), ("val", "Valeur"), ("plage", "Plage"), ("unite", "Unité"), ("annee", "Année"), ("src", "Source")]
+    _with_range_nature(rows, vm.get("proxys", {}), cols)
+    out.append(md_table(rows, cols))
     idx = vm["indice"]
     if idx:
         out.append(f"Les proxys d'une autre année sont ramenés en euros de {p.get('annee_base')} par l'indice « {idx.get('nom', '')} » ({_link(idx.get('source'), idx.get('url'))}).\n\n")
@@ -370,16 +373,27 @@ def sroi_section(methodology_dir=None) -> str:
         {"id": k, "lib": v.get("libelle"), "val": fr_percent(v.get("valeur"), 1), "plage": f"{fr_percent(v.get('min'), 0)} – {fr_percent(v.get('max'), 0)}", "enq": v.get("enquete", ""), "src": _link(v.get("source"), v.get("url"))}
         for k, v in vm["coefficients"].items()
     ]
-    out.append(md_table(rows, [("id", "Code"), ("lib", "Coefficient"), ("val", "Valeur"), ("plage", "Plage"), ("enq", "Mesuré par le questionnaire"), ("src", "Source")]))
+    cols = [("id", "Code"), ("lib", "Coefficient"), ("val", "Valeur"), ("plage", "Plage"), ("enq", "Mesuré par le questionnaire"), ("src", "Source")]
+    _with_range_nature(rows, vm.get("coefficients", {}), cols)
+    out.append(md_table(rows, cols))
+    fixed = vm.get("parametres_quantites") or {}
+    if fixed:  # named constants of declarative quantities: fixed values, no range, no Monte Carlo
+        out.append("### Constantes des quantités\n\n")
+        rows = [{"id": k, "lib": v.get("libelle"), "val": fr_number(v.get("valeur"), 3).rstrip("0").rstrip(",") if isinstance(v.get("valeur"), float) else v.get("valeur"),
+                 "unite": v.get("unite"), "annee": v.get("annee"), "verif": "oui" if v.get("a_verifier") else "non",
+                 "src": _link(v.get("source"), v.get("url"))} for k, v in fixed.items()]
+        out.append(md_table(rows, [("id", "Code"), ("lib", "Constante"), ("val", "Valeur"), ("unite", "Unité"), ("annee", "Année"),
+                                   ("verif", "À vérifier"), ("src", "Source")]))
     enq = vm["enquete"]
     if enq:
-        mapping = ", ".join(f"« {codebook.label_of('sans_cae', k)} » : {fr_percent(v, 0)}" for k, v in enq["poids_mort_sans_cae"].items())
-        out.append(
-            f"Quand la CAE compte au moins {enq.get('min_repondants')} répondants, le poids mort vient de la question "
-            f"« Sans la CAE, mon activité… » ({mapping}) et l'attribution de la part de leur évolution que les "
-            "répondants attribuent à la CAE, chacun avec un intervalle bootstrap ; sinon les valeurs par défaut "
-            "ci-dessus s'appliquent. Chaque tableau indique la source utilisée.\n\n"
-        )
+        from analysis.sroi.valuation import deadweight_answers, survey_questions
+
+        question = next(q for q, t in survey_questions(vm).items() if t == "poids_mort")
+        codes_name = next((t["columns"][question].get("codes", question) for t in codebook.load_codebook()["tables"].values()
+                           if question in t["columns"]), question)
+        mapping = ", ".join(f"« {codebook.label_of(codes_name, k)} » : {fr_percent(v, 0)}" for k, v in deadweight_answers(vm).items())
+        out.append(profiles.current().phrase("methode_contrefactuel", min_repondants=enq.get("min_repondants"), correspondance=mapping)
+                   + " Chaque tableau indique la source utilisée.\n\n")
     return "".join(out)
 
 
@@ -427,8 +441,25 @@ def publication_section(methodology_dir=None) -> str:
         "dépôt. Les commentaires libres ne sont jamais copiés ; les années de naissance deviennent des tranches d'âge.\n"
         f"- Chaque intervalle est au niveau de confiance de {fr_percent(pub['niveau_confiance'], 0)} ; chaque tirage "
         f"aléatoire part de la graine {pub['graine']}.\n"
-        f"- Les CAE sont {'présentées comme « CAE 1 … CAE N »' if pub.get('anonymiser_cae') else 'nommées'} dans la synthèse nationale.\n\n"
+        f"- {_anonymised_line(pub)} dans la synthèse nationale.\n\n"
     )
+
+
+def _with_range_nature(rows: list[dict], entries: dict, cols: list) -> None:
+    """Add the column « Nature de la plage » (``nature_plage``) when an entry states it."""
+    if any(v.get("nature_plage") for v in entries.values()):
+        for row, v in zip(rows, entries.values()):
+            row["nature"] = v.get("nature_plage", "")
+        cols.insert(4, ("nature", "Nature de la plage"))
+
+
+def _anonymised_line(pub: dict) -> str:
+    """How the structures are named nationally (``anonymiser_structures``, alias ``anonymiser_cae``)."""
+    prof = profiles.current()
+    names = prof.term("structure.majuscule_pluriel")
+    if pub.get("anonymiser_structures", pub.get("anonymiser_cae")):
+        return f"Les {names} sont présentés comme « {prof.anonymous_name(1)} … {prof.anonymous_name(0).replace('0', 'N')} »"
+    return f"Les {names} sont nommés"
 
 
 def limits_section(methodology_dir=None) -> str:
@@ -438,7 +469,7 @@ def limits_section(methodology_dir=None) -> str:
     out += [f"- {fill_values(e['texte'], methodology_dir)} ({e['id']})\n" for e in entries]
     out.append(
         "\nLes données sont transversales et les répondants au questionnaire se sont sélectionnés eux-mêmes : "
-        "les écarts observés décrivent les personnes accompagnées, ils ne prouvent pas un effet causal de la CAE.\n\n"
+        f"{profiles.current().phrase('pas_de_causalite')}\n\n"
     )
     return "".join(out)
 
@@ -545,7 +576,7 @@ def provenance_section(chapters, processed_dir, methodology_dir=None) -> str:
         for name, f in sorted(manifest.get("files", {}).items()):
             rows.append({"cae": ch.title, "fichier": name, "lignes": f.get("rows"), "sha": f.get("sha256", "")})
         rows.append({"cae": ch.title, "fichier": "(exécution)", "lignes": "", "sha": manifest.get("run_time_utc", "")})
-    out.append(md_table(rows, [("cae", "CAE"), ("fichier", "Fichier"), ("lignes", "Lignes"), ("sha", "SHA-256 / date")]))
+    out.append(md_table(rows, [("cae", profiles.current().term("structure.colonne")), ("fichier", "Fichier"), ("lignes", "Lignes"), ("sha", "SHA-256 / date")]))
     return "".join(out)
 
 

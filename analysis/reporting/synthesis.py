@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import config
+from analysis.method import profile as profiles
 from analysis.pipeline import registry
 from analysis.pipeline.results import read_result
 from analysis.publication import suppression
@@ -41,26 +42,38 @@ def count_fr(n: int) -> str:
 
 
 def overview_fr(data: CaeData) -> str:
-    """Who the CAE is and whom it served, in one French paragraph."""
+    """Who the structure is and whom it served, in one French paragraph
+    (profile ``phrases.presentation``: every key of the description file is
+    a placeholder, coded keys as lower-case labels, ``type`` the label of
+    ``description.cle_type``, ``debut``/``fin`` French dates, ``n`` the people)."""
     from analysis.intake import codebook
     from analysis.publication.escape import markdown_text
 
+    prof = profiles.current()
     info = data.info
     cb = codebook.load_codebook()
-    typ = cb["cae_yml"]["type_codes"].get(info.get("type"), info.get("type", ""))
-    terr = cb["cae_yml"]["territoire_codes"].get(info.get("territoire"), info.get("territoire", ""))
+    section = cb[prof.description_section]
+    values = {k: ("?" if v is None else v) for k, v in info.items() if not isinstance(v, dict)}
+    for k in [k[: -len("_codes")] for k in section if k.endswith("_codes")]:
+        values[k] = str(section[f"{k}_codes"].get(info.get(k), info.get(k, ""))).lower()
+    values["type"] = values.get(prof.get("description.cle_type", "type"), "")
     debut, fin = info["periode"]["debut"], info["periode"]["fin"]
-    n = len(data.entrepreneurs)
-    text = (
-        f"**{markdown_text(info.get('nom', data.slug))}** est une coopérative d'activité et d'emploi {markdown_text(typ.lower())} "
-        f"({markdown_text(info.get('region', ''))}, territoire {markdown_text(terr.lower())}), créée en {markdown_text(info.get('annee_creation', '?'))}. "
-        f"Du {date_fr(debut)} au {date_fr(fin)}, elle a accompagné {count_fr(n)} personnes."
-    )
+    values.update(nom=markdown_text(info.get("nom", data.slug)), region=markdown_text(info.get("region", "")), debut=date_fr(debut), fin=date_fr(fin),
+                  n=count_fr(len(data.personnes)))
+    values = _Missing(values)
+    text = str(prof.get("phrases.presentation")).format_map(values)
     if data.has_survey:
-        text += f" {count_fr(len(data.questionnaire))} d'entre elles ont répondu au questionnaire."
+        text += " " + prof.phrase("presentation_questionnaire", n=count_fr(len(data.questionnaire)))
     else:
-        text += " Elle n'a pas fait passer le questionnaire : les résultats qui en dépendent ne sont pas présentés."
+        text += " " + prof.phrase("presentation_sans_questionnaire")
     return text
+
+
+class _Missing(dict):
+    """Placeholders of a profile sentence absent from the description print as « ? »."""
+
+    def __missing__(self, key):
+        return "?"
 
 
 def date_fr(iso: str) -> str:
@@ -117,11 +130,12 @@ def sroi_meaning_fr(resume: pd.DataFrame | None) -> str:
     if resume is None or not len(resume):
         return ""
     ratio = fr_ratio(resume.iloc[0]["ratio"])
+    prof = profiles.current()
     return (
-        f"**Ce que le ratio signifie.** Pour chaque euro reçu par la coopérative (subventions, contribution "
-        f"des entrepreneurs, autres produits, bénévolat valorisé), la valeur des effets produits pour les "
-        f"entrepreneurs, l'État et le territoire est estimée à {ratio}, une fois retirés ce qui serait arrivé "
-        f"sans la coopérative, la part due à d'autres acteurs et l'érosion des effets dans le temps.\n\n"
+        f"**Ce que le ratio signifie.** Pour chaque euro reçu par {prof.term('structure.le')} ({prof.get('rapport.texte_intrants')}), "
+        f"la valeur des effets produits pour les parties prenantes ({prof.get('rapport.texte_parties_prenantes')}) "
+        f"est estimée à {ratio}, une fois retirés ce qui serait arrivé "
+        f"sans {prof.term('structure.le')}, la part due à d'autres acteurs et l'érosion des effets dans le temps.\n\n"
         f"**Ce qu'il ne signifie pas.** Ce n'est pas un bénéfice financier ni un retour en argent pour le "
         f"financeur : c'est une estimation en euros d'effets sociaux, qui dépend d'hypothèses sourcées et "
         f"présentées avec leur plage. Il ne se compare pas au ratio d'une autre organisation, dont les "
@@ -136,7 +150,7 @@ def sroi_fr(resume: pd.DataFrame | None, mc: pd.DataFrame | None) -> str:
     r = resume.iloc[0]
     text = (
         f"La valeur actuelle des résultats est estimée à {fr_euro(r['valeur_actuelle'])} pour "
-        f"{fr_euro(r['intrants'])} d'intrants : chaque euro investi dans la coopérative correspond à "
+        f"{fr_euro(r['intrants'])} d'intrants : {profiles.current().phrase('ratio_par_euro')} "
         f"**{fr_ratio(r['ratio'])}** de valeur sociale (ratio SROI ; ratio net {fr_number(r['ratio_net'], 2)})."
     )
     if mc is not None and len(mc):
@@ -149,7 +163,7 @@ def sroi_fr(resume: pd.DataFrame | None, mc: pd.DataFrame | None) -> str:
         )
     if bool(r.get("coefficients_par_defaut", False)):
         text += (" Faute de questionnaire suffisant, ce ratio repose sur le poids mort et l'attribution par défaut "
-                 "de la méthode, fixés par prudence, et non sur une mesure propre à la coopérative.")
+                 f"de la méthode, fixés par prudence, et non sur une mesure propre {profiles.current().term('structure.au')}.")
     return text + " Ce ratio ne se compare pas à celui d'une autre organisation."
 
 
@@ -195,32 +209,31 @@ def network_totals(datas: list[CaeData], labels: dict[str, str]) -> pd.DataFrame
     """One row per CAE and a network total: people supported, survey
     respondents, response rate, turnover and gross pay of the last year.
     Counts go through :func:`analysis.publication.suppression.publish`."""
+    prof = profiles.current()
+    who, people = prof.term("structure.colonne"), prof.term("personne.colonne_population")
+    amounts = [("chiffre_affaires", "Chiffre d'affaires de la dernière année (€)"),
+               ("remuneration_brute", "Rémunération brute de la dernière année (€)")]
+    present = [(c, lab) for c, lab in amounts if any(c in d.activite.columns for d in datas)]
     rows = []
     for d in datas:
         act = d.activite
         last = act[act["annee"] == act["annee"].max()] if len(act) else act
-        rows.append(
-            {
-                "CAE": labels.get(d.slug, d.slug),
-                "Personnes accompagnées": len(d.entrepreneurs),
-                "Répondants": len(d.questionnaire) if d.has_survey else 0,
-                "Chiffre d'affaires de la dernière année (€)": float(last["chiffre_affaires"].sum()) if len(last) else 0.0,
-                "Rémunération brute de la dernière année (€)": float(last["remuneration_brute"].sum()) if len(last) else 0.0,
-            }
-        )
+        row = {who: labels.get(d.slug, d.slug), people: len(d.personnes),
+               "Répondants": len(d.questionnaire) if d.has_survey else 0}
+        for c, lab in present:
+            row[lab] = float(last[c].sum()) if len(last) and c in last else 0.0
+        rows.append(row)
     t = pd.DataFrame(rows)
-    total = t.drop(columns="CAE").sum().to_dict()
-    total["CAE"] = "Réseau"
+    total = t.drop(columns=who).sum().to_dict()
+    total[who] = prof.term("structure.ensemble")
     t = pd.concat([t, pd.DataFrame([total])], ignore_index=True)
-    t["Taux de réponse"] = t["Répondants"] / t["Personnes accompagnées"]
+    t["Taux de réponse"] = t["Répondants"] / t[people]
     return t
 
 
 def key_findings_md(national_ind: pd.DataFrame, sroi_nat, qvt_nat, n_cae: int, n_people: int, spec: dict) -> str:
     """The national key findings (Synthèse chapter), from computed results."""
-    lines = [
-        f"- **{n_cae} coopératives** ont contribué à la mesure ; elles ont accompagné **{count_fr(n_people)} personnes** sur la période."
-    ]
+    lines = ["- " + profiles.current().phrase("synthese_participation", n=n_cae, n_personnes=count_fr(n_people))]
     for _, r in headline_indicators(national_ind, spec).iterrows():
         if r["unit"] == "part":
             ref = f" (référence nationale : {fr_percent(r['reference'], 0)})" if pd.notna(r.get("reference")) else ""
@@ -297,9 +310,9 @@ def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
     when it is computed on fewer than ``seuil_denominateur`` people."""
     from analysis.publication import linked
 
-    counts = ["Personnes accompagnées", "Répondants"]
+    counts = [profiles.current().term("personne.colonne_population"), "Répondants"]
     t = totals.reset_index(drop=True)
-    total_rows = t.index[t["CAE"] == "Réseau"]
+    total_rows = t.index[t[t.columns[0]] == "Réseau"]
     if len(total_rows):
         pub = linked.protect_total_row(t, counts, total_rows[0])
     else:
@@ -349,6 +362,71 @@ def sroi_by_cae_fr(by_cae: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame
             out[c] = out[c].map(lambda v: "par défaut (sans questionnaire suffisant)" if v else "mesurés par le questionnaire")
             continue
         out[c] = out[c].map((lambda v: fr_number(v, 2)) if "ratio" in c else fr_euro)
-    headers = {"cae": "CAE", "coefficients_par_defaut": "Poids mort et attribution", "valeur_actuelle": "Valeur actuelle",
+    headers = {"cae": profiles.current().term("structure.colonne"), "coefficients_par_defaut": "Poids mort et attribution", "valeur_actuelle": "Valeur actuelle",
                "intrants": "Intrants", "ratio": "Ratio SROI", "ratio_net": "Ratio net", "valeur_nette": "Valeur nette"}
     return out.rename(columns=lambda c: headers.get(c, c.replace("_", " ").capitalize()))
+
+
+# --------------------------------------------------------------------------
+# national context from the study profile
+# --------------------------------------------------------------------------
+def national_facts_md(prof=None) -> str:
+    """The profile's national facts (``rapport.reperes_nationaux``: {texte,
+    source, url, annee}), one French bullet each with its source ('' when none)."""
+    prof = prof or profiles.current()
+    lines = []
+    for f in prof.get("rapport.reperes_nationaux") or []:
+        src = f.get("source", "")
+        if f.get("url"):
+            src = f"[{src}]({f['url']})"
+        lines.append(f"- {f['texte']} _Source : {src}._")
+    return "\n".join(lines)
+
+
+def structures_vs_reference(datas: list[CaeData], prof=None, anonymise: bool | None = None) -> pd.DataFrame:
+    """The participating structures by description key beside the national
+    shares of ``rapport.references_structures`` ({key: {valeurs: {code: share},
+    source, annee}}): one row per key and code with the number of structures,
+    their share and the national share. Counts of structures, not people: no
+    small-cell rule, except when the structures are anonymised, where a count
+    from 1 to ``seuil_effectif`` − 1 could name a place and is hidden (NA)."""
+    from analysis.intake import codebook
+
+    prof = prof or profiles.current()
+    if anonymise is None:
+        from analysis.method import loader
+
+        pub = loader.load("publication")
+        anonymise = bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
+    refs = prof.get("rapport.references_structures") or {}
+    section = codebook.load_codebook()[prof.description_section]
+    seuil = suppression.thresholds()[0]
+    rows = []
+    n = len(datas)
+    for key, ref in refs.items():
+        labels = section.get(f"{key}_codes") or {}
+        counts = pd.Series([d.info.get(key) for d in datas]).value_counts()
+        for code in dict.fromkeys(list(labels) + list(counts.index)):
+            k = int(counts.get(code, 0))
+            nat = (ref.get("valeurs") or {}).get(code)
+            if k == 0 and nat is None:
+                continue
+            hide = anonymise and 0 < k < seuil
+            rows.append({"cle": key, "code": code, "libelle": labels.get(code, str(code)),
+                         "structures": pd.NA if hide else k, "part_structures": pd.NA if hide else (k / n if n else pd.NA),
+                         "part_nationale": nat if nat is not None else pd.NA,
+                         "source": ref.get("source", ""), "annee": ref.get("annee")})
+    return pd.DataFrame(rows, columns=["cle", "code", "libelle", "structures", "part_structures", "part_nationale", "source", "annee"])
+
+
+def structures_vs_reference_fr(table: pd.DataFrame, prof=None) -> pd.DataFrame:
+    """:func:`structures_vs_reference` with French headers and values (``s`` for a hidden count)."""
+    prof = prof or profiles.current()
+    out = pd.DataFrame({
+        "Caractéristique": table["cle"].str.replace("_", " ").str.capitalize(),
+        "Modalité": table["libelle"],
+        prof.term("structure.majuscule_pluriel"): [("s" if pd.isna(v) else fr_number(v)) for v in table["structures"]],
+        "Part": [("s" if pd.isna(v) else fr_percent(v, 0)) for v in table["part_structures"]],
+        "Part nationale": [("–" if pd.isna(v) else fr_percent(v, 0)) for v in table["part_nationale"]],
+    })
+    return out

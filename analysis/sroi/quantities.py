@@ -1,9 +1,11 @@
 """Named quantity rules of the SROI value map.
 
-Each outcome of ``methodology/sroi.yml`` names the rule that computes its
-quantity from one CAE's processed tables, either as a string (``quantite:
+Each outcome of ``sroi.yml`` names the rule that computes its
+quantity from one structure's processed tables, either as a string (``quantite:
 remuneration_nette``) or as a mapping with the rule's arguments
-(``quantite: {regle: sorties_selon_motif, motifs: [emploi_salarie]}``).
+(``quantite: {regle: sorties_selon_motif, motifs: [emploi_salarie]}``), or
+describes it declaratively (a mapping with ``table`` and no ``regle``:
+:func:`declarative`, rule name ``declarative``).
 Codes such as ``rsa`` or ``emploi_salarie`` therefore live in the YAML, not
 here, so the rules serve any work collective.
 
@@ -16,13 +18,13 @@ value map, for the ``cotisations`` and ``enquete`` blocks) and returns a
 :class:`Quantity`: a float that carries a French note saying how it was
 obtained (shown in the value map).
 
-The period: activity rows count when ``annee`` falls within the CAE's
-``periode`` (``cae.yml``); exits count when ``date_sortie`` falls within it.
+The period: activity rows count when ``annee`` falls within the structure's
+``periode`` (its description file); exits count when ``date_sortie`` falls within it.
 Without a period, every row counts.
 
 Survey-based quantities scale the respondents' share to the number of
-entrepreneurs supported (the survey is treated as representative: stated in
-the note and in ``assumptions.yml``), and return 0 with a note when the CAE
+people of the people table (the survey is treated as representative: stated in
+the note and in ``assumptions.yml``), and return 0 with a note when the structure
 has no survey or fewer valid answers than ``enquete.min_repondants``.
 """
 
@@ -159,7 +161,7 @@ def cotisations_sociales(data: CaeData, vm: dict) -> Quantity:
 def effectif_remunere_selon_entree(data: CaeData, vm: dict, situations: list[str]) -> Quantity:
     """People whose ``situation_entree`` is in ``situations`` and who drew
     gross pay > 0 in the period (summed over the period's years)."""
-    ent = data.entrepreneurs
+    ent = data.personnes
     who = set(ent.loc[ent["situation_entree"].isin(list(situations)).fillna(False).astype(bool), "id"].astype(str))
     act = period_activity(data)
     pay = pd.to_numeric(act["remuneration_brute"], errors="coerce").fillna(0.0).groupby(act["id"].astype(str)).sum()
@@ -174,7 +176,7 @@ def effectif_remunere_selon_entree(data: CaeData, vm: dict, situations: list[str
 @rule("sorties_selon_motif")
 def sorties_selon_motif(data: CaeData, vm: dict, motifs: list[str]) -> Quantity:
     """Exits during the period whose ``motif_sortie`` is in ``motifs``."""
-    ent = data.entrepreneurs
+    ent = data.personnes
     start, end = period_bounds(data)
     d = pd.to_datetime(ent["date_sortie"])
     keep = d.notna() & ent["motif_sortie"].isin(list(motifs)).fillna(False).astype(bool)
@@ -194,9 +196,9 @@ def part_enquete_effectif(
     data: CaeData, vm: dict, question: str, reponse: str = "oui", exclure: list[str] | None = None
 ) -> Quantity:
     """Share of valid respondents answering ``reponse`` to ``question``,
-    applied to the number of entrepreneurs supported in the period.
+    applied to the number of people in the people table.
 
-    ``Q = N_entrepreneurs × k / n`` with n the answers that are neither
+    ``Q = N_people × k / n`` with n the answers that are neither
     missing nor in ``exclure``. Zero (with a note) without a survey or with
     fewer than ``enquete.min_repondants`` valid answers. Carries
     ``sample = (k, n, N)`` so that the Monte Carlo draws the share.
@@ -212,14 +214,142 @@ def part_enquete_effectif(
         return Quantity(0.0, f"Moins de {min_n} réponses valides à « {question} » : résultat non valorisé (quantité nulle)")
     k = float((valid == reponse).sum())
     share = k / n
-    N = int(len(data.entrepreneurs))
+    N = int(len(data.personnes))
     return Quantity(
         share * N,
         f"{fr_percent(share)} des {fr_number(n)} répondants (« {reponse} » à « {question} ») "
-        f"appliqués aux {fr_number(N)} entrepreneurs accompagnés (questionnaire supposé représentatif ; "
+        f"appliqués aux {fr_number(N)} {_people_word()} (questionnaire supposé représentatif ; "
         f"erreur d'échantillonnage de la part reprise dans le Monte Carlo)",
         sample=(k, n, float(N)), counts=(int(k), n - int(k)),
     )
+
+
+def _people_word() -> str:
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
+    return prof.get("termes.personne.effectif") or prof.term("personne.population")
+
+
+# --------------------------------------------------------------------------
+# declarative quantities
+# --------------------------------------------------------------------------
+def _constant(vm: dict, ref) -> tuple[float, str]:
+    """A factor: a number or a name of ``parametres_quantites`` (its ``valeur``)."""
+    if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+        return float(ref), fr_number(ref, 0 if float(ref).is_integer() else 3)
+    params = vm.get("parametres_quantites") or {}
+    if ref not in params:
+        raise KeyError(f"Facteur « {ref} » absent du bloc parametres_quantites de sroi.yml.")
+    p = params[ref]
+    v = float(p["valeur"])
+    return v, f"{p.get('libelle', ref).lower()} ({fr_number(v, 0 if v.is_integer() else 3)} {p.get('unite', '')})".replace(" )", ")")
+
+
+def _as_list(x) -> list:
+    return [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _filter_words(cond: dict | None) -> str:
+    """A condition of the indicators grammar in French words (codes as labels)."""
+    from analysis.intake import codebook as cbk
+
+    if not cond:
+        return ""
+    if "all" in cond:
+        return " et ".join(_filter_words(c) for c in cond["all"])
+    if "any" in cond:
+        return " ou ".join(_filter_words(c) for c in cond["any"])
+    if "not" in cond:
+        return "non (" + _filter_words(cond["not"]) + ")"
+    col = cond["column"]
+    cb = cbk.load_codebook()
+    spec = next((t["columns"][col] for t in cb["tables"].values() if col in t["columns"]), {})
+    label = spec.get("label", col)
+    op = next(k for k in cond if k != "column")
+    v = cond[op]
+    if op in ("in", "not_in") and spec.get("codes"):
+        vals = _labels(spec["codes"], v)
+        return f"« {label} » {'parmi' if op == 'in' else 'hors de'} {vals}"
+    words = {"eq": "=", "ne": "≠", "gt": ">", "ge": "≥", "lt": "<", "le": "≤", "in": "parmi", "not_in": "hors de",
+             "notna": "renseigné", "isna": "non renseigné"}
+    return f"« {label} » {words.get(op, op)} {'' if op in ('notna', 'isna') else v}".strip()
+
+
+@rule("declarative")
+def declarative(data: CaeData, vm: dict, table: str, agregat: str = "somme", colonne: str | None = None,
+                filtre: dict | None = None, periode: str | None = None, extrapolation: str | None = None,
+                facteur=None, diviseur=None) -> Quantity:
+    """A quantity described in ``sroi.yml`` (no code per outcome). In order:
+
+    1. rows = the table named ``table`` (the people table, ``activite``,
+       ``questionnaire``); a survey table of a structure without survey
+       gives 0 with a note;
+    2. ``periode: annees`` keeps activity rows of the period's years
+       (:func:`period_activity`);
+    3. ``agregat: compte`` → x_i = 1; ``somme`` → x_i = numeric ``colonne``;
+    4. ``filtre`` (grammar of indicators.yml): failing rows give 0 but stay
+       in the base;
+    5. S = Σ x_i over rows with a non-missing ``colonne`` (all rows for compte);
+    6. ``extrapolation: <people table>`` (survey tables): n = rows with a
+       non-missing ``colonne``; n < ``enquete.min_repondants`` → 0 with a
+       note; else S ← S × N / n, N = rows of the people table;
+    7. Q = S × Π facteur / Π diviseur (numbers or ``parametres_quantites``).
+
+    The note names the table, aggregate, column, filter in words, n and N
+    when extrapolated and each factor; never a count under the threshold
+    (n ≥ min_repondants by construction).
+    """
+    from analysis.indicators.compute import _mask
+    from analysis.intake import codebook as cbk
+
+    cb = cbk.load_codebook()
+    tlabel = cb["tables"].get(table, {}).get("label", table)
+    df = data.table(table)
+    if table == "questionnaire" and not data.has_survey:
+        return Quantity(0.0, "Pas de questionnaire : résultat non valorisé (quantité nulle)")
+    if df is None:
+        return Quantity(0.0, f"Table « {tlabel} » absente : résultat non valorisé (quantité nulle)")
+    if periode == "annees":
+        df = period_activity(data)
+    df = df.reset_index(drop=True)
+    clabel = (cbk.columns(table, cb).get(colonne) or {}).get("label", colonne) if colonne else None
+    if agregat == "compte":
+        x = pd.Series(1.0, index=df.index)
+        base = pd.Series(True, index=df.index)
+        what = f"nombre de lignes de « {tlabel} »"
+    elif agregat == "somme":
+        if colonne not in df.columns:
+            return Quantity(0.0, f"Colonne « {clabel} » absente des fichiers : résultat non valorisé (quantité nulle)")
+        x = pd.to_numeric(df[colonne], errors="coerce")
+        base = x.notna()
+        what = f"somme de « {clabel} » (table « {tlabel} »)"
+    else:
+        raise ValueError(f"agregat « {agregat} » inconnu (compte ou somme).")
+    keep = pd.Series(_mask(df, filtre), index=df.index) if filtre else pd.Series(True, index=df.index)
+    S = float(x.where(keep & base, 0.0).fillna(0.0).sum())
+    parts = [what]
+    if filtre:
+        parts.append(f"pour {_filter_words(filtre)} (0 sinon)")
+    if extrapolation:
+        min_n = int(vm["enquete"]["min_repondants"])
+        n = int(base.sum())
+        if n < min_n:
+            return Quantity(0.0, f"Moins de {min_n} réponses valides à « {colonne} » : résultat non valorisé (quantité nulle)")
+        N = int(len(data.table(extrapolation) if data.table(extrapolation) is not None else data.personnes))
+        S = S * N / n
+        parts.append(f"sur {fr_number(n)} réponses valides, rapportée aux {fr_number(N)} {_people_word()} "
+                     "(questionnaire supposé représentatif)")
+    q = S
+    for ref in _as_list(facteur):
+        v, txt = _constant(vm, ref)
+        q *= v
+        parts.append(f"× {txt}")
+    for ref in _as_list(diviseur):
+        v, txt = _constant(vm, ref)
+        q /= v
+        parts.append(f"÷ {txt}")
+    return Quantity(q, " ".join(parts))
 
 
 # --------------------------------------------------------------------------
@@ -230,11 +360,13 @@ def rule_spec(spec) -> tuple[str, dict]:
     if isinstance(spec, dict) and "regle" in spec:
         args = {k: v for k, v in spec.items() if k != "regle"}
         return str(spec["regle"]), args
-    raise ValueError(f"Quantité mal décrite : {spec!r} (attendu : un nom de règle ou {{regle: nom, …}}).")
+    if isinstance(spec, dict) and "table" in spec:
+        return "declarative", dict(spec)
+    raise ValueError(f"Quantité mal décrite : {spec!r} (attendu : un nom de règle, {{regle: nom, …}} ou {{table: …, agregat: …}}).")
 
 
 def compute_quantity(spec, data: CaeData, vm: dict) -> Quantity:
-    """Evaluate the ``quantite`` of an outcome for one CAE."""
+    """Evaluate the ``quantite`` of an outcome for one structure."""
     name, args = rule_spec(spec)
     if name not in RULES:
         raise KeyError(f"Règle de quantité inconnue : « {name} ». Règles disponibles : {', '.join(sorted(RULES))}.")

@@ -11,7 +11,8 @@ Investment* (2012), stages 3–5. For each outcome i of the value map
     SROI ratio     = Σ PV / inputs
     net SROI ratio = (Σ PV − inputs) / inputs
 
-Inputs are the CAE's ``ressources`` (``cae.yml``) with volunteer hours valued
+Inputs are the structure's ``ressources`` (its description file; labels and
+keys in hours from the study profile) with volunteer hours valued
 at ``parametres.taux_horaire_benevolat``. Proxies of another year are indexed
 to ``annee_base`` with the price index of the YAML.
 
@@ -21,8 +22,8 @@ Every coefficient and proxy is a parameter with a point value and a range
 and 75 %) or ``intervalle_95`` (quantiles 2,5 % and 97,5 %); the last two
 are drawn from the Beta law (shares) or log-normal law (amounts) whose
 quantiles match (:func:`fit_beta_quantiles`, :func:`fit_lognormal_quantiles`).
-Deadweight and attribution marked ``enquete`` come from the CAE's survey
-(``sans_cae``, ``part_cae``) when it has at least ``enquete.min_repondants``
+Deadweight and attribution marked ``enquete`` come from the structure's survey
+(``enquete.question_poids_mort``, ``question_attribution``) when it has at least ``enquete.min_repondants``
 valid answers; their range is then a seeded percentile-bootstrap 95 %
 interval (``intervalle_95``). Survey-scaled quantities (N × k/n) carry their
 sampling error: the share k/n is drawn from Jeffreys' Beta(k + ½, n − k + ½).
@@ -74,12 +75,33 @@ LAWS = ("pert", "triangulaire")
 #: the kinds themselves are declared in analysis.method.schemas.RANGE_KINDS.
 RANGE_KINDS = dict(zip(_schemas.RANGE_KINDS, (None, 0.50, 0.95)))
 RANGE_LABELS = {"bornes": "bornes", "interquartile": "écart interquartile", "intervalle_95": "intervalle à 95 %"}
-RESSOURCES = {
-    "subventions_publiques": "Subventions publiques",
-    "contribution_entrepreneurs": "Contribution coopérative des entrepreneurs",
-    "autres_produits": "Autres produits",
-    "benevolat_heures": "Bénévolat valorisé",
-}
+#: Quantity rules that read the ``cotisations`` block (required only when used).
+RULES_READING_CONTRIBUTIONS = ("remuneration_nette", "cotisations_sociales")
+
+
+def survey_questions(vm: dict) -> dict[str, str]:
+    """{survey question: coefficient type it measures}: ``enquete.question_poids_mort``
+    and ``enquete.question_attribution`` (default profile: sans_cae, part_cae)."""
+    enq = vm.get("enquete") or {}
+    return {enq.get("question_poids_mort", "sans_cae"): "poids_mort",
+            enq.get("question_attribution", "part_cae"): "attribution"}
+
+
+def deadweight_answers(vm: dict) -> dict:
+    """Deadweight share per answer code: ``enquete.poids_mort_reponses``
+    (the default profile's key ``poids_mort_sans_cae`` is read as an alias)."""
+    enq = vm.get("enquete") or {}
+    return enq.get("poids_mort_reponses") or enq.get("poids_mort_sans_cae") or {}
+
+
+def resources(prof=None) -> tuple[dict[str, str], set[str], str]:
+    """(labels of the SROI inputs by ``ressources`` key, keys given in hours,
+    key of public money) from the study profile (``profile.yml: ressources``)."""
+    from analysis.method import profile as profiles
+
+    prof = prof or profiles.current()
+    r = prof.get("ressources") or {}
+    return dict(r.get("libelles") or {}), set(r.get("en_heures") or []), r.get("argent_public", "subventions_publiques")
 
 
 class ValueMapError(MethodError):
@@ -93,6 +115,13 @@ def validate_value_map(vm: dict) -> list[str]:
     """Every problem of a value-map dict, in French (empty list when valid):
     :func:`analysis.method.schemas.problems` for ``sroi``."""
     return [f"{key} : {msg}." for key, msg in _schemas.problems("sroi", vm)]
+
+
+def _rule_name(spec) -> str | None:
+    try:
+        return rule_spec(spec)[0]
+    except ValueError:
+        return None
 
 
 def load_value_map(methodology_dir: Path | str | None = None) -> dict:
@@ -195,16 +224,17 @@ def survey_deadweight(questionnaire: pd.DataFrame | None, vm: dict, seed: int, l
     pas_cree → 0). Missing answers, ``reponses_exclues`` (nsp) and codes
     absent from the mapping are left out of numerator and denominator.
     Interval: percentile bootstrap of that mean. None without the column."""
-    if questionnaire is None or "sans_cae" not in questionnaire:
+    question = next(q for q, t in survey_questions(vm).items() if t == "poids_mort")
+    if questionnaire is None or question not in questionnaire:
         return None
     enq = vm["enquete"]
-    mapping = {str(k): float(v) for k, v in enq["poids_mort_sans_cae"].items()}
-    ans = questionnaire["sans_cae"].astype("string").dropna()
-    ans = ans[~ans.isin([str(x) for x in enq["reponses_exclues"]]) & ans.isin(list(mapping))]
+    mapping = {str(k): float(v) for k, v in deadweight_answers(vm).items()}
+    ans = questionnaire[question].astype("string").dropna()
+    ans = ans[~ans.isin([str(x) for x in enq.get("reponses_exclues") or []]) & ans.isin(list(mapping))]
     vals = ans.map(mapping).to_numpy(dtype=float)
     if vals.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
-    lo, hi = bootstrap_mean_interval(vals, enq["repetitions_bootstrap"], level, seed, "sans_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, enq.get("repetitions_bootstrap", 2000), level, seed, f"{question}:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -216,13 +246,14 @@ def survey_attribution(questionnaire: pd.DataFrame | None, vm: dict, seed: int, 
     a respondent does not credit to the CAE (other organisations, family,
     their own effort) is treated as attributed to others, a deliberately
     prudent reading. Interval: percentile bootstrap of the mean."""
-    if questionnaire is None or "part_cae" not in questionnaire:
+    question = next(q for q, t in survey_questions(vm).items() if t == "attribution")
+    if questionnaire is None or question not in questionnaire:
         return None
-    x = pd.to_numeric(questionnaire["part_cae"], errors="coerce").dropna().clip(0, 100).to_numpy(dtype=float)
+    x = pd.to_numeric(questionnaire[question], errors="coerce").dropna().clip(0, 100).to_numpy(dtype=float)
     if x.size == 0:
         return SurveyEstimate(math.nan, math.nan, math.nan, 0)
     vals = 1.0 - x / 100.0
-    lo, hi = bootstrap_mean_interval(vals, vm["enquete"]["repetitions_bootstrap"], level, seed, "part_cae:" + tag)
+    lo, hi = bootstrap_mean_interval(vals, vm["enquete"].get("repetitions_bootstrap", 2000), level, seed, f"{question}:" + tag)
     return SurveyEstimate(float(vals.mean()), lo, hi, int(vals.size))
 
 
@@ -270,16 +301,20 @@ def resolve_parameters(data: CaeData, vm: dict, seed: int, level: float = 0.95) 
                    source=c.get("source", ""), url=c.get("url", ""))
         q = c.get("enquete")
         if q:
-            fn = survey_deadweight if q == "sans_cae" else survey_attribution
+            fn = survey_deadweight if survey_questions(vm).get(q) == "poids_mort" else survey_attribution
             est = fn(data.questionnaire if data.has_survey else None, vm, seed, level, tag=data.slug)
             if est is not None:
                 row["n_repondants"] = est.n
                 if est.n >= min_n:
-                    row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=min(est.min, est.valeur),
-                               max=max(est.max, est.valeur), origine=SOURCE_SURVEY, cae=data.slug,
-                               plage="intervalle_95" if abs(level - 0.95) < 1e-9 else f"intervalle_{level:g}",
-                               couverture=float(level),
-                               url="", source=f"Questionnaire de la CAE (« {q} », {est.n} réponses valides ; "
+                    lo, hi = min(est.min, est.valeur), max(est.max, est.valeur)
+                    # an interval reaching 0 or 1 (every answer mapped to the same share, e.g. 100 % deadweight)
+                    # has no Beta law with those quantiles: it is drawn as hard bounds instead
+                    inside = 0.0 < lo and hi < 1.0
+                    row.update(cle=f"{name}@{data.slug}", valeur=est.valeur, min=lo,
+                               max=hi, origine=SOURCE_SURVEY, cae=data.slug,
+                               plage=("intervalle_95" if abs(level - 0.95) < 1e-9 else f"intervalle_{level:g}") if inside else "bornes",
+                               couverture=float(level) if inside else _coverage("bornes"),
+                               url="", source=f"Questionnaire {_structure_du()} (« {q} », {est.n} réponses valides ; "
                                                     f"intervalle bootstrap à {fr_percent(level, 0)})")
         rows.append(row)
     base = int(vm["parametres"]["annee_base"])
@@ -348,16 +383,43 @@ class _Model:
         return out
 
 
+def _structure_du() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.du")
+
+
+def _column() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.colonne")
+
+
+def _structure_au() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.au")
+
+
+def _structures() -> str:
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.pluriel")
+
+
 def inputs_table(info: dict, vm: dict) -> pd.DataFrame:
-    """The CAE's inputs (``ressources``) in euros: volunteer hours × hourly rate."""
+    """The structure's inputs (``ressources``) in euros, with the labels of the
+    profile's ``ressources.libelles``: hours (``ressources.en_heures``,
+    volunteering) × hourly rate, other keys as they are."""
     res = (info or {}).get("ressources") or {}
     rate = float(vm["parametres"]["taux_horaire_benevolat"])
+    labels, in_hours, _ = resources()
     rows = []
-    for key, label in RESSOURCES.items():
+    for key, label in labels.items():
         v = res.get(key)
         v = 0.0 if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
         rows.append({"poste": key, "libelle": label, "quantite": v,
-                     "montant": v * rate if key == "benevolat_heures" else v})
+                     "montant": v * rate if key in in_hours else v})
     return pd.DataFrame(rows)
 
 
@@ -709,9 +771,11 @@ def _finish(model: _Model, table: pd.DataFrame, inputs: pd.DataFrame, vm: dict, 
     pt = model.point()
     total_pv = float(table["valeur_actuelle"].sum())
     ratio = model.ratio(pt) if len(model.rows) else math.nan
-    public = float(inputs.loc[inputs["poste"] == "subventions_publiques", "montant"].sum())
+    from analysis.method import profile as profiles
+
+    public = float(inputs.loc[inputs["poste"] == resources()[2], "montant"].sum())
     if model.inputs <= 0:
-        notes.append("Intrants nuls ou absents dans cae.yml : le ratio ne peut pas être calculé.")
+        notes.append(f"Intrants nuls ou absents dans {profiles.current().description_file} : le ratio ne peut pas être calculé.")
     draws = monte_carlo(model, st["draws"], st["law"], st["seed"])
     by_default, origin = coefficient_origin(model.params, vm)
     scen = pd.DataFrame([dict(scenario="taux de référence", taux=st["rate"], ratio=ratio),
@@ -774,7 +838,7 @@ def evaluate_national(datas: list[CaeData], vm: dict | None = None, *, methodolo
     vm = load_value_map(methodology_dir) if vm is None else vm
     check(vm)
     if not datas:
-        raise ValueError("Aucune CAE à agréger.")
+        raise ValueError(f"Aucun·e {_column()} à agréger.")
     st = _settings(vm, methodology_dir, draws, seed)
     models, inputs_all, notes = [], [], []
     for d in datas:
@@ -1083,7 +1147,7 @@ def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) ->
         else:
             q = f"{fr_number(r.quantite, 1 if r.quantite % 1 else 0)} {r.unite_quantite}"
         rows.append({
-            **({"CAE": r.cae} if t["cae"].nunique() > 1 else {}),
+            **({_column(): r.cae} if t["cae"].nunique() > 1 else {}),
             "Partie prenante": r.partie_prenante,
             "Résultat": r.resultat,
             "Indicateur": r.indicateur,
@@ -1175,18 +1239,18 @@ def headline(result: SroiResult) -> str:
         return "Le ratio SROI ne peut pas être calculé : " + " ".join(result.notes or ["aucun résultat valorisé."])
     mc = result.mc
     survey = result.parameters[result.parameters["origine"] == SOURCE_SURVEY]
-    src = ("Poids mort et attribution viennent du questionnaire de la CAE ("
+    src = (f"Poids mort et attribution viennent du questionnaire {_structure_du()} ("
            + ", ".join(f"{KIND_LABELS[t].lower()} : {fr_number(n)} réponses" for t, n in zip(survey["type"], survey["n_repondants"]))
            + ")." if len(survey) else
            "Faute de questionnaire suffisant, poids mort et attribution prennent les valeurs par défaut de la méthode.")
     if result.default_coefficients:
         higher = mc["mediane"] > result.ratio
         src += (" Ce ratio repose donc sur des coefficients par défaut (fixés par prudence au 3e quartile d'une "
-                "méta-analyse de rapports SROI) : ce n'est pas une mesure propre à la CAE. La simulation tire ces "
+                f"méta-analyse de rapports SROI) : ce n'est pas une mesure propre {_structure_au()}. La simulation tire ces "
                 "coefficients dans la dispersion des rapports publiés"
                 + (", d'où une médiane simulée plus haute que le ratio central." if higher else ".")
                 if result.coefficient_origin == SOURCE_DEFAULT else
-                " Pour une partie des CAE, ce ratio repose sur des coefficients par défaut (sans questionnaire suffisant).")
+                f" Pour une partie des {_structures()}, ce ratio repose sur des coefficients par défaut (sans questionnaire suffisant).")
     guide = (f"Au sens du guide SROI (12 × intrants / impact de l'année 1), le délai de récupération est de "
              f"{fr_number(result.payback_months, 1)} mois" if not math.isnan(result.payback_months)
              else "Le délai de récupération du guide SROI n'est pas calculable (impact de l'année 1 nul)")
@@ -1212,7 +1276,7 @@ def limits_text(result: SroiResult) -> str:
     from analysis.publication.formatting import fr_number, fr_percent
 
     head = ("Un ratio SROI dépend de son périmètre, de ses proxys et de ses hypothèses : Social Value International "
-            "rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre CAE. Il se lit avec son intervalle "
+            f"rappelle qu'il ne se compare pas d'une organisation à l'autre, ni entre {_structures()}. Il se lit avec son intervalle "
             "et sa sensibilité.")
     if not np.isfinite(result.ratio) or result.total_pv <= 0:
         return head + " Ici, aucune valeur n'a pu être rapportée aux intrants : l'analyse de sensibilité est sans objet."
