@@ -27,7 +27,7 @@ import yaml
 
 from analysis import config
 
-PROFILES_DIR = config.PROJ_ROOT / "profiles"
+PROFILES_DIR = config.PROFILES_DIR  # the checkout's profiles/, or the copy shipped in the wheel
 #: The default profile (the CAE study, the workbook's first study).
 DEFAULT = "cae"
 
