@@ -63,7 +63,7 @@ lab: $(STAMP) ## ouvrir JupyterLab sur les carnets
 
 .PHONY: lock
 lock: ## refaire requirements.lock depuis pyproject.toml (uv requis ; mainteneurs)
-	uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra test --extra dask --universal --python-version 3.11 --generate-hashes -o requirements.lock
 
 .PHONY: clean
 clean: ## supprimer les produits (données traitées, carnets exécutés, HTML, livre) ; garde data/raw et .venv
