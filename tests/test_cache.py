@@ -63,10 +63,10 @@ def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(dat
     direct = national(datas)
     cold = NationalCache(tmp_path)
     deep_equal(national(datas, cold), direct)
-    with_survey = sum(d.has_survey for d in datas)
-    # every CAE goes through _prepare and _build, those with a questionnaire through score_cae
-    assert cold.stats["cae"] == [0, 2 * len(datas) + with_survey]
-    assert cold.stats["national"] == [0, 3]
+    # each CAE's contribution to each of the three syntheses is computed once
+    cae_of = {slot.split("|")[1] for level, slot in cold.recomputed if level == "cae"}
+    assert cae_of == {d.slug for d in datas}
+    assert cold.stats["national"] == [0, 3] and cold.stats["cae"][0] == 0
 
     warm = NationalCache(tmp_path)
     deep_equal(national(datas, warm), direct)
@@ -81,7 +81,11 @@ def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(dat
     assert data_fingerprint(changed[i]) != data_fingerprint(datas[i])
     memo = NationalCache(tmp_path)
     deep_equal(national(changed, memo), national(changed))
-    assert memo.stats["cae"] == [2 * len(datas) + with_survey - 3, 3]
+    recomputed = [slot for level, slot in memo.recomputed if level == "cae"]
+    assert {s.split("|")[1] for s in recomputed} == {datas[i].slug}
+    # its indicator tables, SROI model and QVT scores: nothing else
+    assert {s.split("|")[0].rsplit(".", 1)[1] for s in recomputed} == {"_prepare", "_build", "score_cae"}
+    assert memo.stats["cae"][0] == cold.stats["cae"][1] - len(recomputed)
     assert memo.stats["model"][1] == 0 and memo.stats["model"][0] > 0
 
 

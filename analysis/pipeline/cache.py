@@ -26,8 +26,9 @@ Levels 2 and 3 are installed for the duration of :meth:`NationalCache.call`
 by rebinding those module attributes to memoised wrappers, and restored
 afterwards; the computing functions themselves are unchanged, so results
 are identical with or without the cache (``tests/test_cache.py``). Each
-entry is one pickle file per (function, CAE or model), replaced when its
-key changes, so the cache stays the size of one run. A cache that cannot be
+entry is one pickle file per (function, CAE or model, other arguments),
+replaced when its key changes, so the cache stays the size of one run
+(until the method's settings change). A cache that cannot be
 read or written is skipped silently: the result is then computed.
 """
 
@@ -120,6 +121,7 @@ class NationalCache:
         self.env = environment_fingerprint(methodology_dir)
         self._fp: dict[int, tuple] = {}  # id -> (object kept alive, fingerprint)
         self.stats = {"national": [0, 0], "cae": [0, 0], "model": [0, 0]}  # [hits, misses]
+        self.recomputed: list[tuple[str, str]] = []  # (level, "function|CAE or model") of each miss
 
     # ---------------------------------------------------------------- keys
     def _digest_arg(self, v, h) -> None:
@@ -167,6 +169,7 @@ class NationalCache:
         except Exception:
             pass
         self.stats[level][1] += 1
+        self.recomputed.append((level, slot.rsplit("|", 1)[0] if level == "cae" else slot))
         value = fn(*args, **kwargs)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,8 +190,10 @@ class NationalCache:
             qual = f"{mod.__name__}.{attr}"
 
             def memoised(*args, **kwargs):
-                if level == "cae":
-                    slot = f"{qual}|{getattr(args[0], 'slug', '?')}"
+                if level == "cae":  # one entry per CAE and per set of other arguments (a helper may be called twice)
+                    h = hashlib.sha256()
+                    self._digest_arg([list(args[1:]), dict(sorted(kwargs.items()))], h)
+                    slot = f"{qual}|{getattr(args[0], 'slug', '?')}|{h.hexdigest()[:16]}"
                 else:
                     slot = f"{qual}|{args[1] if len(args) > 1 else kwargs.get('outcome', kwargs.get('item', ''))}"
                 return self._memo(level, slot, qual, original, args, kwargs)
