@@ -450,7 +450,8 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         language="python",
         km=km,
         progress_bar=False,
-        cwd=str(cwd),
+        # no cwd= here: papermill would chdir the whole process (threads and staging folders
+        # make that unsafe); the kernel was started in its working folder already
     ))
 
 
