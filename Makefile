@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 JOBS ?=
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -55,7 +56,7 @@ test: $(STAMP) ## contrôler le style (ruff), puis lancer tous les tests (dont d
 
 .PHONY: bench
 bench: $(STAMP) ## mesurer la vitesse face à papermill + nbconvert lancés naïvement (affiche des rapports)
-	@$(PY) benchmarks/bench.py
+	@$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 .PHONY: lab
 lab: $(STAMP) ## ouvrir JupyterLab sur les carnets
@@ -63,7 +64,7 @@ lab: $(STAMP) ## ouvrir JupyterLab sur les carnets
 
 .PHONY: lock
 lock: ## refaire requirements.lock depuis pyproject.toml (uv requis ; mainteneurs)
-	uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --extra test --extra dask --universal --python-version 3.11 --generate-hashes -o requirements.lock
 
 .PHONY: clean
 clean: ## supprimer les produits (données traitées, carnets exécutés, HTML, livre) ; garde data/raw et .venv

@@ -327,6 +327,8 @@ def cmd_run(args) -> int:
             processed_dir=args.processed,
             out_dir=args.out,
             jobs=args.jobs,
+            executor=args.executeur,
+            dask_address=args.dask_adresse,
             force=args.force,
             national=not args.no_national,
             export_html=not args.no_html,
@@ -436,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--cae", nargs="+", metavar="NOM", help="ne traiter que ces CAE (nom du dossier)")
     s.add_argument("--jobs", type=int, metavar="N", help="CAE traitées en parallèle (défaut : nombre de cœurs)")
+    s.add_argument("--executeur", choices=["local", "dask"], default="local",
+                   help="local : processus de cette machine (défaut) ; dask : tâches Dask distributed (extra « dask »)")
+    s.add_argument("--dask-adresse", metavar="ADRESSE",
+                   help="ordonnanceur Dask existant (ex. tcp://hote:8786) ; défaut : un LocalCluster de --jobs processus")
     s.add_argument("--raw", type=_dir, metavar="DOSSIER", help="données brutes (défaut data/raw)")
     s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="carnets exécutés et rapports HTML (défaut outputs)")

@@ -707,7 +707,7 @@ def survey_weights(data: CaeData, spec: dict | None = None) -> tuple[pd.Series |
     rows, NaN for respondents without id; French note). Categories without
     respondents are dropped from the targets (the others rescaled) and a
     variable with a single category is left out; no weights (None) under
-    ``seuil_denominateur`` linked respondents."""
+    the denominator threshold linked respondents."""
     spec = spec or load_spec()
     if not data.has_survey:
         return None, "Pas de questionnaire."

@@ -749,8 +749,10 @@ def remove(raw_dir, processed_dir, out_dir) -> tuple[list[Path], list[tuple[Path
             shutil.rmtree(folder)
             removed.append(folder)
     if removed:
-        # the national synthesis and its result tables (notebook 10_national writes processed/_national)
-        for extra in (Path(out_dir) / "national", Path(processed_dir) / "_national", Path(out_dir) / "run_summary.json"):
+        # the national synthesis, its result tables (processed/_national), its cache of per-CAE contributions
+        # and the saved runs and comparisons (they hold the demo's results)
+        for extra in (Path(out_dir) / "national", Path(processed_dir) / "_national", Path(processed_dir) / "_cache",
+                      Path(out_dir) / "runs", Path(out_dir) / "comparaison", Path(out_dir) / "run_summary.json"):
             if extra.is_dir():
                 shutil.rmtree(extra)
                 removed.append(extra)

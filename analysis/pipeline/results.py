@@ -20,7 +20,7 @@ same published (gated) table as the CSV; a table marked ``published=False``
 never leaves ``data/processed``.
 
 Before a CSV is written, :func:`check_published` refuses a table whose count
-columns hold a count from 1 to ``seuil_effectif`` − 1 (the gate's own rule,
+columns hold a count from 1 to the count threshold − 1 (the gate's own rule,
 :func:`analysis.publication.suppression.is_small`): a stage that forgot the
 gate fails loudly instead of publishing a small cell.
 

@@ -459,7 +459,8 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         language="python",
         km=km,
         progress_bar=False,
-        cwd=str(cwd),
+        # no cwd= here: papermill would chdir the whole process (threads and staging folders
+        # make that unsafe); the kernel was started in its working folder already
     ))
 
 
@@ -882,6 +883,8 @@ def _run(
     progress: Progress | None = None,
     stages: list[str] | None = None,
     new_key: bool = False,
+    executor: str = "local",
+    dask_address: str | None = None,
 ) -> dict:
     """The body of :func:`run`.
 
@@ -889,7 +892,9 @@ def _run(
     (:func:`analysis.intake.pseudonymise.resolve_key`): a key that would
     silently differ from the processed data's stops the run (``SystemExit``,
     French) unless ``new_key``. While the run lasts, ``<out>/.run-en-cours.json``
-    marks it incomplete (the book refuses to assemble then)."""
+    marks it incomplete (the book refuses to assemble then). ``executor``:
+    "local" (process pool, the default) or "dask" (:func:`_run_dask`, on the
+    cluster at ``dask_address`` or a LocalCluster)."""
     raw_dir = Path(raw_dir or config.RAW_DIR).resolve()
     processed_dir = Path(processed_dir or config.PROCESSED_DIR).resolve()
     out_dir = Path(out_dir or config.OUT_DIR).resolve()
@@ -1000,7 +1005,10 @@ def _run(
                      "kw": dict(caes=selected, processed_dir=processed_dir, out_dir=out_dir, notebooks_dir=notebooks_dir,
                                 export_html=export_html)}
 
-    if todo:
+    if todo and executor == "dask":
+        early = None  # the early national step is a local-pool feature: with Dask it runs after the CAEs
+        results.update(_run_dask(todo, jobs, progress, dask_address))
+    elif todo:
         if jobs == 1 or (len(todo) == 1 and early is None):
             live = _Live(progress)  # each stage's line printed as it happens
             for kw in todo:
@@ -1122,6 +1130,54 @@ def _network_snapshot(processed_dir: Path, caes: list[str]) -> Path:
             (d / c).mkdir()
             shutil.copyfile(src, d / c / src.name)
     return d
+
+
+def _dask_task(kwargs: dict, methodology: str) -> CaeResult:
+    """One CAE on a Dask worker: the run's methodology travels with the task
+    (a remote worker does not inherit the client's environment)."""
+    os.environ["CAE_IMPACT_METHODOLOGY"] = methodology
+    return run_cae(**kwargs)
+
+
+def _run_dask(todo: list[dict], jobs: int, progress, address: str | None = None) -> dict:
+    """The optional executor: each CAE is a task on a Dask distributed
+    cluster, the one at ``address`` (any scheduler, e.g. dask-jobqueue on
+    SLURM; raw, processed and output folders must be on a filesystem the
+    workers share) or by default a ``LocalCluster`` of ``jobs`` single-thread
+    worker processes. Per-stage progress is not forwarded; each CAE is
+    reported when it ends. Results are those of the local pool: the same
+    ``run_cae`` runs on the worker."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # the optional extra is not installed
+        raise SystemExit("L'exécuteur dask demande le module dask.distributed : pip install 'cae-impact[dask]'.") from exc
+
+    results = {}
+    cluster = None
+    if address:
+        client = Client(address)
+    else:
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        methodology = os.environ.get("CAE_IMPACT_METHODOLOGY", str(config.METHODOLOGY_DIR))
+        futures = {}
+        for kw in todo:
+            progress(kw["cae"], "tout", "début", None, "")
+            futures[client.submit(_dask_task, kw, methodology, key=f"cae-impact-{kw['cae']}", pure=False)] = kw["cae"]
+        for fut in as_completed(list(futures)):
+            cae = futures[fut]
+            try:
+                results[cae] = res = fut.result()
+                progress(cae, "tout", "ok" if res.ok else "échec", res.seconds, "" if res.ok else res.error)
+            except Exception as exc:  # worker lost or task error
+                results[cae] = CaeResult(cae=cae, ok=False, error=_error_text(exc))
+                progress(cae, "processus", "échec", None, results[cae].error)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
 
 
 def _stamp_of(cae_out: Path) -> str:

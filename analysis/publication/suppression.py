@@ -157,6 +157,21 @@ def protect_line(values: np.ndarray, hidden: np.ndarray) -> int | None:
     return min(cand)[1]
 
 
+def _sweep_lines(aug: np.ndarray, hidden: np.ndarray, se: int) -> bool:
+    """One pass over the rows of an augmented table (last column = row
+    totals): each row that a total would disclose gets one more hidden entry
+    (:func:`protect_line`), or its total hidden. True when anything changed."""
+    r, c = aug.shape[0] - 1, aug.shape[1] - 1
+    changed = False
+    for i in range(r + 1):
+        vals, hid = aug[i, :c], hidden[i, :c]
+        if line_needs_more(vals, hid, bool(hidden[i, c]), True, se):
+            j = protect_line(vals, hid)
+            hidden[i, c if j is None else j] = True
+            changed = True
+    return changed
+
+
 def crosstab_mask(table: pd.DataFrame, margins: bool = True, seuil_effectif: int | None = None,
                   methodology_dir=None) -> tuple[pd.DataFrame, pd.Series, pd.Series, bool]:
     """Suppression pattern of a 2-D table of counts (rows × columns, no margins in ``table``).
@@ -195,25 +210,9 @@ def crosstab_mask(table: pd.DataFrame, margins: bool = True, seuil_effectif: int
         hidden[r, c] = bool(is_small([aug[r, c]], se)[0])
         changed = True
         while changed:
-            changed = False
-            for i in range(r + 1):  # rows (the last one = column totals, summing to the grand total)
-                vals, hid = aug[i, :c], hidden[i, :c]
-                if line_needs_more(vals, hid, bool(hidden[i, c]), True, se):
-                    j = protect_line(vals, hid)
-                    if j is None:
-                        hidden[i, c] = True
-                    else:
-                        hidden[i, j] = True
-                    changed = True
-            for j in range(c + 1):
-                vals, hid = aug[:r, j], hidden[:r, j]
-                if line_needs_more(vals, hid, bool(hidden[r, j]), True, se):
-                    i = protect_line(vals, hid)
-                    if i is None:
-                        hidden[r, j] = True
-                    else:
-                        hidden[i, j] = True
-                    changed = True
+            # rows (the last one = column totals, summing to the grand total), then columns: the
+            # same sweep on the transposed views (numpy views, so `hidden` is updated in place)
+            changed = _sweep_lines(aug, hidden, se) | _sweep_lines(aug.T, hidden.T, se)
     cells = pd.DataFrame(hidden[:r, :c], index=table.index, columns=table.columns)
     return cells, pd.Series(hidden[:r, c], index=table.index), pd.Series(hidden[r, :c], index=table.columns), bool(hidden[r, c])
 

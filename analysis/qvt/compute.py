@@ -1,9 +1,9 @@
 """QVT and WHO-5 summaries per CAE and for the network: what notebooks call.
 
 Tables are tidy and already respect the publication rules
-(``publication.yml``): a mean or share on fewer than ``seuil_denominateur``
+(``publication.yml``): a mean or share on fewer than the denominator threshold
 people is suppressed (values blanked, ``suppressed`` True), a published count
-under ``seuil_effectif`` is blanked, and so is a share whose complement is
+under the count threshold is blanked, and so is a share whose complement is
 such a count. Groups and reliability use the QVT minimum n of ``qvt.yml``.
 The statistics themselves live in :mod:`analysis.qvt.scores`,
 :mod:`analysis.stats.reliability`, :mod:`analysis.stats.group_tests` and
@@ -150,9 +150,9 @@ def dimension_table(scores: pd.DataFrame, cae: str, spec: dict | None = None) ->
     Wilson score interval (:func:`analysis.stats.intervals.wilson_interval`). For a
     two-item score (values 1, 1.5, …, 5), "agree" means a mean of the
     recoded items ≥ 4. ``n`` is the number of respondents with a score,
-    ``share_n`` the number who agree. Rows with n < seuil_denominateur are
+    ``share_n`` the number who agree. Rows with n < the denominator threshold are
     suppressed (values blanked); a share whose count or complement is under
-    seuil_effectif is blanked (``share_suppressed``).
+    the count threshold is blanked (``share_suppressed``).
     """
     spec = qs.load_spec(spec)
     r = _rules(spec)
@@ -739,9 +739,9 @@ def who5_histogram(result_or_scores, spec: dict | None = None) -> pd.DataFrame:
     classe, low, high, n, denominator, share, suppressed.
 
     Passed through :func:`analysis.publication.suppression.publish` with the classes as
-    one partition: classes with 1 to seuil_effectif − 1 people are hidden,
+    one partition: classes with 1 to the count threshold − 1 people are hidden,
     and complementary classes too when the total would reveal them; nothing
-    is published on fewer than seuil_denominateur respondents.
+    is published on fewer than the denominator threshold respondents.
     """
     from analysis.publication.suppression import publish
 
@@ -775,7 +775,7 @@ def plot_who5(result_or_scores, ax=None, spec: dict | None = None):
     """Distribution of WHO-5 scores (share of respondents per class, from
     :func:`who5_histogram`) with the thresholds marked; suppressed classes
     are not drawn (marked « s »), and nothing is drawn on fewer than
-    ``seuil_denominateur`` respondents."""
+    the denominator threshold respondents."""
     import matplotlib.pyplot as plt
 
     spec = qs.load_spec(spec)

@@ -1122,12 +1122,11 @@ def _coef_cell(value: float, origin: str) -> str:
     return f"{fr_percent(value, 1)} ({tag})"
 
 
-def value_map_display(table: pd.DataFrame, seuil_effectif: int | None = None) -> pd.DataFrame:
+def value_map_display(table: pd.DataFrame) -> pd.DataFrame:
     """The value map as a French table (euros formatted). A masked outcome
     (``masque``, :func:`publishable_model`) says so in plain French; a person
     count from survey scaling is shown rounded to whole people.
-    ``seuil_effectif`` is accepted for compatibility and unused: the gate
-    reads the threshold. The proxies' sources are in
+    The gate reads the threshold. The proxies' sources are in
     :func:`parameters_display` (the report's technical appendix), not in a
     column that would make this 15-column table unreadable on a page."""
     from analysis.publication.formatting import fr_euro, fr_number

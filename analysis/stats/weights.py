@@ -59,16 +59,30 @@ def rake(sample: pd.DataFrame, targets: dict[str, dict], base_weights=None, max_
         if missing_s:
             raise ValueError(f"rake : catégories de « {c} » sans répondant : {sorted(missing_s)}")
         tgt[c].index = tgt[c].index.map(str)
-    keys = {c: sample[c].astype("string") for c in cols}
+    # integer codes once (same groups, same row order as grouping on the labels, so the
+    # compensated group sums and every product are bit-identical to a label-based loop)
+    codes, tg = {}, {}
+    for c in cols:
+        codes[c] = tgt[c].index.get_indexer(sample[c].astype("string"))
+        tg[c] = tgt[c].to_numpy()
+    w = w.to_numpy(dtype=float, copy=True)
+
+    def sums(c):
+        s = pd.Series(w).groupby(codes[c], sort=True).sum()
+        return s.index.to_numpy(), s.to_numpy()
+
     for _ in range(max_iter):
         for c in cols:
-            sums = w.groupby(keys[c]).sum()
-            w = w * keys[c].map(tgt[c] / sums).astype(float)
-        worst = max(float((w.groupby(keys[c]).sum() / tgt[c] - 1).abs().max()) for c in cols)
+            present, s = sums(c)
+            factor = np.full(len(tg[c]), np.nan)
+            factor[present] = tg[c][present] / s
+            w = w * factor[codes[c]]
+        worst = max(float(pd.Series(s / tg[c][present] - 1).abs().max()) for c in cols for present, s in [sums(c)])
         if worst < tol:
             break
     else:
         raise RakingError(f"rake : pas de convergence en {max_iter} itérations (écart {worst:.2g})")
+    w = pd.Series(w, index=sample.index)
     return w
 
 

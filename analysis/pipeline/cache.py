@@ -1,0 +1,224 @@
+"""Incremental national step: reuse what did not change between two runs.
+
+The national synthesis pools every CAE, so a rerun after one CAE changed
+used to recompute everything. :class:`NationalCache` memoises, on disk
+under ``<processed>/_cache/``, three levels of work, each keyed by a
+content hash of its inputs (never by file dates):
+
+1. **a whole national result** (``compute_national``, ``evaluate_national``,
+   ``summarise_national``), keyed on the data fingerprint of every CAE
+   passed (:func:`data_fingerprint`: the processed tables' values, not their
+   bytes or the raw files), the other arguments, the methodology files and
+   the package source. A CAE rerun whose processed tables came out
+   identical (a re-exported file, a trailing blank line) reuses all three;
+2. **per-CAE contributions to the pooled tables**, one entry per CAE: the
+   prepared indicator tables with survey weights
+   (``indicators.compute._prepare``), the SROI model of the CAE
+   (``sroi.valuation._build``) and its QVT scores
+   (``qvt.compute.score_cae``). After a real change in one CAE, only that
+   CAE's contribution is recomputed;
+3. **pooled models** (``qvt.models.fit_score_ols`` and
+   ``fit_item_ordinal``), keyed on a content hash of the pooled frame they
+   are fitted on: a model is refitted only when its input rows changed (a
+   CAE without questionnaire changing leaves every QVT model as it was).
+
+Levels 2 and 3 are installed for the duration of :meth:`NationalCache.call`
+by rebinding those module attributes to memoised wrappers, and restored
+afterwards; the computing functions themselves are unchanged, so results
+are identical with or without the cache (``tests/test_cache.py``). Each
+entry is one pickle file per (function, CAE or model, other arguments),
+replaced when its key changes, so the cache stays the size of one run
+(until the method's settings change). A cache that cannot be
+read or written is skipped silently: the result is then computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import pickle
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["NationalCache", "data_fingerprint", "frame_digest"]
+
+#: Per-CAE contributions (level 2): (module, attribute). Their first argument is a CaeData.
+PER_CAE = [
+    ("analysis.indicators.compute", "_prepare"),
+    ("analysis.sroi.valuation", "_build"),
+    ("analysis.qvt.compute", "score_cae"),
+]
+#: Pooled models (level 3): (module, attribute). Argument 0 is the pooled frame, 1 the outcome or item.
+POOLED_MODELS = [
+    ("analysis.qvt.models", "fit_score_ols"),
+    ("analysis.qvt.models", "fit_item_ordinal"),
+]
+
+
+def frame_digest(df, h=None):
+    """sha256 (updated into ``h`` when given) over a DataFrame or Series's
+    column names, dtypes, index and values (``pandas.util.hash_pandas_object``)."""
+    h = h or hashlib.sha256()
+    if df is None:
+        h.update(b"<none>")
+        return h
+    if isinstance(df, pd.Series):
+        df = df.to_frame()
+    h.update(repr(list(df.columns)).encode())
+    h.update(repr([str(t) for t in df.dtypes]).encode())
+    h.update(str(len(df)).encode())
+    if len(df):
+        h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    return h
+
+
+def data_fingerprint(data) -> str:
+    """Content hash of one CAE's processed data (a
+    :class:`~analysis.intake.processed.CaeData`): slug, ``cae.json`` and the
+    values of its three tables. The manifest (dates, checksums of the raw
+    files) is left out: no computation reads it."""
+    h = hashlib.sha256(data.slug.encode() + b"\0")
+    h.update(pickle.dumps(data.info, protocol=4))
+    for name in ("entrepreneurs", "activite", "questionnaire"):
+        h.update(name.encode())
+        frame_digest(getattr(data, name), h)
+    return h.hexdigest()
+
+
+def _tree_digest(root: Path, patterns) -> str:
+    h = hashlib.sha256()
+    files = sorted({p for pat in patterns for p in Path(root).rglob(pat) if p.is_file() and "__pycache__" not in p.parts})
+    for p in files:
+        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def environment_fingerprint(methodology_dir=None) -> str:
+    """Hash of the package source and of the methodology files in force:
+    any change to either invalidates every entry."""
+    from analysis import config
+
+    package = Path(__file__).resolve().parents[1]
+    method = Path(methodology_dir or os.environ.get("CAE_IMPACT_METHODOLOGY") or config.METHODOLOGY_DIR)
+    return hashlib.sha256(
+        (_tree_digest(package, ("*.py", "*.yml")) + _tree_digest(method, ("*.yml", "*.yaml"))).encode()
+    ).hexdigest()
+
+
+class NationalCache:
+    """Memo of the national step under ``root`` (``<processed>/_cache``).
+
+    ``call(fn, *args, **kwargs)`` returns ``fn(*args, **kwargs)``, from the
+    cache when the same inputs were seen before. ``stats`` counts hits and
+    misses per level (for the bench)."""
+
+    def __init__(self, root, methodology_dir=None):
+        self.root = Path(root)
+        self.env = environment_fingerprint(methodology_dir)
+        self._fp: dict[int, tuple] = {}  # id -> (object kept alive, fingerprint)
+        self.stats = {"national": [0, 0], "cae": [0, 0], "model": [0, 0]}  # [hits, misses]
+        self.recomputed: list[tuple[str, str]] = []  # (level, "function|CAE or model") of each miss
+
+    # ---------------------------------------------------------------- keys
+    def _digest_arg(self, v, h) -> None:
+        from analysis.intake.processed import CaeData
+
+        if isinstance(v, CaeData):
+            if id(v) not in self._fp:
+                self._fp[id(v)] = (v, data_fingerprint(v))
+            h.update(b"cae:" + self._fp[id(v)][1].encode())
+        elif isinstance(v, (pd.DataFrame, pd.Series)):
+            frame_digest(v, h)
+        elif isinstance(v, (list, tuple)):
+            h.update(f"seq{len(v)}(".encode())
+            for x in v:
+                self._digest_arg(x, h)
+            h.update(b")")
+        elif isinstance(v, dict):
+            h.update(b"dict(")
+            for k in v:
+                h.update(repr(k).encode())
+                self._digest_arg(v[k], h)
+            h.update(b")")
+        else:
+            h.update(pickle.dumps(v, protocol=4))
+
+    def _key(self, name: str, args, kwargs) -> str:
+        h = hashlib.sha256((self.env + "|" + name).encode())
+        self._digest_arg(list(args), h)
+        self._digest_arg(dict(sorted(kwargs.items())), h)
+        return h.hexdigest()
+
+    # ---------------------------------------------------------------- storage
+    def _memo(self, level: str, slot: str, name: str, fn, args, kwargs):
+        try:
+            key = self._key(name, args, kwargs)
+        except Exception:  # an argument we cannot hash: compute
+            return fn(*args, **kwargs)
+        path = self.root / level / (hashlib.sha256(slot.encode()).hexdigest()[:24] + ".pkl")
+        try:
+            with open(path, "rb") as fh:
+                stored_key, value = pickle.load(fh)
+            if stored_key == key:
+                self.stats[level][0] += 1
+                return value
+        except Exception:
+            pass
+        self.stats[level][1] += 1
+        self.recomputed.append((level, slot.rsplit("|", 1)[0] if level == "cae" else slot))
+        value = fn(*args, **kwargs)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump((key, value), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except Exception:
+            pass
+        return value
+
+    @contextmanager
+    def _installed(self):
+        """Rebind the per-CAE and pooled-model functions to memoised wrappers."""
+        saved = []
+
+        def wrap(level, mod, attr, original):
+            qual = f"{mod.__name__}.{attr}"
+
+            def memoised(*args, **kwargs):
+                if level == "cae":  # one entry per CAE and per set of other arguments (a helper may be called twice)
+                    h = hashlib.sha256()
+                    self._digest_arg([list(args[1:]), dict(sorted(kwargs.items()))], h)
+                    slot = f"{qual}|{getattr(args[0], 'slug', '?')}|{h.hexdigest()[:16]}"
+                else:
+                    slot = f"{qual}|{args[1] if len(args) > 1 else kwargs.get('outcome', kwargs.get('item', ''))}"
+                return self._memo(level, slot, qual, original, args, kwargs)
+
+            memoised.__wrapped__ = original
+            memoised.__doc__ = original.__doc__
+            return memoised
+
+        try:
+            for level, table in (("cae", PER_CAE), ("model", POOLED_MODELS)):
+                for modname, attr in table:
+                    mod = importlib.import_module(modname)
+                    original = getattr(mod, attr, None)
+                    if original is None:  # renamed upstream: no reuse at this level, never an error
+                        continue
+                    saved.append((mod, attr, original))
+                    setattr(mod, attr, wrap(level, mod, attr, original))
+            yield
+        finally:
+            for mod, attr, original in reversed(saved):
+                setattr(mod, attr, original)
+
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, reusing the whole result, the per-CAE
+        contributions and the pooled models that did not change."""
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        with self._installed():
+            return self._memo("national", name, name, fn, args, kwargs)

@@ -1,0 +1,97 @@
+"""The national step's cache (analysis.pipeline.cache): identical results,
+and only what changed is recomputed."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.indicators import compute as indicators
+from analysis.intake import demo, processed
+from analysis.intake import process as intake
+from analysis.pipeline.cache import NationalCache, data_fingerprint
+from analysis.qvt import compute as qvt
+from analysis.sroi import valuation as sroi
+
+
+def deep_equal(a, b, path="r"):
+    """Exact equality of results: frames with their dtypes, dataclasses field by field, NaN == NaN."""
+    if isinstance(a, (pd.DataFrame, pd.Series)):
+        assert type(a) is type(b) and a.equals(b), path
+        if isinstance(a, pd.DataFrame):
+            assert list(a.dtypes) == list(b.dtypes), path
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            deep_equal(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            deep_equal(a[k], b[k], f"{path}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            deep_equal(x, y, f"{path}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), path
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), path
+    else:
+        assert a == b, (path, a, b)
+
+
+@pytest.fixture(scope="module")
+def datas(tmp_path_factory, pseudonym_key):
+    root = tmp_path_factory.mktemp("cache")
+    slugs = demo.generate(root / "raw", n_cae=3, seed=2019, scale=0.5)
+    for s in slugs:
+        assert intake.process_cae(s, root / "raw", root / "processed", root / "out").ok
+    return [processed.load_cae(s, root / "processed") for s in slugs]
+
+
+def national(datas, memo=None):
+    spec = indicators.load_spec()
+    call = memo.call if memo else (lambda f, *a, **k: f(*a, **k))
+    return (call(indicators.compute_national, datas, spec), call(sroi.evaluate_national, datas),
+            call(qvt.summarise_national, datas, anonymise=None))
+
+
+def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(datas, tmp_path):
+    direct = national(datas)
+    cold = NationalCache(tmp_path)
+    deep_equal(national(datas, cold), direct)
+    # each CAE's contribution to each of the three syntheses is computed once
+    cae_of = {slot.split("|")[1] for level, slot in cold.recomputed if level == "cae"}
+    assert cae_of == {d.slug for d in datas}
+    assert cold.stats["national"] == [0, 3] and cold.stats["cae"][0] == 0
+
+    warm = NationalCache(tmp_path)
+    deep_equal(national(datas, warm), direct)
+    assert warm.stats["national"] == [3, 0] and warm.stats["cae"] == [0, 0]
+
+    # a real change in the activity of one CAE: its two or three contributions only; QVT models untouched
+    changed = [dataclasses.replace(d) for d in datas]
+    i = next(k for k, d in enumerate(datas) if d.has_survey)
+    act = changed[i].activite.copy()
+    act.loc[act.index[0], "chiffre_affaires"] = act["chiffre_affaires"].iloc[0] + 1000.0
+    changed[i] = dataclasses.replace(changed[i], activite=act)
+    assert data_fingerprint(changed[i]) != data_fingerprint(datas[i])
+    memo = NationalCache(tmp_path)
+    deep_equal(national(changed, memo), national(changed))
+    recomputed = [slot for level, slot in memo.recomputed if level == "cae"]
+    assert {s.split("|")[1] for s in recomputed} == {datas[i].slug}
+    # its indicator tables, SROI model and QVT scores: nothing else
+    assert {s.split("|")[0].rsplit(".", 1)[1] for s in recomputed} == {"_prepare", "_build", "score_cae"}
+    assert memo.stats["cae"][0] == cold.stats["cae"][1] - len(recomputed)
+    assert memo.stats["model"][1] == 0 and memo.stats["model"][0] > 0
+
+
+def test_fingerprint_ignores_the_manifest_but_not_values(datas):
+    d = datas[0]
+    assert data_fingerprint(dataclasses.replace(d, manifest={"date": "autre"})) == data_fingerprint(d)
+    ent = d.entrepreneurs.copy()
+    ent = ent.iloc[::-1]
+    assert data_fingerprint(dataclasses.replace(d, entrepreneurs=ent)) != data_fingerprint(d)
