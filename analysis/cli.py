@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="assembler le rapport national (livre Quarto)",
         description="Assemble le livre Quarto à partir des carnets exécutés et le rend si Quarto est installé. "
-        "Pour présenter les CAE comme « CAE 1 … CAE N », réglez anonymiser_cae dans methodology/publication.yml.",
+        "Pour présenter les CAE comme « CAE 1 … CAE N », réglez anonymiser_structures dans methodology/publication.yml.",
         epilog=EXIT_CODES,
     )
     s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")

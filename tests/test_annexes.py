@@ -48,7 +48,7 @@ def test_parameter_annex_gives_each_parameter_in_french_with_value_and_source():
     # a proxy: 6 716,88 € rounded to the euro, its year of euros
     assert f"| 6{NNBSP}717{NBSP}€ | 3{NNBSP}358{NBSP}€ à 6{NNBSP}717{NBSP}€ (bornes) |" in md
     # no YAML key reaches the reader
-    for key in ("taux_actualisation", "seuil_effectif", "min_repondants", "poids_mort_sans_cae", "meme_activite",
+    for key in ("taux_actualisation", "seuil_effectif", "min_repondants", "poids_mort_reponses", "meme_activite",
                 "n_min_groupe", "part_min_items", "heures_manquantes", "True", "False", "None", "nan"):
         assert not re.search(rf"\b{key}\b", md), key
     assert annexes.unlabelled() == []

@@ -173,7 +173,7 @@ def test_indicator_definitions_in_words():
 def test_every_quantity_rule_has_a_french_reading():
     from analysis.sroi.quantities import RULES
 
-    assert set(RULES) <= set(method_doc.QUANTITY_RULES_FR)
+    assert set(RULES) - {"declarative"} <= set(method_doc.QUANTITY_RULES_FR)
     vm = loader.load("sroi")
     text = method_doc.sroi_section()
     for r in vm["resultats"]:
@@ -277,3 +277,16 @@ def test_a_git_revision_of_the_method_is_a_methodology_folder(tmp_path):
     assert compare.method_changes(dest, ROOT / "methodology") == []
     with pytest.raises(ValueError):
         compare.git_methodology("no-such-revision-xyz", tmp_path / "n", repo=ROOT)
+
+
+def test_a_declarative_quantity_reads_step_by_step():
+    # tiers-lieux sroi.yml, outcome temps_trajet_evite, written out by hand from its YAML and the codebook labels
+    tl = ROOT / "profiles" / "tiers-lieux"
+    vm = loader.load("sroi", tl)
+    cb = loader.load("codebook", tl)
+    q = next(r["quantite"] for r in vm["resultats"] if r["id"] == "temps_trajet_evite")
+    text = method_doc.declarative_fr(q, vm, cb)
+    col = cb["tables"]["questionnaire"]["columns"]["trajet_evite_minutes_semaine"]["label"]
+    assert text.startswith(f"somme de « {col} » (table « {cb['tables']['questionnaire']['label']} »), pour « ")
+    assert f"nulle avec moins de {vm['enquete']['min_repondants']} réponses valides" in text
+    assert text.endswith("× semaines de présence par an (46 semaines par an) ÷ 60")

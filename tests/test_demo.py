@@ -147,7 +147,7 @@ def test_slugs_profiles_and_survey_presence(full, tmp_path):
     assert all(re.fullmatch(r"[a-z0-9-]+", s) for s in slugs)
     no_survey = [s for s in slugs if data[s]["questionnaire"] is None]
     assert len(no_survey) == 1 and no_survey[0] not in slugs[:2]
-    assert {p["type"] for p in demo.PROFILES} == set(CODEBOOK["cae_yml"]["type_codes"])
+    assert {p["type"] for p in demo.PROFILES} == set(CODEBOOK["description"]["type_codes"])
     # The first two: small, one XLSX and one French CSV, both with a survey.
     assert 30 <= len(data[slugs[0]]["entrepreneurs"]) <= 60 and 30 <= len(data[slugs[1]]["entrepreneurs"]) <= 60
     assert (raw / slugs[0] / "entrepreneurs.xlsx").exists() and (raw / slugs[1] / "entrepreneurs.csv").exists()
@@ -224,10 +224,10 @@ def test_cae_yml_has_the_protocol_keys_and_plausible_resources(full):
     _, _, data = full
     for slug, v in data.items():
         info = v["info"]
-        assert set(CODEBOOK["cae_yml"]["required"]) <= set(info)
-        assert set(CODEBOOK["cae_yml"]["ressources_required"]) <= set(info["ressources"])
-        assert info["type"] in CODEBOOK["cae_yml"]["type_codes"]
-        assert info["territoire"] in CODEBOOK["cae_yml"]["territoire_codes"]
+        assert set(CODEBOOK["description"]["required"]) <= set(info)
+        assert set(CODEBOOK["description"]["ressources_required"]) <= set(info["ressources"])
+        assert info["type"] in CODEBOOK["description"]["type_codes"]
+        assert info["territoire"] in CODEBOOK["description"]["territoire_codes"]
         assert str(info["periode"]["debut"]) == "2019-01-01" and str(info["periode"]["fin"]) == "2019-12-31"
         e, a = v["entrepreneurs"], v["activite"]
         supported = int((e["date_sortie"].isna() | (e["date_sortie"] >= "2019-01-01")).sum())

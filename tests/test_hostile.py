@@ -135,8 +135,8 @@ def test_unknown_cae_yml_keys_are_dropped_and_not_quoted(tmp_path, pseudonym_key
     res = intake.process_cae("test", tmp_path / "raw", tmp_path / "processed", tmp_path / "out", key=pseudonym_key)
     assert res.ok
     info = json.loads((tmp_path / "processed" / "test" / "cae.json").read_text(encoding="utf-8"))
-    assert set(info) == set(cbk.load_codebook()["cae_yml"]["required"]) | {"slug"}
-    assert set(info["ressources"]) == set(cbk.load_codebook()["cae_yml"]["ressources_required"])
+    assert set(info) == set(cbk.load_codebook()["description"]["required"]) | {"slug"}
+    assert set(info["ressources"]) == set(cbk.load_codebook()["description"]["ressources_required"])
     no_plant((tmp_path / "processed" / "test" / "manifest.json").read_text(encoding="utf-8") + json.dumps(info, ensure_ascii=False), p)
 
 

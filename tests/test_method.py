@@ -20,6 +20,12 @@ from analysis.method.loader import MethodError
 from analysis.sroi import valuation
 
 SHIPPED = Path(__file__).resolve().parents[1] / "methodology"
+PROFILES = Path(__file__).resolve().parents[1] / "profiles"
+#: Every methodology file shipped, in the folder of each profile holding it
+#: (the default profile's profile.yml sits in profiles/cae/, its method in methodology/).
+SHIPPED_FILES = [(name, folder) for name in loader.FILES
+                 for folder in (SHIPPED, PROFILES / "cae", PROFILES / "tiers-lieux")
+                 if (folder / loader.FILES[name]).exists()]
 
 
 @pytest.fixture
@@ -59,16 +65,25 @@ MISSPELT = [
 ]
 
 
-@pytest.mark.parametrize("name", list(loader.FILES))
-def test_shipped_files_match_their_schema(name):
-    data = yaml.safe_load((SHIPPED / loader.FILES[name]).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name,folder", SHIPPED_FILES, ids=[f"{f.name}/{n}" for n, f in SHIPPED_FILES])
+def test_shipped_files_match_their_schema(name, folder):
+    data = yaml.safe_load((folder / loader.FILES[name]).read_text(encoding="utf-8"))
     assert schemas.problems(name, data) == []
-    assert loader.load(name, SHIPPED)["version"] == str(data["version"])
+    assert loader.load(name, folder)["version"] == str(data["version"])
 
 
 def test_every_methodology_file_has_a_schema():
     assert set(schemas.SCHEMAS) == set(loader.FILES)
-    assert {p.name for p in SHIPPED.glob("*.yml")} == set(loader.FILES.values())
+    assert {p.name for p in SHIPPED.glob("*.yml")} | {"profile.yml", "demo.yml"} == set(loader.FILES.values())
+    tiers_lieux = {p.name for p in (PROFILES / "tiers-lieux").glob("*.yml")}
+    assert tiers_lieux <= set(loader.FILES.values()) and "profile.yml" in tiers_lieux
+    # every file a profile holds is checked above, in every profile
+    assert {n for n, _ in SHIPPED_FILES} == set(loader.FILES)
+
+
+def test_the_default_profile_file_is_found_beside_its_method():
+    assert loader.path_of("profil", SHIPPED) == PROFILES / "cae" / "profile.yml"
+    assert loader.versions(SHIPPED)["profil"]["file"] == "profile.yml"
 
 
 @pytest.mark.parametrize("name,filename,edit,wrong,right,right_path", MISSPELT, ids=[m[0] for m in MISSPELT])
@@ -85,6 +100,8 @@ def test_misspelt_key_is_a_french_error_naming_file_and_key(method_copy, name, f
 
 @pytest.mark.parametrize("name", list(loader.FILES))
 def test_missing_version_is_named(method_copy, name):
+    if not (method_copy / loader.FILES[name]).exists():  # profile.yml, demo.yml: from the tiers-lieux profile
+        shutil.copy(PROFILES / "tiers-lieux" / loader.FILES[name], method_copy)
     _edit(method_copy, loader.FILES[name], lambda d: d.pop("version"))
     with pytest.raises(MethodError) as exc:
         loader.load(name, method_copy)
@@ -193,7 +210,7 @@ def test_parsed_once_per_content_and_copies_handed_out(method_copy, monkeypatch)
 
 def test_versions_give_version_and_content_hash(method_copy):
     v = loader.versions(method_copy)
-    assert set(v) == set(loader.FILES)
+    assert set(v) == set(loader.FILES) - {"demo"}  # a copy of methodology/: the default profile, no demo.yml
     raw = (method_copy / "sroi.yml").read_bytes()
     version = str(yaml.safe_load(raw)["version"])
     assert v["sroi"] == {"file": "sroi.yml", "version": version, "sha256": hashlib.sha256(raw).hexdigest()}

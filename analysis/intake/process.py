@@ -155,12 +155,13 @@ def load_folder(folder: Path | str, codebook: dict | None = None, progress=None)
     cb = codebook or cbk.load_codebook()
     folder = Path(folder)
     fd = FolderData(folder)
+    prof = profiles.current()
+    where = f"dossier {prof.term('structure.du')}"
     links = escaping_links(folder) if folder.is_dir() else []
     if links:  # counted, not named: a file name can be personal data
         fd.problems.add(Problem(
-            "dossier de la structure", f"{len(links)} lien(s) symbolique(s) vers un fichier hors de ce dossier : refusé(s), non lu(s).",
-            "Copiez les fichiers eux-mêmes dans ce dossier au lieu de liens symboliques."))
-    prof = profiles.current()
+            where, f"{len(links)} lien(s) symbolique(s) vers un fichier hors du {where} : refusé(s), non lu(s).",
+            f"Copiez les fichiers eux-mêmes dans le {where} au lieu de liens symboliques."))
     yml = folder / prof.description_file
     if not yml.exists() and yml.with_suffix(".yaml").exists():
         yml = yml.with_suffix(".yaml")
@@ -226,7 +227,7 @@ def load_folder(folder: Path | str, codebook: dict | None = None, progress=None)
     if unrecognised:  # counted, not named: a file name can be personal data
         kinds = sorted({p.suffix.lower() for p in unrecognised})
         fd.problems.add(Problem(
-            "dossier de la structure", f"{len(unrecognised)} fichier(s) non reconnu(s) ({', '.join(kinds)}) : ignoré(s) (leur nom n'est pas recopié ici).",
+            where, f"{len(unrecognised)} fichier(s) non reconnu(s) ({', '.join(kinds)}) : ignoré(s) (leur nom n'est pas recopié ici).",
             "Nommez les fichiers comme les tables : " + ", ".join(f"{t}.csv ou {t}.xlsx" for t in cb["tables"]) + ".",
             gravite="avertissement"))
 
@@ -604,9 +605,9 @@ def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
     n_files = sum(1 for f in m.get("files", {}).values() if f.get("table") not in (None, prof.description_table))
     parts = []
     for t in prof.table_order:
-        word = prof.count_word(t)
         if t in tables:
-            parts.append(f"{fr_number(tables[t]['rows_out'])} {word}")
+            n = tables[t]["rows_out"]
+            parts.append(f"{fr_number(n)} {prof.count_word(t, n)}")
     if "questionnaire" not in tables:
         parts.append("pas de questionnaire")
     nw = len(report["result"].problems.warnings)

@@ -59,7 +59,16 @@ def _dir(methodology_dir: Path | str | None) -> Path:
 
 
 def path_of(name: str, methodology_dir: Path | str | None = None) -> Path:
-    return _dir(methodology_dir) / FILES[name]
+    """Path of methodology file ``name`` in ``methodology_dir``. The study
+    profile (``profil``) may live beside its methodology folder instead of
+    in it (the default profile's ``profiles/cae/profile.yml`` points at
+    ``methodology/``): then the profile's own file."""
+    p = _dir(methodology_dir) / FILES[name]
+    if name == "profil" and not p.exists():
+        from analysis.method import profile as profiles
+
+        return profiles.for_methodology(_dir(methodology_dir)).folder / FILES[name]
+    return p
 
 
 def _validated(name: str, path: Path) -> dict:
@@ -109,7 +118,7 @@ def versions(methodology_dir: Path | str | None = None) -> dict[str, dict]:
     the human ``version`` written in the file and the sha256 of its content."""
     out = {}
     for name, filename in FILES.items():
-        p = _dir(methodology_dir) / filename
+        p = path_of(name, methodology_dir)
         if p.exists():
             out[name] = {"file": filename, "version": str(_validated(name, p)["version"]), "sha256": sha256_file(p)}
     return out
@@ -120,7 +129,7 @@ def check_all(methodology_dir: Path | str | None = None) -> None:
     listing the problems of all the files at once."""
     messages, problems = [], []
     for name, filename in FILES.items():
-        p = _dir(methodology_dir) / filename
+        p = path_of(name, methodology_dir)
         if p.exists():
             try:
                 _validated(name, p)

@@ -105,16 +105,25 @@ class Profile:
         """``table`` of the description file in the manifest's file list."""
         return self.get("description.table_manifeste") or "description"
 
-    def count_word(self, table: str) -> str:
-        return (self.get("tables.decompte") or {}).get(table, table)
+    def count_word(self, table: str, n: int = 2) -> str:
+        """The French noun counting ``n`` rows of ``table`` (``tables.decompte``:
+        [singular, plural]; French rule: singular for 0 and 1)."""
+        one, many = (self.get("tables.decompte") or {}).get(table, [table, table])
+        return one if n <= 1 else many
 
     def anonymous_name(self, n: int) -> str:
         return self.term("structure.anonyme").format(n=n)
 
 
 def _profile_from_file(path: Path) -> Profile:
+    from analysis.method import schemas
+
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
+    try:
+        schemas.validate("profil", data, filename="profile.yml", where=str(path))
+    except schemas.MethodError as exc:
+        raise ProfileError(str(exc)) from None
     folder = path.parent.resolve()
     files = data.get("fichiers") or {}
     dirs = set()
@@ -168,7 +177,9 @@ def for_methodology(methodology_dir: Path | str | None = None) -> Profile:
         prof = resolve(name)
         if prof.methodology_dir == d:
             return prof
-    return resolve(DEFAULT)
+    import dataclasses
+
+    return dataclasses.replace(resolve(DEFAULT), methodology_dir=d)
 
 
 def current() -> Profile:
@@ -182,8 +193,9 @@ def activate(prof: Profile) -> Path:
     methodology folder."""
     import os
 
-    config.METHODOLOGY_DIR = prof.methodology_dir
+    # config.METHODOLOGY_DIR is computed from the variable on each access
     os.environ["CAE_IMPACT_METHODOLOGY"] = str(prof.methodology_dir)
+    config.__dict__.pop("METHODOLOGY_DIR", None)
     return prof.methodology_dir
 
 

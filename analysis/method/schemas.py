@@ -50,6 +50,8 @@ __all__ = [
     "AssumptionsFile",
     "CodebookFile",
     "EndiFile",
+    "ProfileFile",
+    "DemoFile",
 ]
 
 #: A location inside a file: keys and list indices, from the root.
@@ -110,7 +112,7 @@ class PublicationFile(Versioned):
     seuil_effectif: PositiveInt = Field(description="No published count 1 … seuil_effectif − 1 (read only by analysis.publication).")
     seuil_denominateur: PositiveInt = Field(description="No mean or share on fewer people (read only by analysis.publication).")
     niveau_confiance: float = Field(0.95, gt=0, lt=1, description="Level of every interval; default 0.95 as in indicators.compute, qvt.compute and sroi.valuation before the schema.")
-    anonymiser_cae: bool = Field(False, description="National report names CAEs 'CAE 1 … N'; default false as in reporting.book and qvt.compute.")
+    anonymiser_structures: bool = Field(False, description="National report names the structures by the profile's anonymous name ('CAE 1 … N' in the default profile); default false as in reporting.book and qvt.compute.")
     graine: int = Field(0, ge=0, description="Seed of every resampling; default 0 as in indicators.compute and sroi.valuation before the schema.")
 
 
@@ -168,7 +170,7 @@ class IndicatorBase(Strict):
     family: str
     label: str
     table: str
-    join: Optional[list[Literal["entrepreneurs", "activite_derniere"]]] = None
+    join: Optional[list[str]] = Field(None, description="Tables joined by id: the profile's people table, or 'activite_derniere' (last activity row of each person).")
     unit: str = Field("nombre", description="part | mois | euros | nombre | euros_mois; default 'nombre' as in indicators.compute before the schema.")
     reference: Optional[Reference] = None
     by: Optional[By] = None
@@ -208,6 +210,14 @@ class ColumnIndicator(IndicatorBase):
     column: str
 
 
+class TotalIndicator(IndicatorBase):
+    """Σ column over the kept rows (indicators.compute._total)."""
+
+    kind: Literal["total"]
+    column: str
+    personnes: bool = Field(False, description="The total counts people (small-cell rule applies); default false as in indicators.compute._total.")
+
+
 class GrowthIndicator(IndicatorBase):
     kind: Literal["growth"]
     column: str
@@ -229,7 +239,7 @@ class PairedIndicator(IndicatorBase):
 
 
 Indicator = Annotated[
-    Union[ShareIndicator, MeanIndicator, KmIndicator, KmSurvivalIndicator, ColumnIndicator, GrowthIndicator, PairedIndicator],
+    Union[ShareIndicator, MeanIndicator, KmIndicator, KmSurvivalIndicator, ColumnIndicator, GrowthIndicator, PairedIndicator, TotalIndicator],
     Field(discriminator="kind"),
 ]
 
@@ -339,7 +349,6 @@ def _indicators_checks(data: dict) -> list[tuple[Loc, str]]:
 #: to extend it; absent, the engine treats the range as hard bounds.
 RANGE_KINDS = ("bornes", "interquartile", "intervalle_95")
 COEFFICIENT_KINDS = ("poids_mort", "attribution", "deplacement", "erosion")
-SURVEY_QUESTIONS = {"sans_cae": "poids_mort", "part_cae": "attribution"}
 
 
 class Ranged(Strict):
@@ -353,6 +362,7 @@ class Ranged(Strict):
     source: str
     url: str = Field("", description="Empty string when none; default '' as in sroi.valuation before the schema.")
     note: Optional[str] = Field(None, description="French note on the value and its range (method annex).")
+    nature_plage: Optional[str] = Field(None, description="French words on where the range comes from (column « Nature de la plage » of the method annex).")
 
     @field_validator("plage")
     @classmethod
@@ -405,13 +415,7 @@ class Coefficient(Ranged):
     valeur: Share
     min: Share
     max: Share
-    enquete: Optional[Literal["sans_cae", "part_cae"]] = Field(None, description="Survey question replacing the default value.")
-
-    @model_validator(mode="after")
-    def _question_matches_kind(self):
-        if self.enquete and SURVEY_QUESTIONS[self.enquete] != self.type:
-            raise PydanticCustomError("methode", "la question « {q} » mesure un coefficient de type « {k} »", {"q": self.enquete, "k": SURVEY_QUESTIONS[self.enquete]})
-        return self
+    enquete: Optional[str] = Field(None, description="Survey question replacing the default value: enquete.question_poids_mort or enquete.question_attribution (checked in _sroi_checks).")
 
 
 class Proxy(Ranged):
@@ -451,7 +455,9 @@ class PriceIndex(Strict):
 class SroiEnquete(Strict):
     min_repondants: PositiveInt
     repetitions_bootstrap: PositiveInt = Field(2000, description="Default 2000 as in sroi.valuation before the schema.")
-    poids_mort_sans_cae: dict[str, Share]
+    question_poids_mort: str = Field(min_length=1, description="Questionnaire column whose answers give the deadweight (poids_mort_reponses).")
+    question_attribution: str = Field(min_length=1, description="Questionnaire column giving the share of the outcome due to the structure (0–100).")
+    poids_mort_reponses: dict[str, Share] = Field(description="Deadweight share of each answer code of question_poids_mort.")
     reponses_exclues: list[str] = Field(default_factory=list, description="Default none as in sroi.valuation.")
 
 
@@ -478,16 +484,45 @@ class Cotisations(Strict):
     heures_manquantes: Literal["smic", "temps_plein"] = Field("smic", description="Default 'smic' as in sroi.contributions before the schema.")
 
 
+DECLARATIVE_KEYS = ("table", "agregat", "colonne", "filtre", "periode", "extrapolation", "facteur", "diviseur")
+
+
 def _quantity(v: Any) -> Any:
-    """A rule name, or ``{regle: name, …arguments}`` whose arguments depend on
-    the rule (checked by analysis.sroi.quantities.rule_spec)."""
+    """A rule name, ``{regle: name, …arguments}`` whose arguments depend on
+    the rule, or a declarative spec ``{table, agregat, …}``
+    (analysis.sroi.quantities.declarative); checked by
+    analysis.sroi.quantities.rule_spec."""
     if isinstance(v, str):
         return v
     if not isinstance(v, dict):
-        raise PydanticCustomError("methode", "type attendu : nom de règle ou dictionnaire {{regle: …, arguments}}")
-    if not isinstance(v.get("regle"), str):
-        raise PydanticCustomError("methode", "clé « regle » (nom de la règle de quantité) absente")
+        raise PydanticCustomError("methode", "type attendu : nom de règle ou dictionnaire {{regle: …, arguments}} ou {{table: …, agregat: …}}")
+    if "regle" in v:
+        if not isinstance(v["regle"], str):
+            raise PydanticCustomError("methode", "clé « regle » : nom de règle attendu")
+        return v
+    if not isinstance(v.get("table"), str):
+        raise PydanticCustomError("methode", "clé « regle » (nom de la règle de quantité) ou « table » (quantité déclarative) absente")
+    unknown = [k for k in v if k not in DECLARATIVE_KEYS]
+    if unknown:
+        raise PydanticCustomError("methode", "clé(s) inconnue(s) {k} d'une quantité déclarative (clés possibles : {known})",
+                                  {"k": ", ".join(f"« {k} »" for k in unknown), "known": ", ".join(DECLARATIVE_KEYS)})
+    if v.get("agregat", "somme") not in ("somme", "compte"):
+        raise PydanticCustomError("methode", "agregat « {a} » inconnu : choisir parmi « somme », « compte »", {"a": v.get("agregat")})
+    if v.get("agregat", "somme") == "somme" and not isinstance(v.get("colonne"), str):
+        raise PydanticCustomError("methode", "une quantité « agregat: somme » demande « colonne »")
     return v
+
+
+class QuantityConstant(Strict):
+    """A named constant of declarative quantities (``parametres_quantites``)."""
+
+    libelle: str
+    valeur: float
+    unite: str = Field(min_length=1)
+    annee: Optional[int] = None
+    source: str = Field(min_length=1)
+    url: str = ""
+    a_verifier: bool = Field(False, description="Listed in assumptions.yml as to be checked; default false.")
 
 
 Quantity = Annotated[Any, AfterValidator(_quantity)]
@@ -518,7 +553,8 @@ class SroiFile(Versioned):
     parties_prenantes: dict[str, str]
     indice: PriceIndex
     enquete: SroiEnquete
-    cotisations: Cotisations
+    cotisations: Optional[Cotisations] = Field(None, description="Payroll rates; required when an outcome uses a rule reading them (sroi.quantities.RULES_READING_CONTRIBUTIONS).")
+    parametres_quantites: dict[str, QuantityConstant] = Field(default_factory=dict, description="Named, sourced constants used by declarative quantities (facteur, diviseur).")
     coefficients: dict[str, Coefficient]
     proxys: dict[str, Proxy]
     resultats: list[Outcome]
@@ -540,7 +576,34 @@ def _sroi_checks(data: dict) -> list[tuple[Loc, str]]:
         x = _d(x)
         if x.get("indexer") is True and isinstance(x.get("annee"), int) and x["annee"] not in years:
             out.append((("proxys", name, "annee"), f"l'indice n'a pas de valeur pour {x['annee']} (bloc indice.valeurs)"))
+    enq = _d(data.get("enquete"))
+    questions = {enq.get("question_poids_mort"): "poids_mort", enq.get("question_attribution"): "attribution"}
+    for name, c in coefs.items():
+        q = _d(c).get("enquete")
+        if q is None:
+            continue
+        if q not in questions:
+            known = ", ".join(f"« {k} »" for k in questions if isinstance(k, str))
+            out.append((("coefficients", name, "enquete"), f"question « {q} » inconnue : choisir parmi {known} (bloc enquete)"))
+        elif questions[q] != _d(c).get("type"):
+            out.append((("coefficients", name, "enquete"), f"la question « {q} » mesure un coefficient de type « {questions[q]} »"))
+    constants = _d(data.get("parametres_quantites"))
     outcomes = data.get("resultats") if isinstance(data.get("resultats"), list) else []
+    for i, o in enumerate(outcomes):
+        q = _d(_d(o).get("quantite"))
+        if "regle" in q:
+            continue
+        for key in ("facteur", "diviseur"):
+            for ref in (q.get(key) if isinstance(q.get(key), list) else [q.get(key)]):
+                if isinstance(ref, str) and ref not in constants:
+                    out.append((("resultats", i, "quantite", key), f"constante « {ref} » absente du bloc parametres_quantites"))
+    from analysis.sroi.quantities import RULES_READING_CONTRIBUTIONS
+    if "cotisations" not in data:
+        for i, o in enumerate(outcomes):
+            q = _d(o).get("quantite")
+            rule = q if isinstance(q, str) else _d(q).get("regle")
+            if rule in RULES_READING_CONTRIBUTIONS and _d(o).get("actif", True) is not False:
+                out.append((("resultats", i, "quantite"), f"la règle « {rule} » lit le bloc cotisations, absent du fichier"))
     if not any(_d(o).get("actif", True) is not False for o in outcomes):
         out.append((("resultats",), "aucun résultat actif (au moins un résultat sans « actif: false » est nécessaire)"))
     ids: set = set()
@@ -561,7 +624,7 @@ def _sroi_checks(data: dict) -> list[tuple[Loc, str]]:
                 out.append((("resultats", i, kind), f"{kind} « {ref} » absent du bloc coefficients"))
             elif _d(coefs[ref]).get("type") != kind:
                 out.append((("resultats", i, kind), f"« {ref} » est de type « {_d(coefs[ref]).get('type')} », pas « {kind} »"))
-        if isinstance(o.get("quantite"), str) or isinstance(_d(o.get("quantite")).get("regle"), str):
+        if isinstance(o.get("quantite"), str) or isinstance(_d(o.get("quantite")).get("regle"), str):  # declarative specs: checked by _quantity
             try:
                 rule, _ = rule_spec(o["quantite"])
                 if rule not in RULES:
@@ -753,11 +816,26 @@ class Age(Strict):
     plausible_max: int
 
 
-class CaeYml(Strict):
+class Description(Strict):
+    """Rules of the structure's description file (``cae.yml`` in the default
+    profile; profile.yml ``description.fichier``): its required and accepted
+    keys, the resources it must list, and one ``<key>_codes`` list per coded
+    key (for instance ``territoire_codes``)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+
     required: list[str]
-    type_codes: dict[str, str]
-    territoire_codes: dict[str, str]
+    optional: list[str] = Field(default_factory=list, description="Keys accepted without a warning beyond `required`; default none.")
     ressources_required: list[str]
+
+    @model_validator(mode="after")
+    def _code_lists(self):
+        for key, value in (self.model_extra or {}).items():
+            if not key.endswith("_codes"):
+                raise PydanticCustomError("methode", "clé « {k} » inconnue : une liste de codes se nomme « <clé>_codes »", {"k": key})
+            if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+                raise PydanticCustomError("methode", "« {k} » : dictionnaire code: libellé attendu", {"k": key})
+        return self
 
 
 class Limites(Strict):
@@ -778,7 +856,7 @@ class CodebookFile(Versioned):
     tables: dict[str, Table]
     codes: dict[str, dict[Union[int, str], str]]
     age: Age
-    cae_yml: CaeYml
+    description: Description
     limites: Limites
 
 
@@ -842,6 +920,109 @@ class EndiFile(Versioned):
 
 
 # ==========================================================================
+# profile.yml (study profile: docs/profiles.md) and demo.yml
+# ==========================================================================
+Words = dict[str, Any]  # nested French words and sentences, read by analysis.method.profile
+
+
+class Livre(Strict):
+    titre: str
+    sous_titre: str
+    auteur: str
+    partie_structures: str = Field(description="Title of the book part holding one chapter per structure.")
+
+
+class Fichiers(Strict):
+    """Paths of the profile's method files, relative to profile.yml (one folder)."""
+
+    protocole: Optional[str] = None
+    guide: Optional[str] = None
+    codebook: Optional[str] = None
+    indicateurs: Optional[str] = None
+    sroi: Optional[str] = None
+    qvt: Optional[str] = None
+    publication: Optional[str] = None
+    hypotheses: Optional[str] = None
+    demo: Optional[str] = None
+    adaptateurs: list[str] = Field(default_factory=list, description="Importers of third-party exports (e.g. endi); default none.")
+
+
+class DescriptionFile(Strict):
+    fichier: str = Field(min_length=1, description="Name of the structure's description file (cae.yml, lieu.yml).")
+    section_codebook: str = Field("description", description="Codebook section with its rules; default 'description'.")
+    fichier_traite: str = Field(min_length=1)
+    table_manifeste: Optional[str] = None
+    cle_type: Optional[str] = None
+    cle_profil: Optional[str] = None
+    aide: dict[str, list[Optional[str]]] = Field(default_factory=dict, description="Template help: key -> [French help, example].")
+    annees: list[str] = Field(default_factory=list)
+    nombres_positifs: list[str] = Field(default_factory=list)
+
+
+class Ressources(Strict):
+    libelles: dict[str, str]
+    en_heures: list[str] = Field(default_factory=list)
+    argent_public: Optional[str] = None
+
+
+class Tables(Strict):
+    personnes: str
+    activite: str
+    questionnaire: str
+    ordre: list[str] = Field(min_length=1)
+    grain_activite: Literal["personne_annee", "structure_annee"] = Field("personne_annee", description="Default one row per person and year, as in the CAE study.")
+    decompte: dict[str, Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        default_factory=dict, description="Per table, the French noun counting its rows: [singular, plural].")
+
+
+class ProfileFile(Versioned):
+    """``profile.yml``: identity and domain words of a study (docs/profiles.md)."""
+
+    id: str = Field(min_length=1)
+    nom: str
+    nom_methode: Optional[str] = None
+    titre_etude: str
+    livre: Livre
+    fichiers: Fichiers
+    description: DescriptionFile
+    ressources: Ressources
+    tables: Tables
+    regles: Words = Field(default_factory=dict)
+    termes: Words
+    phrases: Words = Field(default_factory=dict)
+    rapport: Words = Field(default_factory=dict)
+    glossaire: list[list[str]] = Field(default_factory=list, description="Extra glossary entries [term, French definition].")
+
+
+class DemoFile(Versioned):
+    """``demo.yml``: settings of the profile's demo generator
+    (analysis.intake.demo_profile). Beyond the keys below, one section per
+    table of the profile (named as the table: its column laws)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+
+    graine: int
+    periode: Words
+    annees_activite: list[int] = Field(min_length=1)
+    premiere_annee_arrivee: int
+    croissance_arrivees: float = Field(gt=0)
+    duree_presence: Words
+    effectif_min: PositiveInt
+    horodatage_fixe: str
+    avertissement: str
+    lieux: list[Words] = Field(min_length=1)
+    ressources: Words
+    identites: Words
+
+    @model_validator(mode="after")
+    def _table_sections(self):
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, dict):
+                raise PydanticCustomError("methode", "clé « {k} » : section d'une table (dictionnaire) attendue", {"k": key})
+        return self
+
+
+# ==========================================================================
 # Registry, validation and French messages
 # ==========================================================================
 #: Loader short name -> schema of that file.
@@ -853,6 +1034,8 @@ SCHEMAS: dict[str, type[Versioned]] = {
     "hypotheses": AssumptionsFile,
     "codebook": CodebookFile,
     "endi": EndiFile,
+    "profil": ProfileFile,
+    "demo": DemoFile,
 }
 
 #: Cross-block checks run once the file matches its schema.

@@ -25,7 +25,6 @@ import shutil
 import time
 from pathlib import Path
 
-from analysis import config
 from analysis.method import loader
 
 #: Result tables kept with a run (what ``compare`` compares); per-person
@@ -119,8 +118,8 @@ def save_run(
     dest = runs_dir(out_dir) / rec["empreinte"]
     meth = dest / "methodology"
     meth.mkdir(parents=True, exist_ok=True)
-    for v in rec["fichiers"].values():
-        shutil.copy2(Path(methodology_dir or config.METHODOLOGY_DIR) / v["file"], meth / v["file"])
+    for name, v in rec["fichiers"].items():
+        shutil.copy2(loader.path_of(name, methodology_dir), meth / v["file"])
     sources = {c: Path(processed_dir) / c for c in caes}
     if national:
         sources[NATIONAL] = Path(processed_dir) / "_national"

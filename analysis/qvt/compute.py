@@ -80,8 +80,8 @@ class QvtNational:
 
 
 def _anonymise(pub: dict) -> bool:
-    """``publication.yml: anonymiser_structures`` (default profile's key ``anonymiser_cae`` read as an alias)."""
-    return bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
+    """``publication.yml: anonymiser_structures``."""
+    return bool(pub["anonymiser_structures"])
 
 
 def _prof():
@@ -380,7 +380,7 @@ def published_comparisons(comparisons: pd.DataFrame, dimensions: pd.DataFrame, w
 
 def cae_labels(datas: list[CaeData], anonymise: bool | None = None) -> dict[str, str]:
     """Display name of each CAE: its ``nom``, or "CAE 1 … CAE N" (sorted by
-    slug) when ``publication.anonymiser_cae`` is true."""
+    slug) when ``publication.anonymiser_structures`` is true."""
     if anonymise is None:
         anonymise = _anonymise(qs.publication_rules())
     slugs = sorted(d.slug for d in datas)
@@ -418,7 +418,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
     models — OLS of each score and ordinal logit of each item on status,
     seniority band and gender with the CAE as a fixed effect
     (:mod:`analysis.qvt.models`). CAEs are shown as "CAE 1 … CAE N" when
-    ``anonymise`` is true (default: ``anonymiser_cae`` of publication.yml)."""
+    ``anonymise`` is true (default: ``anonymiser_structures`` of publication.yml)."""
     spec = qs.load_spec(spec)
     r = _rules(spec)
     with_survey = [d for d in datas if d.has_survey]

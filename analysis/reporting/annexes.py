@@ -26,7 +26,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "seuil_effectif": ("Plus petit effectif publié (en deçà, la valeur est masquée, sauf zéro)", "int"),
         "seuil_denominateur": ("Nombre minimal de personnes pour publier une moyenne ou une part", "int"),
         "niveau_confiance": ("Niveau de confiance de chaque intervalle", "percent"),
-        "anonymiser_cae": ("Coopératives présentées sans leur nom dans le rapport national", "bool"),
+        "anonymiser_structures": ("{structure.majuscule_pluriel} présentées sans leur nom dans le rapport national", "bool"),
         "graine": ("Graine des tirages aléatoires (bootstrap, Monte Carlo), pour des résultats reproductibles", "int"),
     },
     "indicateurs": {
@@ -46,10 +46,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "parametres.quantiles_monte_carlo": ("Quantiles de l'intervalle publié de la simulation", "percents"),
         "enquete.min_repondants": ("Répondants nécessaires pour remplacer un coefficient par la réponse au questionnaire", "int"),
         "enquete.repetitions_bootstrap": ("Répétitions du bootstrap des coefficients tirés du questionnaire", "int"),
-        "enquete.poids_mort_sans_cae.meme_activite": ("Poids mort d'une réponse « même activité sans la coopérative »", "percent"),
-        "enquete.poids_mort_sans_cae.plus_tard": ("Poids mort d'une réponse « activité créée plus tard »", "percent"),
-        "enquete.poids_mort_sans_cae.plus_petite": ("Poids mort d'une réponse « activité plus petite »", "percent"),
-        "enquete.poids_mort_sans_cae.pas_cree": ("Poids mort d'une réponse « activité pas créée »", "percent"),
+        "enquete.question_poids_mort": ("Question du questionnaire qui mesure le poids mort", "question"),
+        "enquete.question_attribution": ("Question du questionnaire qui mesure l'attribution", "question"),
+        # One row per answer code of the deadweight question, labelled from the codebook (see _label).
+        "enquete.poids_mort_reponses.*": ("Poids mort d'une réponse « {code} »", "percent"),
         "enquete.reponses_exclues": ("Réponses écartées du calcul", "text"),
         "cotisations.taux_salarial": ("Taux des cotisations et contributions salariales", "percent"),
         "cotisations.taux_patronal": ("Taux des cotisations patronales de droit commun au niveau du SMIC", "percent"),
@@ -104,7 +104,48 @@ _SCANNED = {
 }
 _SKIP = ("version", "source", "url", "label", "libelle", "note")
 
-DEFAULT_SOURCE = "Choix de la méthode CAE-IMPACT"
+def _default_source() -> str:
+    """« Choix de la méthode <nom_methode> » (profile.yml ``nom_methode``, else its ``nom``)."""
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
+    return f"Choix de la méthode {prof.get('nom_methode') or prof.get('nom')}"
+
+
+def _label(name: str, path: str, data: dict) -> tuple[str, str] | None:
+    """French label and display kind of setting ``path`` of file ``name``:
+    :data:`LABELS`, with the profile's words filled in (``{structure.…}``)
+    and ``*`` entries matching any last key (``{code}`` is then the French
+    label of that answer code in the codebook list of the question)."""
+    from analysis.method import profile as profiles
+    from analysis.reporting import wording
+
+    entry = LABELS[name].get(path)
+    code = None
+    if entry is None and "." in path:
+        parent, _, code = path.rpartition(".")
+        entry = LABELS[name].get(f"{parent}.*")
+    if entry is None:
+        return None
+    label, kind = entry
+    if code is not None:
+        label = label.replace("{code}", _answer_label(data, code))
+    if "{" in label:
+        label = wording.fill(label.replace("{", "{{").replace("}", "}}"), profiles.current())
+    return label, kind
+
+
+def _answer_label(sroi: dict, code: str) -> str:
+    """French label of ``code`` among the answers of the deadweight question
+    (codebook: the ``codes`` list of the questionnaire column it names)."""
+    from analysis.intake.codebook import label_of, load_codebook
+
+    question = (sroi.get("enquete") or {}).get("question_poids_mort")
+    for table in load_codebook()["tables"].values():
+        spec = table["columns"].get(question)
+        if spec and spec.get("codes"):
+            return label_of(spec["codes"], code)
+    return code
 
 
 def _get(data, path: str):
@@ -150,9 +191,9 @@ def unlabelled(methodology_dir=None) -> list[str]:
     out = []
     for name in LABELS:
         data = methodology.load(name, methodology_dir)
-        out += [f"{methodology.FILES[name]} : {path}" for path, _ in _settings(name, data) if path not in LABELS[name]]
+        out += [f"{methodology.FILES[name]} : {path}" for path, _ in _settings(name, data) if _label(name, path, data) is None]
         out += [f"{methodology.FILES[name]} : {path} (valeur {v!r})" for path, v in _settings(name, data)
-                if path in LABELS[name] and LABELS[name][path][1] == "text"
+                if (_label(name, path, data) or ("", ""))[1] == "text"
                 for v in (v if isinstance(v, list) else [v]) if str(v) not in VALUE_LABELS]
     return out
 
@@ -203,15 +244,26 @@ def _source(data: dict, path: str, name: str) -> str:
                  node.get(key, {}).get("source") if isinstance(node, dict) and isinstance(node.get(key), dict) else None):
         if cand:
             return cand
-    return f"{DEFAULT_SOURCE} (fichier {methodology.FILES[name]})"
+    return f"{_default_source()} (fichier {methodology.FILES[name]})"
 
 
 def _labelled_rows(name: str, data: dict) -> list[tuple[str, str, str]]:
     rows = []
     for path, value in _settings(name, data):
-        label, kind = LABELS[name].get(path, (path, "text"))
-        rows.append((label, fr_value(value, kind), _source(data, path, name)))
+        label, kind = _label(name, path, data) or (path, "text")
+        rows.append((label, _question_value(value) if kind == "question" else fr_value(value, kind), _source(data, path, name)))
     return rows
+
+
+def _question_value(column: str) -> str:
+    """« label » (column) of a questionnaire column named by a setting (codebook label)."""
+    from analysis.intake.codebook import load_codebook
+
+    for table in load_codebook()["tables"].values():
+        spec = table["columns"].get(column) or {}
+        if spec.get("label"):
+            return f"« {spec['label']} » ({column})"
+    return column
 
 
 def _range(spec: dict, fmt) -> str:
@@ -245,15 +297,15 @@ def parameters_annex(methodology_dir=None) -> str:
     ]
     cot = sroi.get("cotisations", {})
     extra = [(m.get("libelle", "Majoration patronale"), f"{fr_percent(m['taux'], 1)} de plus au-delà de {fr_number(m['seuil_smic'], 1)} SMIC",
-              cot.get("taux_patronal_source", DEFAULT_SOURCE)) for m in cot.get("majorations_patronales", [])]
-    extra += [(f"Paramètre T de la réduction générale, {year}", fr_number(v, 4), cot.get("reduction_source", DEFAULT_SOURCE))
+              cot.get("taux_patronal_source", _default_source())) for m in cot.get("majorations_patronales", [])]
+    extra += [(f"Paramètre T de la réduction générale, {year}", fr_number(v, 4), cot.get("reduction_source", _default_source()))
               for year, v in cot.get("coefficient_T", {}).items()]
     extra += [(f"SMIC horaire brut au 1er janvier {year}", fr_euro(v, 2), "Décret annuel de revalorisation du salaire minimum de croissance")
               for year, v in cot.get("smic_horaire", {}).items()]
     if extra:
         out += ["### SROI : barèmes des cotisations\n\n", _table(extra, head)]
     coefs = [(c.get("libelle", k), fr_percent(c.get("valeur"), 0), _range(c, lambda v: fr_percent(v, 0)),
-              c.get("source", DEFAULT_SOURCE)) for k, c in sroi.get("coefficients", {}).items()]
+              c.get("source", _default_source())) for k, c in sroi.get("coefficients", {}).items()]
     if coefs:
         out += ["### SROI : coefficients\n\n",
                 "Le poids mort, l'attribution et le déplacement sont retirés de chaque effet ; l'érosion le diminue "
@@ -262,13 +314,13 @@ def parameters_annex(methodology_dir=None) -> str:
                 _table(coefs, ("Coefficient", "Valeur retenue", "Plage", "Source"))]
     proxies = [(p.get("libelle", k), fr_euro(p.get("valeur"), 2 if float(p.get("valeur", 0)) < 100 else 0),
                 _range(p, lambda v: fr_euro(v, 0 if float(v) >= 100 else 2)), p.get("unite", ""), str(p.get("annee", "")),
-                p.get("source", DEFAULT_SOURCE)) for k, p in sroi.get("proxys", {}).items()]
+                p.get("source", _default_source())) for k, p in sroi.get("proxys", {}).items()]
     if proxies:
         out += ["### SROI : proxys financiers\n\n",
                 _table(proxies, ("Proxy", "Valeur", "Plage", "Unité", "Année des euros", "Source"))]
     idx = sroi.get("indice", {})
     if idx.get("valeurs"):
-        out += [f"### SROI : indice des prix\n\n{idx.get('nom', '')}. Source : {idx.get('source', DEFAULT_SOURCE)}.\n\n",
+        out += [f"### SROI : indice des prix\n\n{idx.get('nom', '')}. Source : {idx.get('source', _default_source())}.\n\n",
                 _table([(str(y), fr_number(v, 2)) for y, v in idx["valeurs"].items()], ("Année", "Indice"))]
     qrows = _labelled_rows("qvt", qvt)
     qrows += [(f"Seuil du WHO-5 : {s.get('label', '')}", fr_number(s.get("valeur"), 0), _source(qvt, "who5.seuils", "qvt"))

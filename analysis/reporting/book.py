@@ -557,7 +557,7 @@ def assemble(
     copy_sources(report_dir)
     if anonymise is None:
         pub = methodology.load("publication", methodology_dir)
-        anonymise = bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
+        anonymise = bool(pub["anonymiser_structures"])
 
     chapters = chapters_for(_ok_caes(out_dir), processed_dir, anonymise)
 

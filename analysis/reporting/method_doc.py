@@ -195,6 +195,36 @@ QUANTITY_RULES_FR = {
 }
 
 
+def declarative_fr(q: dict, vm: dict, cb=None) -> str:
+    """A declarative quantity (analysis.sroi.quantities.declarative) in
+    French words, step by step as the engine computes it: rows of the table
+    (of the period's years), count or sum of a column, filter, extrapolation
+    of the survey to the people table, factors and divisors."""
+    from analysis.sroi.quantities import constant_value, filter_words
+
+    cb = cb or codebook.load_codebook()
+    table = q["table"]
+    tlabel = cb["tables"].get(table, {}).get("label", table)
+    if q.get("agregat", "somme") == "compte":
+        text = f"nombre de lignes de « {tlabel} »"
+    else:
+        col = q["colonne"]
+        text = f"somme de « {_column_spec(col, [table], cb).get('label', col)} » (table « {tlabel} »)"
+    if q.get("periode") == "annees":
+        text += " sur les années de la période"
+    if q.get("filtre"):
+        text += f", pour {filter_words(q['filtre'])} (0 sinon)"
+    if q.get("extrapolation"):
+        people = cb["tables"].get(q["extrapolation"], {}).get("label", q["extrapolation"])
+        text += (f", rapportée de ses réponses valides à l'effectif de « {people} » (questionnaire supposé représentatif ; "
+                 f"nulle avec moins de {vm['enquete']['min_repondants']} réponses valides)")
+    for key, sign in (("facteur", "×"), ("diviseur", "÷")):
+        refs = q.get(key)
+        for ref in (refs if isinstance(refs, list) else [] if refs is None else [refs]):
+            text += f" {sign} {constant_value(vm, ref)[1]}"
+    return text
+
+
 def quantity_fr(spec, vm: dict, cb=None) -> str:
     """The ``quantite`` of an SROI outcome in French words."""
     from analysis.sroi.quantities import rule_spec
@@ -225,6 +255,8 @@ def quantity_fr(spec, vm: dict, cb=None) -> str:
             fields[k] = _column_spec(v, ["questionnaire"], cb).get("label", v)
         else:
             fields[k] = _cell(v)
+    if name == "declarative":
+        return declarative_fr(args, vm, cb)
     template = QUANTITY_RULES_FR.get(name)
     if template is None:
         return f"règle « {name} »" + (f" ({', '.join(f'{k} = {_cell(v)}' for k, v in args.items())})" if args else "")
@@ -454,10 +486,10 @@ def _with_range_nature(rows: list[dict], entries: dict, cols: list) -> None:
 
 
 def _anonymised_line(pub: dict) -> str:
-    """How the structures are named nationally (``anonymiser_structures``, alias ``anonymiser_cae``)."""
+    """How the structures are named nationally (``anonymiser_structures``)."""
     prof = profiles.current()
     names = prof.term("structure.majuscule_pluriel")
-    if pub.get("anonymiser_structures", pub.get("anonymiser_cae")):
+    if pub["anonymiser_structures"]:
         return f"Les {names} sont présentés comme « {prof.anonymous_name(1)} … {prof.anonymous_name(0).replace('0', 'N')} »"
     return f"Les {names} sont nommés"
 

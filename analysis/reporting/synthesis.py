@@ -397,7 +397,7 @@ def structures_vs_reference(datas: list[CaeData], prof=None, anonymise: bool | N
         from analysis.method import loader
 
         pub = loader.load("publication")
-        anonymise = bool(pub.get("anonymiser_structures", pub.get("anonymiser_cae", False)))
+        anonymise = bool(pub["anonymiser_structures"])
     refs = prof.get("rapport.references_structures") or {}
     section = codebook.load_codebook()[prof.description_section]
     seuil = suppression.thresholds()[0]

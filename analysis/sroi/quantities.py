@@ -63,6 +63,8 @@ class Quantity(float):
 
 #: Rule registry: name → function(data, vm, **arguments) -> Quantity.
 RULES: dict[str, Callable[..., Quantity]] = {}
+#: Quantity rules that read the ``cotisations`` block of sroi.yml (required only when used).
+RULES_READING_CONTRIBUTIONS = ("remuneration_nette", "cotisations_sociales")
 
 
 def rule(name: str):
@@ -234,7 +236,7 @@ def _people_word() -> str:
 # --------------------------------------------------------------------------
 # declarative quantities
 # --------------------------------------------------------------------------
-def _constant(vm: dict, ref) -> tuple[float, str]:
+def constant_value(vm: dict, ref) -> tuple[float, str]:
     """A factor: a number or a name of ``parametres_quantites`` (its ``valeur``)."""
     if isinstance(ref, (int, float)) and not isinstance(ref, bool):
         return float(ref), fr_number(ref, 0 if float(ref).is_integer() else 3)
@@ -250,18 +252,18 @@ def _as_list(x) -> list:
     return [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _filter_words(cond: dict | None) -> str:
+def filter_words(cond: dict | None) -> str:
     """A condition of the indicators grammar in French words (codes as labels)."""
     from analysis.intake import codebook as cbk
 
     if not cond:
         return ""
     if "all" in cond:
-        return " et ".join(_filter_words(c) for c in cond["all"])
+        return " et ".join(filter_words(c) for c in cond["all"])
     if "any" in cond:
-        return " ou ".join(_filter_words(c) for c in cond["any"])
+        return " ou ".join(filter_words(c) for c in cond["any"])
     if "not" in cond:
-        return "non (" + _filter_words(cond["not"]) + ")"
+        return "non (" + filter_words(cond["not"]) + ")"
     col = cond["column"]
     cb = cbk.load_codebook()
     spec = next((t["columns"][col] for t in cb["tables"].values() if col in t["columns"]), {})
@@ -330,7 +332,7 @@ def declarative(data: CaeData, vm: dict, table: str, agregat: str = "somme", col
     S = float(x.where(keep & base, 0.0).fillna(0.0).sum())
     parts = [what]
     if filtre:
-        parts.append(f"pour {_filter_words(filtre)} (0 sinon)")
+        parts.append(f"pour {filter_words(filtre)} (0 sinon)")
     if extrapolation:
         min_n = int(vm["enquete"]["min_repondants"])
         n = int(base.sum())
@@ -342,11 +344,11 @@ def declarative(data: CaeData, vm: dict, table: str, agregat: str = "somme", col
                      "(questionnaire supposé représentatif)")
     q = S
     for ref in _as_list(facteur):
-        v, txt = _constant(vm, ref)
+        v, txt = constant_value(vm, ref)
         q *= v
         parts.append(f"× {txt}")
     for ref in _as_list(diviseur):
-        v, txt = _constant(vm, ref)
+        v, txt = constant_value(vm, ref)
         q /= v
         parts.append(f"÷ {txt}")
     return Quantity(q, " ".join(parts))

@@ -69,29 +69,26 @@ KIND_LABELS = {
 }
 SOURCE_SURVEY = "questionnaire"
 SOURCE_DEFAULT = "défaut méthodologique"
-SURVEY_QUESTIONS = _schemas.SURVEY_QUESTIONS
 LAWS = ("pert", "triangulaire")
 #: ``plage`` of a range -> probability mass between min and max (None: hard bounds);
 #: the kinds themselves are declared in analysis.method.schemas.RANGE_KINDS.
 RANGE_KINDS = dict(zip(_schemas.RANGE_KINDS, (None, 0.50, 0.95)))
 RANGE_LABELS = {"bornes": "bornes", "interquartile": "écart interquartile", "intervalle_95": "intervalle à 95 %"}
-#: Quantity rules that read the ``cotisations`` block (required only when used).
-RULES_READING_CONTRIBUTIONS = ("remuneration_nette", "cotisations_sociales")
 
 
 def survey_questions(vm: dict) -> dict[str, str]:
     """{survey question: coefficient type it measures}: ``enquete.question_poids_mort``
     and ``enquete.question_attribution`` (default profile: sans_cae, part_cae)."""
     enq = vm.get("enquete") or {}
-    return {enq.get("question_poids_mort", "sans_cae"): "poids_mort",
-            enq.get("question_attribution", "part_cae"): "attribution"}
+    return {enq["question_poids_mort"]: "poids_mort",
+            enq["question_attribution"]: "attribution"}
 
 
 def deadweight_answers(vm: dict) -> dict:
     """Deadweight share per answer code: ``enquete.poids_mort_reponses``
-    (the default profile's key ``poids_mort_sans_cae`` is read as an alias)."""
+    (sroi.yml)."""
     enq = vm.get("enquete") or {}
-    return enq.get("poids_mort_reponses") or enq.get("poids_mort_sans_cae") or {}
+    return enq["poids_mort_reponses"]
 
 
 def resources(prof=None) -> tuple[dict[str, str], set[str], str]:
@@ -220,7 +217,7 @@ def bootstrap_mean_interval(values, reps: int, level: float, seed: int, tag: str
 
 def survey_deadweight(questionnaire: pd.DataFrame | None, vm: dict, seed: int, level: float = 0.95, tag: str = "") -> SurveyEstimate | None:
     """Deadweight from ``sans_cae``: mean over valid answers of the mapped
-    share ``enquete.poids_mort_sans_cae`` (e.g. meme_activite → 1,
+    share ``enquete.poids_mort_reponses`` (e.g. meme_activite → 1,
     pas_cree → 0). Missing answers, ``reponses_exclues`` (nsp) and codes
     absent from the mapping are left out of numerator and denominator.
     Interval: percentile bootstrap of that mean. None without the column."""
