@@ -92,6 +92,6 @@ def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(dat
 def test_fingerprint_ignores_the_manifest_but_not_values(datas):
     d = datas[0]
     assert data_fingerprint(dataclasses.replace(d, manifest={"date": "autre"})) == data_fingerprint(d)
-    ent = d.entrepreneurs.copy()
+    ent = d.personnes.copy()
     ent = ent.iloc[::-1]
-    assert data_fingerprint(dataclasses.replace(d, entrepreneurs=ent)) != data_fingerprint(d)
+    assert data_fingerprint(dataclasses.replace(d, personnes=ent)) != data_fingerprint(d)

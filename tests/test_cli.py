@@ -114,7 +114,7 @@ def test_unknown_cae_is_a_usage_error_listing_the_caes_present(tmp_path, capsys)
     make_cae(raw, "cae-b")
     code, out, err = _cli(capsys, "run", "--cae", "does-not-exist", "--raw", str(raw), "--out", str(tmp_path / "out"))
     assert code == 2
-    assert err.strip() == f"cae-impact : erreur : CAE inconnue dans {raw} : « does-not-exist ». CAE présentes : cae-a, cae-b."
+    assert err.strip() == f"cae-impact : erreur : Dossier introuvable dans {raw} : « does-not-exist ». Dossiers présents : cae-a, cae-b."
     assert not (tmp_path / "out").exists()
 
 
@@ -252,7 +252,7 @@ def test_cae_option_skips_the_national_step_and_says_so_when_another_cae_is_not_
     code, out, err = _cli(capsys, "run", "--cae", "cae-a", "--raw", str(tmp_path / "raw"),
                           "--processed", str(tmp_path / "proc"), "--out", str(tmp_path / "out"), "--jobs", "1")
     assert code == 0
-    assert (f"Synthèse nationale non refaite : elle doit couvrir toutes les CAE de {tmp_path / 'raw'}, et « cae-b » "
+    assert (f"Synthèse nationale non refaite : elle doit couvrir tous les dossiers de {tmp_path / 'raw'}, et « cae-b » "
             "n'est pas à jour. Lancez « make report » (ou « cae-impact run » sans --cae) pour la refaire.") in err
     assert fake_stages["national"] == []
 

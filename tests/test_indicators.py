@@ -287,7 +287,7 @@ def test_representativeness_flags_gender_imbalance(data):
     assert w[linked].notna().all() and w[~linked].isna().all()
     # raked weights reproduce the population's gender margins (24 F, 14 H; "nr" has no
     # respondent and is left out of the targets)
-    genre = data.questionnaire.loc[linked, "id"].map(dict(zip(data.entrepreneurs["id"], data.entrepreneurs["genre"])))
+    genre = data.questionnaire.loc[linked, "id"].map(dict(zip(data.personnes["id"], data.personnes["genre"])))
     assert w[linked].groupby(genre.to_numpy()).sum().to_dict() == pytest.approx({"F": 24, "H": 14}, rel=1e-6)
 
 
@@ -347,8 +347,8 @@ def test_contract_months_by_hand():
     # p0: 2020-07-01 → 2021-01-01 = 184 days = 6,04517 months; p1: 2020-01-01 → 2020-04-01
     # (day after exit) = 91 days = 2,98973; p2 (CAPE only): 0; p3: the whole year, 366 days → 12 (clipped).
     d = _income_cae()
-    ent = d.entrepreneurs.assign(_fin=pd.Timestamp("2020-12-31"))
-    m = indicators.contract_months(d.activite, ent, {"paid_statuses": ["cesa", "associe"]})
+    ent = d.personnes.assign(_fin=pd.Timestamp("2020-12-31"))
+    m = indicators.contract_months(d.activite, ent, {"start_column": "date_cesa", "paid_statuses": ["cesa", "associe"]})
     assert m.tolist() == pytest.approx([184 / 30.4375, 91 / 30.4375, 0.0, 12.0])
 
 
@@ -375,7 +375,7 @@ def test_turnover_in_entry_year_share_by_hand():
     act = d.activite[~d.activite["id"].isin(["m0", "m1", "m2", "m3"])]
     late = pd.DataFrame({"id": pd.array(["m0", "m1"], dtype="string"), "annee": pd.array([2020, 2020], dtype="Int64"),
                          "chiffre_affaires": 5.0, "remuneration_brute": 0.0, "heures_remunerees": np.nan})
-    d = CaeData("mini", d.info, d.entrepreneurs, pd.concat([act, late], ignore_index=True), None, {})
+    d = CaeData("mini", d.info, d.personnes, pd.concat([act, late], ignore_index=True), None, {})
     r = row(indicators.compute(d, suppress=False), "f3_ca_annee_entree")
     assert (r["n"], r["denominator"]) == (8, 12) and r["value"] == pytest.approx(2 / 3)
     assert "f3_mois_premier_ca" not in set(indicators.load_spec()["indicators"][i]["id"] for i in range(3))
@@ -392,6 +392,6 @@ def test_weighted_share_says_whom_it_covers(table, data):
     r = row(table, "f4_formation")
     q = data.questionnaire
     base = q["formation_suivie"].isin(["oui", "non"])
-    linked = base & q["id"].isin(set(data.entrepreneurs["id"]))
+    linked = base & q["id"].isin(set(data.personnes["id"]))
     assert r["weighted_coverage"] == pytest.approx(linked.sum() / base.sum())
     assert 0 < r["weighted_coverage"] <= 1

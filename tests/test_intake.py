@@ -40,7 +40,7 @@ def test_good_cae_writes_contract(roots):
     res = run(roots)
     assert res.ok and res.problems.errors == []
     data = processed.load_cae("test", proc)
-    e, a, q = data.entrepreneurs, data.activite, data.questionnaire
+    e, a, q = data.personnes, data.activite, data.questionnaire
     assert e["id"].tolist() == [pseudonym(x, KEY) for x in ["A1", "A2", "A3"]]
     # 2018-1980 = 38, 2019-1995 = 24, 2015-1960 = 55
     assert e["tranche_age"].tolist() == ["35_49", "moins_26", "50_plus"]
@@ -58,7 +58,7 @@ def test_good_cae_writes_contract(roots):
     assert m["files"]["entrepreneurs.csv"]["encoding"] == "cp1252" and m["files"]["entrepreneurs.csv"]["separator"] == ";"
     assert m["files"]["activite.csv"]["rows"] == 4
     assert m["tables"]["entrepreneurs"]["rows_in"] == 3 == m["tables"]["entrepreneurs"]["rows_out"]
-    assert m["package_version"] == __version__ and m["codebook_version"] == "1.0.0"
+    assert m["package_version"] == __version__ and m["codebook_version"] == "1.1.0"
     assert "codebook" in m["methodology"] and m["run_time_utc"].endswith("+00:00")
     assert m["raw_fingerprint"] == intake.raw_fingerprint(d)
     # the French validation report exists even without problems

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import config
 from analysis.method import profile as profiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +23,6 @@ def use_profile(monkeypatch):
     """Make a profile the run's one for the test only (restored afterwards)."""
 
     def activate(prof):
-        monkeypatch.setattr(config, "METHODOLOGY_DIR", prof.methodology_dir)
         monkeypatch.setenv("CAE_IMPACT_METHODOLOGY", str(prof.methodology_dir))
         return prof
 
@@ -256,7 +254,7 @@ def test_structures_beside_the_census_hide_small_counts_only_when_anonymised(use
 
     use_profile(profiles.resolve("tiers-lieux"))
     empty = pd.DataFrame()
-    datas = [CaeData(slug=f"l{i}", info={"forme_juridique": fj, "territoire": "rural"}, entrepreneurs=empty,
+    datas = [CaeData(slug=f"l{i}", info={"forme_juridique": fj, "territoire": "rural"}, personnes=empty,
                      activite=empty, questionnaire=None, manifest={})
              for i, fj in enumerate(["association", "association", "scic"])]
     t = synthesis.structures_vs_reference(datas, anonymise=False).set_index(["cle", "code"])

@@ -47,7 +47,7 @@ def make_cae(slug="alpha", n_ent=80, n_resp=60, seed=0, survey=True, nom="Coop A
             cols[f"who5_{k}"] = s
         q = pd.DataFrame(cols)
     info = {"nom": nom, "slug": slug, "periode": {"debut": "2019-01-01", "fin": "2019-12-31"}}
-    return CaeData(slug=slug, info=info, entrepreneurs=ent, activite=pd.DataFrame(), questionnaire=q, manifest={})
+    return CaeData(slug=slug, info=info, personnes=ent, activite=pd.DataFrame(), questionnaire=q, manifest={})
 
 
 def tiny_cae(rows: dict, ids=None, slug="mini"):
@@ -56,7 +56,7 @@ def tiny_cae(rows: dict, ids=None, slug="mini"):
     q.insert(0, "id", pd.array(ids or [None] * n, dtype="string"))
     ent = pd.DataFrame({"id": pd.array([], dtype="string"), "date_entree": pd.to_datetime([]),
                         "genre": pd.array([], dtype="string"), "statut": pd.array([], dtype="string")})
-    return CaeData(slug=slug, info={"nom": "Mini", "periode": {"fin": "2019-12-31"}}, entrepreneurs=ent,
+    return CaeData(slug=slug, info={"nom": "Mini", "periode": {"fin": "2019-12-31"}}, personnes=ent,
                    activite=pd.DataFrame(), questionnaire=q, manifest={})
 
 
@@ -222,7 +222,7 @@ def test_network_median_reads_other_caes(tmp_path):
 def _write_processed(root, data: CaeData):
     d = root / data.slug
     d.mkdir(parents=True)
-    data.entrepreneurs.to_parquet(d / "entrepreneurs.parquet")
+    data.personnes.to_parquet(d / "entrepreneurs.parquet")
     pd.DataFrame({"id": pd.array([], dtype="string"), "annee": pd.array([], dtype="Int64")}).to_parquet(
         d / "activite.parquet")
     if data.questionnaire is not None:

@@ -269,3 +269,63 @@ def test_embeds_skip_cells_without_output_and_the_check_catches_them(tmp_path):
     qmd = tmp_path / "doc.qmd"
     qmd.write_text("{{< embed nb.ipynb#tbl-vide-k >}}\n", encoding="utf-8")
     assert book.check_embeds(qmd, "doc.qmd") == ["doc.qmd : la cellule « tbl-vide-k » de nb.ipynb n'a pas de sortie à intégrer"]
+
+
+# --------------------------------------------------------------------------- the second study: tiers-lieux
+#: Words of the default (CAE) study that a tiers-lieux reader must never meet.
+CAE_WORDS = re.compile(r"\bCAE\b|\bCESA\b|\bCAPE\b|entrepreneur|coopérative|sociétariat", re.I)
+
+
+@pytest.fixture(scope="module")
+def tiers_lieux(tmp_path_factory, pseudonym_key):
+    """Two demo tiers-lieux (profile ``profiles/tiers-lieux``), run, assembled
+    and rendered once (book and each place's PDF)."""
+    from analysis.intake import demo_profile
+    from analysis.method import profile as profiles
+    from analysis.pipeline import runner
+
+    if shutil.which("quarto") is None:
+        pytest.skip("quarto n'est pas installé (PATH) : rendu non testé")
+    mp = pytest.MonkeyPatch()
+    prof = profiles.resolve("tiers-lieux")
+    mp.setenv("CAE_IMPACT_METHODOLOGY", str(prof.methodology_dir))
+    try:
+        root = tmp_path_factory.mktemp("tiers-lieux")
+        raw, processed, out = root / "raw", root / "processed", root / "out"
+        slugs = demo_profile.generate(raw, prof, n=2, scale=0.3)
+        summary = runner.run(raw_dir=raw, processed_dir=processed, out_dir=out, jobs=2, methodology_dir=prof.methodology_dir,
+                             progress=runner.Progress(quiet=True))
+        assert all(c["ok"] for c in summary["caes"]), summary["caes"]
+        report = _copy_report(root / "report")
+        assert book.build(processed, out, render=False, report_dir=report) == 0
+        targets = {"livre": (report,)}
+        targets.update({s: (out / s / "rapport.qmd", "--to", "typst") for s in slugs})
+        results = book.render_many(targets)
+        _log_times("tiers-lieux", results)
+        yield {"report": report, "out": out, "results": results, "slugs": slugs, "profile": prof}
+    finally:
+        mp.undo()
+
+
+@needs_quarto
+@needs_pdftotext
+def test_the_tiers_lieux_book_and_reports_render_in_their_own_words(tiers_lieux):
+    for target, res in tiers_lieux["results"].items():
+        assert res.ok, f"{target}: {res.target}: {res.message}"
+        assert res.warnings == [], f"{target}: {res.warnings}"
+    report, out, prof = tiers_lieux["report"], tiers_lieux["out"], tiers_lieux["profile"]
+    index = _visible_text((report / "_book" / "index.html").read_text(encoding="utf-8"))
+    assert prof.get("livre.titre").split(" :")[0] in index
+    pages = list((report / "_book").rglob("*.html")) + [out / s / "rapport.html" for s in tiers_lieux["slugs"]]
+    assert len(pages) >= 5
+    for page in pages:
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        assert not _forbidden_in(text), f"{page.name}: {_forbidden_in(text)}"
+        leaked = sorted({m.group(0) for m in CAE_WORDS.finditer(text)})
+        assert not leaked, f"{page.name}: {leaked}"
+    pdfs = list((report / "_book").glob("*.pdf")) + [out / s / "rapport.pdf" for s in tiers_lieux["slugs"]]
+    for pdf in pdfs:
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "tiers-lieu" in text.lower(), pdf.name
+        leaked = sorted({m.group(0) for m in CAE_WORDS.finditer(text)})
+        assert not leaked, f"{pdf.name}: {leaked}"

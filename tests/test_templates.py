@@ -124,7 +124,7 @@ def test_filled_xlsx_template_reads_back(tpl, tmp_path):
     write_csv(cae / "activite.csv", ACT_HEADER, [["Claire", "2019", "10 000", "3 000", "400"]])
     res = intake.process_cae("modele", tmp_path / "raw", tmp_path / "proc", tmp_path / "out", key=KEY)
     assert res.problems.errors == [], res.summary_fr
-    e = processed.load_cae("modele", tmp_path / "proc").entrepreneurs.iloc[0]
+    e = processed.load_cae("modele", tmp_path / "proc").personnes.iloc[0]
     assert (e["genre"], e["diplome"], e["situation_entree"], e["qpv"], e["zone"], e["statut"], e["tranche_age"]) == (
         "F", "bac_3_4", "rsa", "oui", "rural", "cesa", "26_34")  # 2019 - 1990 = 29
     assert str(e["date_cesa"].date()) == "2019-06-01"
@@ -187,7 +187,7 @@ def test_every_column_of_a_filled_template_reads_back_exactly(tpl, tmp_path):
     res = intake.process_cae("modele", tmp_path / "raw", tmp_path / "proc", tmp_path / "out", key=KEY)
     assert res.problems.errors == [], res.summary_fr
     data = processed.load_cae("modele", tmp_path / "proc")
-    e = data.entrepreneurs.iloc[0]
+    e = data.personnes.iloc[0]
     got = {c: e[c] for c in ("motif_sortie", "genre", "diplome", "situation_entree", "qpv", "zone", "secteur", "statut", "tranche_age")}
     assert got == {"motif_sortie": "emploi_salarie", "genre": "F", "diplome": "bac_2", "situation_entree": "rsa",
                    "qpv": "non", "zone": "urbain", "secteur": "Conseil", "statut": "cesa", "tranche_age": "26_34"}

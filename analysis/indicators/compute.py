@@ -149,19 +149,20 @@ def _derive_dates(ent: pd.DataFrame, act: pd.DataFrame, spec: dict) -> pd.DataFr
 
 
 def contract_months(act: pd.DataFrame, ent: pd.DataFrame, cfg: dict) -> pd.Series:
-    """Months of each ``activite`` year (row) spent under a CAE employment
-    contract, the months for which CAE pay exists.
+    """Months of each ``activite`` year (row) spent under the structure's
+    employment contract, the months for which its pay exists.
 
-    The contract starts at ``date_cesa``, or at ``date_entree`` for people
-    whose ``statut`` is in ``cfg['paid_statuses']`` without a CESA date
-    (people on a support contract only, CAPE, have none: 0 months). It ends
+    The contract starts at ``cfg['start_column']`` (default profile: the
+    CESA date), or at ``date_entree`` for people whose ``statut`` is in
+    ``cfg['paid_statuses']`` without that date (others have none: 0 months). It ends
     the day after ``date_sortie`` or at the end of the period. Months of year
     y = (min(1 Jan y+1, end) − max(1 Jan y, start)) in days / (365,25/12),
     clipped to [0, 12]; aligned on ``act.index``."""
     e = ent[["id", "date_entree", "date_sortie", "statut", "_fin"]].copy()
-    e["date_cesa"] = ent["date_cesa"] if "date_cesa" in ent else pd.NaT
-    paid = e["statut"].astype("string").isin([str(x) for x in cfg.get("paid_statuses", [])]).fillna(False).to_numpy(dtype=bool)
-    e["_start"] = e["date_cesa"].where(e["date_cesa"].notna(), e["date_entree"].where(paid))
+    col = cfg["start_column"]
+    e["_contract"] = ent[col] if col in ent else pd.NaT
+    paid = e["statut"].astype("string").isin([str(x) for x in cfg["paid_statuses"]]).fillna(False).to_numpy(dtype=bool)
+    e["_start"] = e["_contract"].where(e["_contract"].notna(), e["date_entree"].where(paid))
     stop = e["_fin"] + pd.Timedelta(days=1)
     out = e["date_sortie"] + pd.Timedelta(days=1)
     e["_stop"] = stop.where(~(out < stop), out)
@@ -206,7 +207,7 @@ def _prepare(data: CaeData, spec: dict, prefix_ids: bool = False) -> dict[str, p
     tabs[people] = ent
     act = tabs["activite"]
     if spec.get("contract_months"):
-        act[spec["contract_months"].get("column", "mois_sous_contrat")] = contract_months(act, ent, spec["contract_months"])
+        act[spec["contract_months"]["column"]] = contract_months(act, ent, spec["contract_months"])
     if prof.activity_grain == "personne_annee":
         last = act.sort_values("annee").groupby("id", as_index=False).tail(1)
         tabs["activite_derniere"] = last

@@ -32,23 +32,22 @@ from analysis import config
 class CaeData:
     slug: str
     info: dict
-    entrepreneurs: pd.DataFrame
+    #: The profile's people table (``tables.personnes`` of profile.yml).
+    personnes: pd.DataFrame
     activite: pd.DataFrame
     questionnaire: pd.DataFrame | None
     manifest: dict
 
-    @property
-    def personnes(self) -> pd.DataFrame:
-        """The people table of the profile (the field keeps the default profile's name)."""
-        return self.entrepreneurs
+    #: Field names of the three tables, in the profile's ``tables`` order.
+    TABLE_FIELDS = ("personnes", "activite", "questionnaire")
 
     def table(self, name: str) -> pd.DataFrame | None:
         """A processed table by its codebook name (the people table included)."""
         from analysis.method import profile as profiles
 
         if name == profiles.current().people_table:
-            return self.entrepreneurs
-        return getattr(self, name, None)
+            return self.personnes
+        return getattr(self, name, None) if name in self.TABLE_FIELDS else None
 
     @property
     def has_survey(self) -> bool:
@@ -73,7 +72,7 @@ def load_cae(cae: str, processed_dir: Path | str | None = None) -> CaeData:
     return CaeData(
         slug=cae,
         info=json.loads((d / prof.processed_description).read_text(encoding="utf-8")),
-        entrepreneurs=pd.read_parquet(d / f"{prof.people_table}.parquet"),
+        personnes=pd.read_parquet(d / f"{prof.people_table}.parquet"),
         activite=pd.read_parquet(d / "activite.parquet"),
         questionnaire=pd.read_parquet(q) if q.exists() else None,
         manifest=json.loads((d / "manifest.json").read_text(encoding="utf-8")),

@@ -27,7 +27,16 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.intake import codebook as cbk
+
 from analysis import config
+
+
+def _structures() -> str:
+    """The profile's plural noun for the structures (« CAE », « tiers-lieux »)."""
+    from analysis.method import profile as profiles
+
+    return profiles.current().term("structure.pluriel")
+
 
 PREFIX = "p_"
 HEX_DIGITS = 16
@@ -104,7 +113,7 @@ def resolve_key(processed_dir: Path | str, new_key: bool = False, key_file: Path
     if not env and not path.exists() and known and not new_key:
         raise KeyProblem(
             f"aucune clé de pseudonymisation n'a été trouvée ({path} absent, {KEY_ENV} non définie), alors que des données "
-            f"traitées existent dans {processed_dir} ({len(known)} CAE, clé de contrôle {', '.join(sorted(set(known.values())))}). "
+            f"traitées existent dans {processed_dir} ({len(known)} {_structures()}, clé de contrôle {', '.join(sorted(set(known.values())))}). "
             "Créer une nouvelle clé changerait tous les pseudonymes et couperait le lien avec les années précédentes. "
             f"Restaurez le fichier de clé (ou donnez la clé dans {KEY_ENV}) ; pour changer de clé volontairement, relancez avec --nouvelle-cle.")
     key = load_or_create_key(key_file)
@@ -113,7 +122,7 @@ def resolve_key(processed_dir: Path | str, new_key: bool = False, key_file: Path
     if other and not new_key:
         shown = ", ".join(other[:5]) + (" …" if len(other) > 5 else "")
         raise KeyProblem(
-            f"la clé de pseudonymisation (contrôle {fp}) n'est pas celle des données traitées de {len(other)} CAE ({shown}, "
+            f"la clé de pseudonymisation (contrôle {fp}) n'est pas celle des données traitées de {len(other)} {_structures()} ({shown}, "
             f"contrôle {', '.join(sorted({known[c] for c in other}))}). L'utiliser changerait leurs pseudonymes. "
             f"Reprenez la clé d'origine (fichier {path} ou variable {KEY_ENV}) ; pour changer de clé volontairement, relancez avec --nouvelle-cle.")
     return key

@@ -723,11 +723,11 @@ def read_description(path: Path | str, codebook: dict | None = None) -> tuple[di
     try:
         size = path.stat().st_size
         if size > float(lim["yaml_taille_max_ko"]) * 1000:
-            return None, [Problem(name, f"Le fichier cae.yml pèse {size / 1000:.0f} ko, au-delà de la limite de {lim['yaml_taille_max_ko']} ko : il n'est pas lu.".replace(".", ","),
-                                  "Repartez du modèle cae.yml (commande « cae-impact templates DOSSIER ») : quelques lignes suffisent.")]
+            return None, [Problem(name, f"Le fichier {fname} pèse {size / 1000:.0f} ko, au-delà de la limite de {lim['yaml_taille_max_ko']} ko : il n'est pas lu.".replace(".", ","),
+                                  f"Repartez du modèle {fname} (commande « cae-impact templates DOSSIER ») : quelques lignes suffisent.")]
         raw = path.read_bytes()
     except OSError as exc:
-        return None, [Problem(name, f"Le fichier cae.yml ne peut pas être ouvert ({exc.strerror}).", "Vérifiez que vous avez le droit de le lire.")]
+        return None, [Problem(name, f"Le fichier {fname} ne peut pas être ouvert ({exc.strerror}).", "Vérifiez que vous avez le droit de le lire.")]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -738,8 +738,8 @@ def read_description(path: Path | str, codebook: dict | None = None) -> tuple[di
     try:
         n_alias = count_yaml_aliases(text)
         if n_alias > int(lim["yaml_alias_max"]):
-            return None, [Problem(name, f"Le fichier cae.yml contient {n_alias} renvois YAML (« *nom »), au-delà de la limite de {lim['yaml_alias_max']} : il n'est pas lu.",
-                                  "Écrivez chaque valeur en toutes lettres, sans ancres (« &nom ») ni renvois (« *nom ») ; comparez avec le modèle cae.yml.")]
+            return None, [Problem(name, f"Le fichier {fname} contient {n_alias} renvois YAML (« *nom »), au-delà de la limite de {lim['yaml_alias_max']} : il n'est pas lu.",
+                                  f"Écrivez chaque valeur en toutes lettres, sans ancres (« &nom ») ni renvois (« *nom ») ; comparez avec le modèle {fname}.")]
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -815,7 +815,7 @@ def read_description(path: Path | str, codebook: dict | None = None) -> tuple[di
             extra = [k for k in res if k not in rules["ressources_required"]]
             if extra:
                 problems.append(Problem(name, f"{len(extra)} clé(s) inconnue(s) sous « ressources » : elle(s) est (sont) ignorée(s) et ne sont pas conservée(s).",
-                                        "Gardez seulement les clés du modèle cae.yml sous « ressources ».", colonne="ressources", gravite="avertissement"))
+                                        f"Gardez seulement les clés du modèle {fname} sous « ressources ».", colonne="ressources", gravite="avertissement"))
             clean = {k: v for k, v in res.items() if k in rules["ressources_required"]}
             for key in rules["ressources_required"]:
                 if key not in res:

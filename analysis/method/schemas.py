@@ -291,6 +291,7 @@ class Family(Strict):
 
 class ContractMonths(Strict):
     column: str = Field("mois_sous_contrat", description="Name of the derived column (indicators.compute.contract_months).")
+    start_column: str = Field(description="Column of the people table holding the date the structure's contract starts.")
     paid_statuses: list[str] = Field(description="Statuses under which the structure pays the person.")
 
 

@@ -83,7 +83,7 @@ def data_fingerprint(data) -> str:
     files) is left out: no computation reads it."""
     h = hashlib.sha256(data.slug.encode() + b"\0")
     h.update(pickle.dumps(data.info, protocol=4))
-    for name in ("entrepreneurs", "activite", "questionnaire"):
+    for name in data.TABLE_FIELDS:
         h.update(name.encode())
         frame_digest(getattr(data, name), h)
     return h.hexdigest()

@@ -304,7 +304,7 @@ def rerun_reasons(old: dict | None, new: dict[str, str], rerun_upstream: set[str
         elif kind == "réglages":
             out.append("réglages d'exécution modifiés")
         elif kind == "caes":
-            out.append("liste des CAE modifiée")
+            out.append(f"liste des {_words().term('structure.pluriel')} modifiée")
         else:
             shown = items if len(items) <= 3 else items[:3] + [f"… ({len(items)} en tout)"]
             out.append(f"{labels[kind]} : {', '.join(shown)}")
@@ -629,7 +629,7 @@ def run_cae(
                     err = _error_text(exc)
                     if not km.is_alive():
                         err = ("Le noyau Jupyter s'est arrêté pendant l'exécution (mémoire épuisée ou arrêt forcé ?) ; "
-                               "les résultats précédents de cette CAE sont conservés.")
+                               f"les résultats précédents de {_words().term('structure.ce')} sont conservés.")
                     err += f"\nCarnet exécuté (pour diagnostic) : {failed_dir / nb_out.name}"
                     result.stages.append(StageResult(name, False, time.perf_counter() - t, err))
                     result.error = f"étape {name} : {err}"
@@ -772,13 +772,23 @@ class RawScan:
     invalid: list[str] = field(default_factory=list)  # folders holding files but misnamed
 
     def messages(self) -> list[str]:
+        from analysis.reporting import wording
+
         return [
-            f"{'Dossier' if reason != FILE_REASON else 'Fichier'} « {name} » ignoré : {reason}."
+            f"{'Dossier' if reason != FILE_REASON else 'Fichier'} « {name} » ignoré : {wording.fill(reason, _words())}."
             for name, reason in self.ignored
         ]
 
 
-FILE_REASON = "les fichiers d'une CAE se déposent dans un dossier à son nom, data/raw/<nom-de-la-cae>/"
+def _words():
+    """The run's study profile (its French words)."""
+    from analysis.method import profile as profiles
+
+    return profiles.current()
+
+
+#: Why a loose file under data/raw is ignored (profile words filled in by RawScan.messages).
+FILE_REASON = "les fichiers d'{{structure.un}} se déposent dans un dossier à son nom, data/raw/<{{structure.dossier}}>/"
 
 
 def scan_raw(raw_dir: Path) -> RawScan:
@@ -802,7 +812,7 @@ def scan_raw(raw_dir: Path) -> RawScan:
             if not empty:
                 invalid.append(p.name)
         elif empty:
-            ignored.append((p.name, "dossier vide (déposez-y cae.yml et les tables de la CAE)"))
+            ignored.append((p.name, f"dossier vide (déposez-y {_words().description_file} et les tables {_words().term('structure.du')})"))
         else:
             caes.append(p.name)
     return RawScan(caes, ignored, invalid)
@@ -822,7 +832,8 @@ class UnknownCae(ValueError):
         names = ", ".join(f"« {c} »" for c in unknown)
         have = ", ".join(present) if present else "aucune"
         super().__init__(
-            f"CAE inconnue{'s' if len(unknown) > 1 else ''} dans {raw_dir} : {names}. CAE présentes : {have}."
+            f"Dossier{'s' if len(unknown) > 1 else ''} introuvable{'s' if len(unknown) > 1 else ''} dans {raw_dir} : {names}. "
+            f"Dossiers présents : {have}."
         )
 
 
@@ -1064,7 +1075,7 @@ def _run(
         if stale:
             names = ", ".join(f"« {c} »" for c in stale)
             nat_skipped = (
-                f"Synthèse nationale non refaite : elle doit couvrir toutes les CAE de {raw_dir}, "
+                f"Synthèse nationale non refaite : elle doit couvrir tous les dossiers de {raw_dir}, "
                 f"et {names} n'{'est' if len(stale) == 1 else 'sont'} pas à jour. "
                 "Lancez « make report » (ou « cae-impact run » sans --cae) pour la refaire."
             )

@@ -105,7 +105,12 @@ WIDE_TABLES = ("tbl-sroi-carte", "tbl-sroi-parametres", "tbl-nat-indicateurs")
 NATIONAL_IN_ANNEX = ("tbl-nat-indicateurs", "tbl-nat-qvt-modele")
 
 #: Said in a section whose every cell is empty for this CAE.
-EMPTY_SECTION = "Aucun résultat de cette partie ne peut être présenté pour cette coopérative : les données nécessaires sont absentes ou portent sur trop peu de personnes."
+def empty_section() -> str:
+    """Said in a section whose every cell is empty for this structure (profile words)."""
+    from analysis.method import profile as profiles
+
+    return (f"Aucun résultat de cette partie ne peut être présenté pour {profiles.current().term('structure.ce')} : "
+            "les données nécessaires sont absentes ou portent sur trop peu de personnes.")
 
 
 @dataclass
@@ -325,7 +330,7 @@ def sections_md(sections: list[Section], nb_dir: str, cells: dict[str, list], le
                         embed = "::: {.landscape}\n\n" + embed + "\n\n:::"
                     embeds.append(embed)
         lines += ["#" * level + " " + sec.title, ""]
-        lines += [x for e in embeds for x in (e, "")] or [EMPTY_SECTION, ""]
+        lines += [x for e in embeds for x in (e, "")] or [empty_section(), ""]
     return lines
 
 

@@ -466,7 +466,7 @@ def publication_section(methodology_dir=None) -> str:
         + f"- Aucun effectif publié n'est inférieur à {seuils[0]} (hors zéro) ; aucune moyenne ni "
         f"aucun pourcentage n'est calculé sur moins de {seuils[1]} personnes. D'autres cases sont masquées "
         "quand un chiffre publié ailleurs permettrait de retrouver la première (secret secondaire, sur "
-        "l'ensemble des tableaux publiés : total, réseau moins les autres coopératives, effectifs de deux "
+        f"l'ensemble des tableaux publiés : total, réseau moins {profiles.current().term('structure.les').replace('les ', 'les autres ', 1)}, effectifs de deux "
         "tests sur les mêmes répondants). Un résultat de la carte de la valeur qui compte moins de "
         f"{seuils[0]} personnes n'est pas valorisé dans les chiffres SROI publiés.\n"
         "- Les identifiants sont remplacés par des pseudonymes à clé (HMAC-SHA256) ; la clé reste hors du "
