@@ -23,8 +23,8 @@ from analysis.method.schemas import MethodError
 EXIT_CODES = """\
 codes de sortie :
   0  succès (des avertissements sont possibles)
-  1  erreur dans les données ou échec d'au moins une CAE (les autres CAE ont été traitées)
-  2  commande mal formée (option inconnue, dossier ou CAE absents)
+  1  erreur dans les données ou échec d'au moins une structure (les autres ont été traitées)
+  2  commande mal formée (option inconnue, dossier absent)
 """
 
 #: argparse's English strings (Python 3.11–3.12) and their French wording.
@@ -398,12 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMANDE", title="commandes ")
 
     s = sub.add_parser(
-        "demo", help="générer (ou supprimer) les CAE de démonstration (données fictives, déterministes)",
-        description="Écrit les CAE de démonstration dans data/raw ; avec --supprimer, les retire avec tout "
+        "demo", help="générer (ou supprimer) les structures de démonstration (données fictives, déterministes)",
+        description="Écrit les structures de démonstration du profil (7 CAE par défaut) dans data/raw ; avec --supprimer, les retire avec tout "
         "ce qu'elles ont produit (data/processed, outputs, synthèse nationale).", epilog=EXIT_CODES,
     )
     s.add_argument("--supprimer", action="store_true",
-                   help="supprimer la démonstration et tout ce qu'elle a produit (vos propres CAE sont conservées)")
+                   help="supprimer la démonstration et tout ce qu'elle a produit (vos propres dossiers sont conservés)")
     s.add_argument("--cae", type=int, default=None, metavar="N", help="nombre de structures (défaut : toutes celles du profil, 7 CAE)")
     s.add_argument("--seed", type=int, default=None, metavar="S", help="graine du générateur (défaut : celle du profil, 2019 pour les CAE)")
     s.add_argument("--scale", type=float, default=None, metavar="F", help="facteur de taille (défaut 1.0)")
@@ -419,25 +419,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_templates)
 
     s = sub.add_parser(
-        "validate", help="vérifier les fichiers d'une ou plusieurs CAE (rapport dans outputs/<cae>/)",
-        description="Vérifie les fichiers et le nom du dossier de chaque CAE, affiche chaque problème et écrit "
-        "outputs/<cae>/validation.html et validation.csv. Rien n'est écrit dans data/processed.",
+        "validate", help="vérifier les fichiers d'une ou plusieurs structures (rapport dans outputs/<dossier>/)",
+        description="Vérifie les fichiers et le nom du dossier de chaque structure, affiche chaque problème et écrit "
+        "outputs/<dossier>/validation.html et validation.csv. Rien n'est écrit dans data/processed.",
         epilog=EXIT_CODES,
     )
-    s.add_argument("dirs", type=_dir, nargs="+", metavar="DOSSIER", help="dossier de la CAE, par exemple data/raw/ma-cae")
+    s.add_argument("dirs", type=_dir, nargs="+", metavar="DOSSIER", help="dossier d'une structure (CAE, tiers-lieu…), par exemple data/raw/ma-cae")
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="où écrire les rapports (défaut outputs)")
     _profil_option(s)
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser(
-        "run", help="lire, valider et analyser chaque CAE, puis la synthèse nationale",
-        description="Traite chaque CAE de data/raw (ou celles de --cae) puis la synthèse nationale. Avec --cae, "
-        "la synthèse nationale porte sur toutes les CAE de data/raw : elle n'est refaite que si les autres "
+        "run", help="lire, valider et analyser chaque structure (CAE, tiers-lieu…), puis la synthèse nationale",
+        description="Traite chaque dossier de data/raw (ou ceux de --cae) puis la synthèse nationale. Avec --cae, "
+        "la synthèse nationale porte sur tous les dossiers de data/raw : elle n'est refaite que si les autres "
         "sont à jour, sinon un message le dit.",
         epilog=EXIT_CODES,
     )
-    s.add_argument("--cae", nargs="+", metavar="NOM", help="ne traiter que ces CAE (nom du dossier)")
-    s.add_argument("--jobs", type=int, metavar="N", help="CAE traitées en parallèle (défaut : nombre de cœurs)")
+    s.add_argument("--cae", nargs="+", metavar="NOM", help="ne traiter que ces structures (nom du dossier)")
+    s.add_argument("--jobs", type=int, metavar="N", help="structures traitées en parallèle (défaut : nombre de cœurs)")
     s.add_argument("--executeur", choices=["local", "dask"], default="local",
                    help="local : processus de cette machine (défaut) ; dask : tâches Dask distributed (extra « dask »)")
     s.add_argument("--dask-adresse", metavar="ADRESSE",
@@ -461,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="assembler le rapport national (livre Quarto)",
         description="Assemble le livre Quarto à partir des carnets exécutés et le rend si Quarto est installé. "
-        "Pour présenter les CAE comme « CAE 1 … CAE N », réglez anonymiser_structures dans methodology/publication.yml.",
+        "Pour présenter les structures sous un nom anonyme (« CAE 1 … CAE N », « Tiers-lieu 1 … »), réglez anonymiser_structures "
+        "dans le fichier publication.yml de la méthode.",
         epilog=EXIT_CODES,
     )
     s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")
@@ -483,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--methode", type=_dir, metavar="DOSSIER", help="méthode actuelle (défaut methodology)")
     s.add_argument("--actuelle", metavar="EMPREINTE", help="une exécution enregistrée comme résultat actuel (sans recalcul)")
     s.add_argument("--liste", action="store_true", help="lister les exécutions enregistrées")
-    s.add_argument("--jobs", type=int, metavar="N", help="CAE traitées en parallèle")
+    s.add_argument("--jobs", type=int, metavar="N", help="structures traitées en parallèle")
     s.add_argument("--raw", type=_dir, metavar="DOSSIER", help="données brutes (défaut data/raw)")
     s.add_argument("--processed", type=_dir, metavar="DOSSIER", help="données traitées (défaut data/processed)")
     s.add_argument("--out", type=_dir, metavar="DOSSIER", help="résultats (défaut outputs)")

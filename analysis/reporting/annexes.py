@@ -32,7 +32,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "indicateurs": {
         "agree": ("Réponses comptées comme un accord (échelle de 1 à 5)", "ints"),
         "parameters.net_sur_brut": ("Rapport du salaire net au salaire brut", "percent"),
-        "representativeness.std_diff_threshold": ("Écart standardisé au-delà duquel les répondants diffèrent des personnes accompagnées", "num2"),
+        "representativeness.std_diff_threshold": ("Écart standardisé au-delà duquel les répondants diffèrent des {personne.population}", "num2"),
         "representativeness.anciennete.bounds_months": ("Bornes des classes d'ancienneté de la représentativité (mois)", "ints"),
     },
     "sroi": {

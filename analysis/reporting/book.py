@@ -55,7 +55,8 @@ QUARTO_HINT = (
 class Section:
     """A section of a CAE's report or book chapter: a French title and, per
     notebook, the label patterns (fnmatch, before the chapter suffix) of the
-    cells it embeds, in notebook order."""
+    cells it embeds, in notebook order; ``{famille}`` stands for each result
+    family of the profile (``rapport.familles``, lower case)."""
 
     title: str
     parts: tuple[tuple[str, tuple[str, ...]], ...]
@@ -70,8 +71,8 @@ _SUMMARY = ("05_synthese_cae", ("txt-synthese-qui", "txt-synthese-resultats", "f
 #: technical appendix for the evaluator.
 REPORT_SECTIONS = [
     Section("L'essentiel", (_SUMMARY,)),
-    Section("Les effets, famille par famille", (("02_indicateurs", ("txt-ind-presentation", "txt-ind-f*", "tbl-ind-f*",
-                                                                    "fig-ind-f*", "txt-ind-r", "tbl-ind-r", "fig-ind-r")),)),
+    Section("Les effets, famille par famille", (("02_indicateurs", ("txt-ind-presentation", "txt-ind-{famille}",
+                                                                    "tbl-ind-{famille}", "fig-ind-{famille}")),)),
     Section("La valeur sociale créée (SROI)", (("03_sroi", ("txt-sroi-*", "tbl-sroi-carte", "tbl-sroi-intrants",
                                                             "*-sroi-parties-prenantes", "fig-sroi-tornado",
                                                             "tbl-sroi-seuils", "fig-sroi-monte-carlo")),)),
@@ -88,7 +89,7 @@ REPORT_SECTIONS = [
 #: detail stays in the CAE's own report; provenance is in the annexes).
 BOOK_SECTIONS = [
     Section("L'essentiel", (_SUMMARY,)),
-    Section("Les effets", (("02_indicateurs", ("tbl-ind-f*", "tbl-ind-r")),)),
+    Section("Les effets", (("02_indicateurs", ("tbl-ind-{famille}",)),)),
     Section("La valeur sociale créée (SROI)", (("03_sroi", ("txt-sroi-resultat", "tbl-sroi-parties-prenantes",
                                                             "fig-sroi-tornado")),)),
     Section("La qualité de vie au travail", (("04_qvt", ("txt-qvt-presentation", "fig-qvt-dimensions", "tbl-qvt-who5")),)),
@@ -313,14 +314,36 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
     return chapters
 
 
+def presentation_md() -> str:
+    """The book's opening paragraphs: the profile's ``rapport.presentation_livre``
+    (what the study measures, in its words), then how the numbers are made."""
+    from analysis.method import profile as profiles
+    from analysis.reporting import wording
+
+    prof = profiles.current()
+    tool = prof.get("nom_methode")
+    made = f"le classeur {tool}" if tool else "le classeur d'impact social"
+    intro = prof.get("rapport.presentation_livre")
+    return ((wording.fill(str(intro).strip(), prof) + "\n\n" if intro else "") +
+            f"Tous les chiffres de ce rapport sont calculés par {made} à partir des fichiers de résultats ; aucun "
+            "n'est saisi à la main. La méthode (@sec-methode) en donne les principes ; les annexes donnent chaque "
+            "paramètre et sa source, et le glossaire (@sec-glossaire) explique les termes techniques. "
+            f"Chaque {prof.term('structure.singulier')} dispose en outre de son propre rapport, plus détaillé.\n")
+
+
 def sections_md(sections: list[Section], nb_dir: str, cells: dict[str, list], level: int) -> list[str]:
     """The Markdown lines of ``sections``: a heading of ``level`` each, then
     the embeds of the matching cells that have output; a section left
     without any says so in one French sentence."""
+    from analysis.method import profile as profiles
+
+    families = [str(f).lower() for f in profiles.current().get("rapport.familles", [])]
     lines: list[str] = []
     for sec in sections:
         embeds = []
         for stem, patterns in sec.parts:
+            # ``{famille}``: one pattern per result family of the profile (rapport.familles)
+            patterns = [p.replace("{famille}", f) if f else p for p in patterns for f in (families if "{famille}" in p else [None])]
             for base, label, kind in cells.get(stem, []):
                 if kind is None or not base.startswith(("fig-", "tbl-", "txt-")):
                     continue
@@ -618,6 +641,7 @@ def assemble(
     (gen / "synthese.md").write_text(
         _embeds(nat_rel, [c for c in nat_cells if c[0].startswith("txt-synthese")]), encoding="utf-8"
     )
+    (gen / "presentation.md").write_text(fr_typography(presentation_md()), encoding="utf-8")
     (gen / "absentes.md").write_text(fr_typography(missing_caes_md(out_dir, anonymise)), encoding="utf-8")
     method_body, method_tables = split_method(method_doc.render_method(methodology_dir))
     (gen / "methode.md").write_text(fr_typography(method_body), encoding="utf-8")

@@ -32,6 +32,7 @@ import yaml
 
 from analysis import config
 from analysis.method import loader
+from analysis.method import profile as profiles
 from analysis.pipeline import runs
 from analysis.publication.formatting import fr_number
 
@@ -248,7 +249,7 @@ def _value_words(field, v, file: str, context: dict, cb) -> str:
     if v is None:
         return "(absent)"
     if field in ("numerator", "denominator", "filter") and isinstance(v, dict):
-        tables = [context.get("table", "entrepreneurs")] + list(context.get("join", []))
+        tables = [context.get("table", profiles.current().people_table)] + list(context.get("join", []))
         return md.condition_fr(v, tables, cb)
     if field == "quantite":
         return md.quantity_fr(v, context.get("_vm", {}), cb)

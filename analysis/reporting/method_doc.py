@@ -64,7 +64,9 @@ def _version_line(name: str, methodology_dir) -> str:
 # --------------------------------------------------------------------------
 # definitions in words, generated from the YAML (annex and method cannot disagree)
 # --------------------------------------------------------------------------
-_PERIOD = {"$debut": "le début de la période", "$fin": "la fin de la période"}
+#: Special values of indicators.yml (analysis.indicators.compute._resolve_value) in words.
+_PERIOD = {"$debut": "le début de la période", "$fin": "la fin de la période",
+           "$annee_debut": "l'année du début de la période", "$annee_fin": "l'année de la fin de la période"}
 _OPS = {"eq": "=", "ne": "≠", "gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
 
 
@@ -90,10 +92,16 @@ def _value_fr(v, spec: dict, cb) -> str:
     return f"« {v} »" if isinstance(v, str) else _cell(v)
 
 
-def condition_fr(cond, tables=("entrepreneurs",), cb=None) -> str:
+def _people_table() -> str:
+    return profiles.current().people_table
+
+
+def condition_fr(cond, tables=None, cb=None) -> str:
     """A condition of indicators.yml (``{column, <op>: value}``, ``all``,
     ``any``, ``not``) in French words, with the codebook's labels of columns
-    and codes: ``{column: genre, in: [F]}`` → « Genre » est « Femme »."""
+    and codes: ``{column: genre, in: [F]}`` → « Genre » est « Femme ».
+    ``tables`` default: the profile's people table."""
+    tables = tables or (_people_table(),)
     if not isinstance(cond, dict):
         return _cell(cond)
     if "all" in cond:
@@ -134,7 +142,8 @@ def indicator_fr(ind: dict, cb=None) -> str:
     """One indicator of indicators.yml in French words: what is counted or
     averaged, in which table, among whom, broken down by what, plus any
     ``definition`` / ``note`` text the YAML carries."""
-    tables = [ind.get("table", "entrepreneurs")] + [t for t in ind.get("join", []) if t in ("entrepreneurs", "activite", "questionnaire")]
+    people = _people_table()
+    tables = [ind.get("table", people)] + [t for t in ind.get("join", []) if t != "activite_derniere"]
     tables += ["activite"] if "activite_derniere" in ind.get("join", []) else []
     src = f"table « {ind.get('table')} »" + (f" (jointe à : {', '.join(ind['join'])})" if ind.get("join") else "")
     kind = ind.get("kind")
@@ -166,6 +175,10 @@ def indicator_fr(ind: dict, cb=None) -> str:
         a, b = ind.get("after", {}), ind.get("before", {})
         text = (f"Écart moyen entre {_col(a.get('column'), tables, cb)} × {_cell(a.get('scale', 1))} et "
                 f"{_col(b.get('column'), tables, cb)} × {_cell(b.get('scale', 1))}, sur les personnes renseignées pour les deux ; {src}.")
+    elif kind == "total":
+        text = f"Somme de {_col(ind.get('column'), tables, cb)} sur la {src}"
+        text += (" ; un nombre de personnes, publié selon la règle des petits effectifs." if ind.get("personnes")
+                 else f" ; une grandeur {profiles.current().term('structure.du')}, pas un nombre de personnes.")
     else:
         text = f"Statistique « {kind} » sur la {src}."
     if ind.get("filter"):

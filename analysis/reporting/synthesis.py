@@ -312,7 +312,7 @@ def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
 
     counts = [profiles.current().term("personne.colonne_population"), "Répondants"]
     t = totals.reset_index(drop=True)
-    total_rows = t.index[t[t.columns[0]] == "Réseau"]
+    total_rows = t.index[t[t.columns[0]] == profiles.current().term("structure.ensemble")]
     if len(total_rows):
         pub = linked.protect_total_row(t, counts, total_rows[0])
     else:
@@ -320,7 +320,7 @@ def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
     out = pub.drop(columns=[c for c in ("suppressed", "suppression") if c in pub.columns])
     _, sd = suppression.thresholds()
     hidden_count = out[counts].isna().any(axis=1)
-    hidden_rate = hidden_count | (pd.to_numeric(t["Personnes accompagnées"], errors="coerce") < sd)
+    hidden_rate = hidden_count | (pd.to_numeric(t[counts[0]], errors="coerce") < sd)
     for c in [c for c in out.columns if "(€)" in c]:
         out[c] = out[c].map(fr_euro)
     out["Taux de réponse"] = [suppression.mark_fr("effectif" if hc else "denominateur") if h else fr_percent(v)
