@@ -8,14 +8,12 @@ the test planted, never the code's output copied back."""
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
