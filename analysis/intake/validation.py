@@ -706,11 +706,14 @@ def implausible_date_problems(tables: dict[str, TypedTable], info: dict | None =
     (:data:`YEAR_COLUMNS`) outside :func:`plausible_years`: possible in a
     file, hardly in a CAE's history (PROTOCOL §2, "Bad input": an
     implausible but possible value is a warning)."""
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
     cb = codebook or cbk.load_codebook()
     first, last = plausible_years(info, cb)
     creation = (info or {}).get("annee_creation")
-    why_first = (f"la CAE a été créée en {creation} (annee_creation dans cae.yml)" if isinstance(creation, int) and creation >= first
-                 else f"aucune date d'avant {first} n'est attendue")
+    why_first = (f"création {prof.term('structure.du')} en {creation} (annee_creation dans {prof.description_file})"
+                 if isinstance(creation, int) and creation >= first else f"aucune date d'avant {first} n'est attendue")
     why_last = (f"plus de {cb['limites']['dates_ans_apres_periode']} ans après la fin de la période étudiée "
                 f"({fr_date((info or {}).get('periode', {}).get('fin'))})" if last is not None else "")
     out: list[Problem] = []
@@ -920,7 +923,10 @@ def zero_resource_problems(ressources: dict, fichier: str, keys: list[str], expe
     (``expected``: the codebook's ``limites.ressources_positives``), and one
     when every resource of ``keys`` is 0 (the SROI ratio divides by them).
     Negative amounts are errors of :func:`read_cae_yml`."""
-    out = [Problem(fichier, f"« ressources.{k} » vaut 0, alors que toute CAE en perçoit : montant oublié ?",
+    from analysis.method import profile as profiles
+
+    each = profiles.current().term("structure.singulier")
+    out = [Problem(fichier, f"« ressources.{k} » vaut 0, alors que chaque {each} en perçoit : montant oublié ?",
                    "Indiquez le montant de la période ; s'il est vraiment nul, ignorez cet avertissement.",
                    colonne=f"ressources.{k}", valeur="0", gravite="avertissement")
            for k in expected if ressources.get(k) == 0]
