@@ -199,7 +199,7 @@ def test_tiers_lieux_run_from_files_alone(tmp_path, pseudonym_key, use_profile, 
     quarto = yaml.safe_load((report / "_quarto.yml").read_text(encoding="utf-8"))
     part = [c for c in quarto["book"]["chapters"] if isinstance(c, dict)][0]
     assert part["part"] == "Les tiers-lieux"
-    assert sorted(Path(c).stem for c in part["chapters"]) == ["demo-cowork-gare", "demo-fabrique-vallee", "demo-tiers-lieu-bourg"]
+    assert sorted(Path(c["href"]).stem for c in part["chapters"]) == ["demo-cowork-gare", "demo-fabrique-vallee", "demo-tiers-lieu-bourg"]
     assert quarto["book"]["title"] == prof.get("livre.titre")
 
 

@@ -381,9 +381,43 @@ def _manifest(cae: str, fd: FolderData, out_tables: dict[str, pd.DataFrame], fin
     }
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def clean_stale_temporaries(processed_dir: Path, cae: str) -> list[Path]:
+    """Remove what a process killed mid-write left next to
+    ``processed_dir/cae`` (a CAE's processed or output folder): intake's
+    ``.<cae>.tmp-<pid>-*`` build folders and the ``.<cae>.old-<pid>-*``
+    folders moved aside by :func:`_swap_in`, when the process ``<pid>`` that
+    made them is gone (a concurrent run's are kept).
+    Folders without a readable pid (older versions) are removed. Returns the
+    paths removed."""
+    removed = []
+    for kind in ("tmp", "old"):
+        for p in Path(processed_dir).glob(f".{cae}.{kind}-*"):
+            head = p.name[len(f".{cae}.{kind}-"):].split("-", 1)[0]
+            if head.isdigit() and _pid_alive(int(head)):
+                continue
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 def _swap_in(tmp: Path, final: Path) -> None:
     """Replace ``final`` by ``tmp`` with renames only (the old folder is
-    moved aside first, then deleted), so ``final`` is never half-written."""
+    moved aside first, then deleted), so ``final`` is never half-written.
+    What a killed earlier swap or intake of the same folder left next to it
+    is removed first (:func:`clean_stale_temporaries`)."""
+    clean_stale_temporaries(final.parent, final.name)
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}-{dt.datetime.now().strftime('%H%M%S%f')}")
@@ -408,6 +442,8 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
     raw_dir = Path(raw_dir or config.RAW_DIR)
     processed_dir = Path(processed_dir or config.PROCESSED_DIR)
     out_dir = Path(out_dir or config.OUT_DIR)
+    if processed_dir.is_dir():  # what a killed intake of this CAE left behind
+        clean_stale_temporaries(processed_dir, cae)
     folder = raw_dir / cae
     if not folder.is_dir():
         fd = FolderData(folder)
@@ -438,7 +474,7 @@ def process_cae(cae: str, raw_dir, processed_dir, out_dir, key: bytes | None = N
         return IntakeResult(False, problems, None, summary_text(cae, problems))
     manifest = _manifest(cae, fd, out_tables, raw_fingerprint(folder), key)
     processed_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cae}.tmp-", dir=processed_dir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cae}.tmp-{os.getpid()}-", dir=processed_dir))
     try:
         for t, df in out_tables.items():
             df.to_parquet(tmp / f"{t}.parquet", index=False)

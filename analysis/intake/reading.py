@@ -25,6 +25,7 @@ Nothing here raises on bad input: problems come back as French
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -392,11 +393,118 @@ def _csv_records(text_stream, sep: str, fichier: str, stats: dict):
     stats["lines"] = last
 
 
+#: Share of NUL bytes above which a file is binary data, not a text file with a stray NUL.
+_NUL_BINARY_SHARE = 0.01
+#: A UTF-8 multi-byte sequence (RFC 3629 §4 lead and continuation bytes).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+#: Lines named in a message before "and N others".
+_LINES_SHOWN = 5
+
+
+def _line_and_column(data: bytes, pos: int, sep: str) -> tuple[int, int]:
+    """Physical line (1-based) of byte ``pos`` and its column number
+    (separators counted outside double quotes from the start of the line)."""
+    start = data.rfind(b"\n", 0, pos) + 1
+    line = data.count(b"\n", 0, start) + 1
+    col, quoted, s = 1, False, sep.encode()
+    for b in data[start:pos]:
+        if b == 0x22:
+            quoted = not quoted
+        elif not quoted and bytes([b]) == s:
+            col += 1
+    return line, col
+
+
+def _lines_text(lines: list[int]) -> str:
+    """« la ligne 4 », « les lignes 4, 9 et 12 », « les lignes 4, 9, 12, 20, 31 et 3 autres »."""
+    shown = [str(n) for n in lines[:_LINES_SHOWN]]
+    rest = len(lines) - len(shown)
+    if len(lines) == 1:
+        return f"la ligne {shown[0]}"
+    if rest:
+        return "les lignes " + ", ".join(shown) + f" et {rest} autre{'s' if rest > 1 else ''}"
+    return "les lignes " + ", ".join(shown[:-1]) + " et " + shown[-1]
+
+
+def nul_byte_problem(data: bytes, fichier: str) -> Problem | None:
+    """A text file holding NUL bytes (``0x00``), which no spreadsheet writes
+    in a CSV and which would end up inside a cell: an error naming the
+    physical line and column of the first one and how many lines hold one.
+    A file with more than :data:`_NUL_BINARY_SHARE` NULs, or otherwise
+    :func:`looks_binary`, is binary data (an
+    export saved under a ``.csv`` name): the binary-file error instead.
+    UTF-16 files (BOM) are made of NULs and are not checked here."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    pos = data.find(b"\x00")
+    if pos < 0:
+        return None
+    n = data.count(b"\x00")
+    head = data[:65536].replace(b"\x00", b"").decode("utf-8", errors="ignore")
+    if n > _NUL_BINARY_SHARE * len(data) or looks_binary(b"", head):
+        return Problem(fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
+                       "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")
+    line, col = _line_and_column(data, pos, sniff_separator(head))
+    lines, k, prev, ln = [], pos, 0, 1
+    while k >= 0:  # one pass: newlines counted between consecutive NULs
+        ln += data.count(b"\n", prev, k)
+        prev = k
+        if not lines or lines[-1] != ln:
+            lines.append(ln)
+        k = data.find(b"\x00", k + 1)
+    where = (f"Caractère nul (octet 0x00) dans la colonne n° {col}" if len(lines) == 1 else
+             f"Caractères nuls (octet 0x00) sur {_lines_text(lines)} du fichier (le premier dans la colonne n° {col})")
+    return Problem(
+        fichier, f"{where} ; le fichier n'est pas lu.",
+        "Ouvrez le fichier dans votre tableur et enregistrez-le à nouveau en « CSV (séparateur : point-virgule) » ; "
+        "ou, dans un éditeur de texte, supprimez le caractère invisible à cet endroit.", ligne=line)
+
+
+def mixed_encoding(data: bytes, sep_hint: str | None = None) -> tuple[str, list[Problem]] | None:
+    """A file that is not valid UTF-8 but holds valid UTF-8 accented lines
+    too: lines saved in two encodings (a Windows-1252 line pasted into a
+    UTF-8 file, or the reverse). Decoding the whole file as Windows-1252
+    would turn every UTF-8 ``é`` into ``Ã©`` (mojibake) without a word.
+    Returns the text with each physical line decoded in its own encoding
+    (strict UTF-8 when valid, else Windows-1252; exact for French text,
+    where a Windows-1252 line is practically never valid UTF-8) and one
+    warning naming the lines in the minority encoding (file line, column
+    of their first accented character); None when the file is in one
+    encoding. Raises ``UnicodeDecodeError`` for a line undefined in both."""
+    if _UTF8_MULTIBYTE.search(data) is None:
+        return None
+    parts = data.split(b"\n")
+    utf8_lines, cp_lines, texts = [], [], []
+    for i, raw in enumerate(parts, start=1):
+        try:
+            texts.append(raw.decode("utf-8"))
+            if not raw.isascii():
+                utf8_lines.append(i)
+        except UnicodeDecodeError:
+            texts.append(raw.decode("cp1252"))
+            cp_lines.append(i)
+    if not utf8_lines or not cp_lines:
+        return None
+    odd, odd_enc, main_enc = (cp_lines, "Windows-1252", "UTF-8") if len(cp_lines) <= len(utf8_lines) else (utf8_lines, "UTF-8", "Windows-1252")
+    first = odd[0]
+    raw = parts[first - 1]
+    offset = sum(len(p) + 1 for p in parts[:first - 1]) + next(j for j, b in enumerate(raw) if b >= 0x80)
+    sep = sep_hint or sniff_separator(texts[0] if texts else "")
+    _, col = _line_and_column(data, offset, sep)
+    which = (f"cette ligne est en {odd_enc} (accent dans la colonne n° {col})" if len(odd) == 1 else
+             f"{_lines_text(odd)} du fichier sont en {odd_enc} (premier accent de la ligne {first} dans la colonne n° {col})")
+    problem = Problem(
+        "", f"Le fichier mélange deux encodages : {which}, le reste du fichier en {main_enc}. "
+        f"Chaque ligne a été lue dans son propre encodage ; vérifiez les accents de {'cette ligne' if len(odd) == 1 else 'ces lignes'}.",
+        "Ouvrez le fichier dans votre tableur et enregistrez-le à nouveau en « CSV UTF-8 (délimité par des points-virgules) » : "
+        "l'avertissement disparaîtra.", ligne=first, gravite="avertissement")
+    return "\n".join(texts), [problem]
+
+
 def _read_csv_bytes(data: bytes, fichier: str, limits: dict | None = None, progress=None) -> ReadResult:
-    if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return ReadResult(None, {}, [Problem(
-            fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
-            "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
+    nul = nul_byte_problem(data, fichier)
+    if nul is not None:
+        return ReadResult(None, {}, [nul])
     lim = _limits(limits)
     try:
         encoding = _detect_encoding(data)
@@ -412,7 +520,21 @@ def _read_csv_bytes(data: bytes, fichier: str, limits: dict | None = None, progr
             fichier, "Le fichier contient des données binaires : ce n'est pas un CSV.",
             "Ouvrez le tableau dans votre tableur et enregistrez-le en « CSV (séparateur : point-virgule) » ou en .xlsx.")])
     sep = sniff_separator(head)
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+    mixed_warnings: list[Problem] = []
+    stream = None
+    bom = encoding == "utf-8-sig"
+    if encoding == "cp1252" or (bom and not _valid_utf8(data[3:])):
+        try:
+            mixed = mixed_encoding(data[3:] if bom else data, sep)
+        except UnicodeDecodeError:
+            mixed = None  # left to the reader's own error below
+        if mixed is not None:
+            text, found = mixed
+            mixed_warnings = [dataclasses.replace(p, fichier=fichier) for p in found]
+            encoding = "utf-8+cp1252"
+            stream = io.StringIO(text, newline="")
+    if stream is None:
+        stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
     stats: dict = {}
     try:
         res = _frame_from_rows(_csv_records(stream, sep, fichier, stats), fichier, max_rows=lim["lignes_max"],
@@ -424,7 +546,22 @@ def _read_csv_bytes(data: bytes, fichier: str, limits: dict | None = None, progr
             fichier, f"Le fichier CSV est mal formé ({exc}).",
             "Vérifiez les guillemets dans le fichier, ou enregistrez-le à nouveau depuis votre tableur.")])
     res.info.update({"format": "csv", "encoding": encoding, "separator": sep, "physical_lines": stats.get("lines")})
+    res.problems = mixed_warnings + res.problems
     return res
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """Strict UTF-8, checked 1 MB at a time (no decoded copy kept)."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")("strict")
+    step = 1 << 20
+    try:
+        for k in range(0, len(data), step):
+            dec.decode(data[k:k + step], final=k + step >= len(data))
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def _detect_encoding(data: bytes) -> str:

@@ -65,6 +65,9 @@ def profile_rules(prof=None) -> dict:
         "age": tuple(r["age"]) if r.get("age") else None,
     }
 
+#: (table, column) holding a calendar year, checked like the date columns
+#: against the plausible dates of the codebook's ``limites``.
+YEAR_COLUMNS = [("activite", "annee")]
 
 TYPE_LABELS = {"text": "texte", "date": "date", "integer": "entier", "number": "nombre", "code": "code", "scale": "échelle"}
 DTYPES = {"text": "string", "code": "string", "date": "datetime64[ns]", "integer": "Int64", "scale": "Int64", "number": "float64"}
@@ -674,14 +677,81 @@ def cross_table_problems(tables: dict[str, TypedTable], info: dict | None = None
     return problems
 
 
+def plausible_years(info: dict | None, codebook: dict | None = None) -> tuple[int, int | None]:
+    """The first and last plausible calendar years of a CAE's dates (codebook
+    ``limites``): from 1 January of the later of ``annee_creation`` (cae.yml)
+    and ``dates_annee_min``, to 31 December of the year of ``periode.fin``
+    plus ``dates_ans_apres_periode`` (None without a period).
+
+    >>> plausible_years({"annee_creation": 2004, "periode": {"debut": "2019-01-01", "fin": "2019-12-31"}})
+    (2004, 2021)
+    >>> plausible_years(None)
+    (1980, None)
+    """
+    lim = (codebook or cbk.load_codebook())["limites"]
+    first = int(lim["dates_annee_min"])
+    info = info or {}
+    if isinstance(info.get("annee_creation"), int):
+        first = max(first, info["annee_creation"])
+    last = None
+    try:
+        last = pd.Timestamp(info["periode"]["fin"]).year + int(lim["dates_ans_apres_periode"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    return first, last
+
+
+def implausible_date_problems(tables: dict[str, TypedTable], info: dict | None = None, codebook: dict | None = None) -> list[Problem]:
+    """Warnings for dates (every ``date`` column of the codebook) and years
+    (:data:`YEAR_COLUMNS`) outside :func:`plausible_years`: possible in a
+    file, hardly in a CAE's history (PROTOCOL §2, "Bad input": an
+    implausible but possible value is a warning)."""
+    from analysis.method import profile as profiles
+
+    prof = profiles.current()
+    cb = codebook or cbk.load_codebook()
+    first, last = plausible_years(info, cb)
+    creation = (info or {}).get("annee_creation")
+    why_first = (f"création {prof.term('structure.du')} en {creation} (annee_creation dans {prof.description_file})"
+                 if isinstance(creation, int) and creation >= first else f"aucune date d'avant {first} n'est attendue")
+    why_last = (f"plus de {cb['limites']['dates_ans_apres_periode']} ans après la fin de la période étudiée "
+                f"({fr_date((info or {}).get('periode', {}).get('fin'))})" if last is not None else "")
+    out: list[Problem] = []
+    for tname, tt in tables.items():
+        specs = cbk.columns(tname, cb)
+        for col, spec in specs.items():
+            is_year = (tname, col) in YEAR_COLUMNS
+            if col not in tt.headers or not (spec.get("type") == "date" or is_year):
+                continue
+            s = tt.frame[col]
+            years = (s.astype("Int64") if is_year else s.dt.year.astype("Int64"))
+            early = (years < first).fillna(False).astype(bool)
+            late = ((years > last) if last is not None else pd.Series(False, index=s.index)).fillna(False).astype(bool)
+            what = "Année" if is_year else "Date"
+            for line in s.index[early]:
+                out.append(Problem(
+                    tt.fichier, f"{what} peu plausible : antérieure à {first} ; {why_first}.",
+                    "Vérifiez l'année (une date vide d'Excel s'affiche parfois 00/01/1900) ; si la valeur est juste, ignorez cet avertissement.",
+                    ligne=int(line), colonne=tt.header(col), valeur=shown_value(tt.raw.at[line, col], spec), gravite="avertissement"))
+            for line in s.index[late]:
+                out.append(Problem(
+                    tt.fichier, f"{what} peu plausible : postérieure à {last}, {why_last}.",
+                    "Vérifiez l'année (quatre chiffres) ; si la valeur est juste, ignorez cet avertissement.",
+                    ligne=int(line), colonne=tt.header(col), valeur=shown_value(tt.raw.at[line, col], spec), gravite="avertissement"))
+    return out
+
+
 def validate_typed(tables: dict[str, TypedTable], info: dict | None = None, codebook: dict | None = None) -> list[Problem]:
-    """Schema errors, plausibility warnings, mostly-empty columns and cross rules for typed tables."""
+    """Schema errors, plausibility warnings, mostly-empty columns and cross rules for typed tables;
+    implausible dates (:func:`implausible_date_problems`) on cells no other rule flagged."""
     out: list[Problem] = []
     for tt in tables.values():
         out += schema_problems(tt, "erreur", codebook)
         out += schema_problems(tt, "avertissement", codebook)
         out += mostly_empty_problems(tt, codebook)
     out += cross_table_problems(tables, info, codebook)
+    flagged = {(p.fichier, p.ligne, p.colonne) for p in out}
+    out += [p for p in implausible_date_problems(tables, info, codebook) if (p.fichier, p.ligne, p.colonne) not in flagged]
     return out
 
 
@@ -831,6 +901,7 @@ def read_description(path: Path | str, codebook: dict | None = None) -> tuple[di
                     clean[key] = x
                 except ValueError:
                     err(f"« ressources.{key} » doit être un nombre positif ou nul.", "Écrivez un montant sans texte, par exemple 95000.", f"ressources.{key}", res[key])
+            problems.extend(zero_resource_problems(clean, name, rules["ressources_required"], cb["limites"]["ressources_positives"]))
             info["ressources"] = clean
     for key in prof.get("description.nombres_positifs") or []:
         if data.get(key) in (None, ""):
@@ -845,6 +916,25 @@ def read_description(path: Path | str, codebook: dict | None = None) -> tuple[di
     if any(p.is_error for p in problems):
         return None, problems
     return _jsonable(info), problems
+
+
+def zero_resource_problems(ressources: dict, fichier: str, keys: list[str], expected: list[str]) -> list[Problem]:
+    """Warnings for resources of cae.yml at 0 where a CAE always has some
+    (``expected``: the codebook's ``limites.ressources_positives``), and one
+    when every resource of ``keys`` is 0 (the SROI ratio divides by them).
+    Negative amounts are errors of :func:`read_cae_yml`."""
+    from analysis.method import profile as profiles
+
+    each = profiles.current().term("structure.singulier")
+    out = [Problem(fichier, f"« ressources.{k} » vaut 0, alors que chaque {each} en perçoit : montant oublié ?",
+                   "Indiquez le montant de la période ; s'il est vraiment nul, ignorez cet avertissement.",
+                   colonne=f"ressources.{k}", valeur="0", gravite="avertissement")
+           for k in expected if ressources.get(k) == 0]
+    if keys and all(ressources.get(k) == 0 for k in keys):
+        out.append(Problem(fichier, "Toutes les ressources valent 0 : le ratio SROI (valeur créée rapportée aux ressources) ne pourra pas être calculé.",
+                           "Indiquez sous « ressources » les montants de la période (subventions, contribution des entrepreneurs, autres produits, bénévolat).",
+                           colonne="ressources", gravite="avertissement"))
+    return out
 
 
 def count_yaml_aliases(text: str) -> int:

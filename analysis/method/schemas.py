@@ -840,7 +840,8 @@ class Description(Strict):
 
 
 class Limites(Strict):
-    """Intake limits (issue #19): beyond them a file is refused before parsing."""
+    """Intake limits (issue #19): beyond them a file is refused before parsing;
+    and the bounds of plausible dates (beyond them, a warning)."""
 
     taille_max_mo: float = Field(gt=0)
     lignes_max: int = Field(gt=0)
@@ -849,6 +850,9 @@ class Limites(Strict):
     yaml_taille_max_ko: float = Field(gt=0)
     yaml_alias_max: int = Field(ge=0)
     csv_bloc_lignes: int = Field(gt=0)
+    dates_annee_min: int = Field(ge=1000)
+    dates_ans_apres_periode: int = Field(ge=0)
+    ressources_positives: list[str]
 
 
 class CodebookFile(Versioned):

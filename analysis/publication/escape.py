@@ -17,6 +17,12 @@ put into a generated document it goes through the helper of that medium:
   because Quarto resolves shortcodes in metadata *after* Markdown parsing,
   where ``\\{\\{<`` has become ``{{<`` again (checked on Quarto 1.9:
   ``title: '\\{\\{< env HOME >\\}\\}'`` renders the home folder).
+- :func:`html_line`: one line of HTML text for places where Quarto pastes
+  a string into its page templates as HTML without rendering Markdown
+  (the book's sidebar entries, given as ``text:`` in ``_quarto.yml``, and
+  from there the search index's breadcrumbs): control characters dropped,
+  line breaks folded, consecutive braces kept apart, ``& < > "`` as
+  entities; no Markdown backslashes (they would be shown as written).
 - :func:`yaml_scalar`: a double-quoted YAML 1.2 scalar (JSON string syntax
   is a subset of YAML's double-quoted style, YAML 1.2 §7.3.1), so no tag,
   alias, anchor, key or document marker can be written by a CAE.
@@ -57,6 +63,36 @@ def html_text(value: Any) -> str:
     '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'
     """
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _one_line(value: Any) -> str:
+    s = "" if value is None else str(value)
+    s = _CONTROL.sub("", s)
+    return _LINE_BREAKS.sub(" ", s).replace("\t", " ").strip()
+
+
+def _braces_apart(s: str, open_: str = "{", close: str = "}") -> str:
+    """Put a WORD JOINER between every two consecutive ``open_`` (or
+    ``close``) so that no ``{{`` (a shortcode opener) survives."""
+    for a in (open_, close):
+        pair = a + a
+        while pair in s:
+            s = s.replace(pair, a + WORD_JOINER + a)
+    return s
+
+
+def html_line(value: Any) -> str:
+    """``value`` as one line of HTML text that Quarto may paste as HTML
+    without rendering it as Markdown (a sidebar entry): one line, braces kept
+    apart, ``& < > "`` as character references (``'`` kept: the text never
+    goes into a single-quoted attribute, and an entity there would be read
+    out as written by screen readers in Quarto's ``aria-label``).
+
+    >>> html_line('Coop\\n{{< env HOME >}} <b>"x"</b> de l’Ouest') == (
+    ...     'Coop {' + WORD_JOINER + '{&lt; env HOME &gt;}' + WORD_JOINER + '} &lt;b&gt;&quot;x&quot;&lt;/b&gt; de l’Ouest')
+    True
+    """
+    return html.escape(_braces_apart(_one_line(value)), quote=False).replace('"', "&quot;")
 
 
 def markdown_text(value: Any) -> str:
@@ -152,11 +188,24 @@ def stable_table_ids(text: str, prefix: str = "") -> str:
 
 
 def configure_pandas() -> None:
-    """Make pandas' Styler escape HTML in every cell and header it renders:
-    ``styler.format.escape = "html"`` covers the cells; the option does not
-    reach row and column labels (pandas 3.1), so every new Styler also gets
-    ``format_index(escape="html")`` on both axes. Idempotent; notebooks call
-    it through :func:`analysis.reporting.plotting.setup`."""
+    """Make pandas' Styler escape HTML in every cell and header it renders,
+    and give it ids that do not change from one run to the next:
+
+    - ``styler.format.escape = "html"`` covers the cells; the option does not
+      reach row and column labels (pandas 3.1), so every new Styler also gets
+      ``format_index(escape="html")`` on both axes;
+    - every new Styler without an explicit ``uuid`` gets a counter (five hex
+      digits, so :func:`stable_table_ids` still finds it) instead of pandas'
+      random ``uuid4().hex[:5]``: a kernel that renders the same tables in the
+      same order writes the same ids, so executed notebooks are identical
+      across reruns;
+    - the HTML it writes keeps consecutive braces apart (WORD JOINER, as
+      :func:`markdown_text`), so CAE text in a table never reads as a Quarto
+      shortcode opener once Quarto turns the table into a PDF's.
+
+    Idempotent; notebooks call it through :func:`analysis.reporting.plotting.setup`."""
+    import itertools
+
     import pandas as pd
     from pandas.io.formats.style import Styler
 
@@ -164,11 +213,22 @@ def configure_pandas() -> None:
     if getattr(Styler.__init__, "_cae_escapes_labels", False):
         return
     original = Styler.__init__
+    counter = itertools.count(1)
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
         for axis in (0, 1):
             self.format_index(escape="html", axis=axis)
+        given = kwargs.get("uuid", args[3] if len(args) > 3 else None)  # Styler(data, precision, table_styles, uuid, ...)
+        if given is None:
+            self.set_uuid(f"{next(counter) % 0x100000:05x}")
 
     __init__._cae_escapes_labels = True
     Styler.__init__ = __init__
+    to_html = Styler.to_html
+
+    def to_html_braces_apart(self, *args, **kwargs):
+        out = to_html(self, *args, **kwargs)
+        return _braces_apart(out) if isinstance(out, str) else out
+
+    Styler.to_html = to_html_braces_apart

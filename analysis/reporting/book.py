@@ -36,7 +36,7 @@ from pathlib import Path
 import yaml
 
 from analysis import config
-from analysis.publication.escape import markdown_text
+from analysis.publication.escape import html_line, markdown_text, yaml_scalar
 from analysis.pipeline import registry
 from analysis.method import profile as profiles
 
@@ -119,6 +119,7 @@ class Chapter:
     key: str  # file-safe key: the slug, or cae-<k> when anonymised
     title: str
     slug: str
+    nav: str = ""  # the sidebar entry (``text:`` in _quarto.yml): the name as one line of HTML text
 
 
 def quarto_path() -> str | None:
@@ -175,7 +176,8 @@ _CAPTION_OPT_RE = re.compile(r"^#\|\s*(fig|tbl)-(cap|alt|subcap)\s*:.*\n?", re.M
 _HEADING_RE = re.compile(r"^(#{1,5}) ", re.M)
 
 
-def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, heading_level: int | None = None):
+def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, heading_level: int | None = None,
+                     title: str | None = None):
     """A copy of ``nb`` for the book or a CAE report: labels suffixed with
     ``-<key>``, the parameters and injected-parameters cells removed, text
     replaced (anonymisation), Markdown headings in outputs moved so that the
@@ -183,7 +185,12 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, headin
     that embeds it: no skipped level, no "4.1.0.1" numbering). A ``fig-``/``tbl-`` cell that shows no figure/table
     for this CAE (a French sentence saying why instead) becomes
     ``txt-vide-<label>`` without caption, so Quarto never makes an empty
-    float of it. Returns the notebook; :func:`embeddable` lists its cells."""
+    float of it. With ``title``, a first Markdown cell gives the notebook that
+    YAML title: Quarto takes an embedded notebook's title from the first
+    title or heading it meets and pastes it unescaped into each embed's
+    ``notebook-title`` attribute, so it must never be a heading that shows
+    CAE text (see :func:`notebook_title`). Returns the notebook;
+    :func:`embeddable` lists its cells."""
     from analysis.publication.escape import stable_table_ids
 
     nb = copy.deepcopy(nb)
@@ -225,9 +232,21 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, headin
         elif replace:
             cell.source = _replace_text(cell.source, replace)
         cells.append(cell)
+    if title is not None:
+        import nbformat
+
+        cells.insert(0, nbformat.v4.new_markdown_cell(f"---\ntitle: {yaml_scalar(title)}\n---"))
     nb.cells = cells
     nb.metadata.pop("papermill", None)
     return nb
+
+
+def notebook_title(stem: str) -> str:
+    """The title of notebook ``stem`` in the book and reports: its stage's
+    French title in the stage registry (never CAE text)."""
+    from analysis.pipeline import registry
+
+    return next((st.titre for st in registry.stages() if getattr(st, "carnet", None) == stem), stem)
 
 
 _FIGCAP_RE = re.compile(r'^(#\|\s*fig-cap:\s*)"?(.*?)"?\s*$', re.M)
@@ -302,7 +321,8 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
     chapters = []
     for k, slug in enumerate(caes, start=1):
         if anonymise:
-            chapters.append(Chapter(key=f"cae-{k}", title=profiles.current().anonymous_name(k), slug=slug))
+            name = profiles.current().anonymous_name(k)
+            chapters.append(Chapter(key=f"cae-{k}", title=name, slug=slug, nav=html_line(name)))
         else:
             try:
                 info = json.loads((Path(processed_dir) / slug / profiles.current().processed_description).read_text(encoding="utf-8"))
@@ -310,7 +330,8 @@ def chapters_for(caes: list[str], processed_dir: Path, anonymise: bool) -> list[
             except FileNotFoundError:
                 title = slug
             # Chapter.title is Markdown (heading, annex table, rapport.qmd title): CAE text escaped
-            chapters.append(Chapter(key=slug, title=markdown_text(title), slug=slug))
+            # the sidebar pastes its text as HTML, unrendered: HTML-escaped, without Markdown backslashes
+            chapters.append(Chapter(key=slug, title=markdown_text(title), slug=slug, nav=html_line(title)))
     return chapters
 
 
@@ -383,7 +404,7 @@ def check_book(report_dir: Path) -> list[str]:
         if isinstance(entry, str):
             files.append(entry)
         elif isinstance(entry, dict):
-            files += [c for c in entry.get("chapters", []) if isinstance(c, str)]
+            files += [c if isinstance(c, str) else c.get("href") for c in entry.get("chapters", []) if isinstance(c, (str, dict))]
     cache: dict[Path, tuple[set[str], dict]] = {}
     for f in files:
         qmd = report_dir / f
@@ -538,7 +559,7 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
     for stem in REPORT_NOTEBOOKS:
         src = cae_out / f"{stem}.ipynb"
         if src.exists():
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r", heading_level=2)
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), "r", heading_level=2, title=notebook_title(stem))
             nbformat.write(nb, str(nb_dir / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, "r")
     body = sections_md(REPORT_SECTIONS, REPORT_NB_DIR, cells, 1)
@@ -616,7 +637,8 @@ def assemble(
             src = out_dir / ch.slug / f"{stem}.ipynb"
             if not src.exists():
                 continue
-            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, heading_level=3)
+            nb = prepare_notebook(nbformat.read(str(src), as_version=4), ch.key, replace, heading_level=3,
+                                  title=notebook_title(stem))
             nbformat.write(nb, str(dest / f"{stem}.ipynb"))
             cells[stem] = embeddable(nb, ch.key)
         (report_dir / "cae" / f"{ch.key}.qmd").write_text(
@@ -627,7 +649,7 @@ def assemble(
     nat_cells: list = []
     if nat_src.exists():
         (report_dir / "notebooks" / "national").mkdir(parents=True, exist_ok=True)
-        nb = prepare_notebook(nbformat.read(str(nat_src), as_version=4), "nat", replace)
+        nb = prepare_notebook(nbformat.read(str(nat_src), as_version=4), "nat", replace, title=notebook_title("10_national"))
         nbformat.write(nb, str(report_dir / "notebooks" / "national" / "10_national.ipynb"))
         nat_cells = embeddable(nb, "nat")
     nat_rel = "notebooks/national/10_national.ipynb"
@@ -657,7 +679,8 @@ def assemble(
     base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
     chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
     if chapters:
-        chapters_cfg.append({"part": profiles.current().get("livre.partie_structures"), "chapters": [f"cae/{c.key}.qmd" for c in chapters]})
+        chapters_cfg.append({"part": profiles.current().get("livre.partie_structures"),
+                             "chapters": [{"href": f"cae/{c.key}.qmd", "text": c.nav or c.key} for c in chapters]})
     for key, quarto_key in (("titre", "title"), ("sous_titre", "subtitle"), ("auteur", "author")):
         if profiles.current().get(f"livre.{key}"):
             base["book"][quarto_key] = profiles.current().get(f"livre.{key}")  # the study profile's book
