@@ -149,6 +149,20 @@ def _imports_of(source: str, module: str = "", is_package: bool = False, lazy: b
     return {m for m in out if m.split(".")[0] == PACKAGE_DIR.name}
 
 
+_IMPORTS_MEMO: dict[tuple, frozenset] = {}
+
+
+def _file_imports(f: Path, name: str, lazy: bool) -> frozenset:
+    """:func:`_imports_of` of source file ``f``, memoised on its content:
+    the closures of the stages share most files, and parsing them again for
+    every stage and CAE took about 5 s of a no-op run (2026-12-01)."""
+    source = f.read_text(encoding="utf-8")
+    key = (hashlib.sha256(source.encode()).hexdigest(), name, f.name == "__init__.py", lazy)
+    if key not in _IMPORTS_MEMO:
+        _IMPORTS_MEMO[key] = frozenset(_imports_of(source, name, f.name == "__init__.py", lazy))
+    return _IMPORTS_MEMO[key]
+
+
 def module_closure(modules, lazy: bool = True) -> set[Path]:
     """Every package source file ``modules`` depend on: the modules, the
     packages above them, what they import, transitively (static import
@@ -165,7 +179,7 @@ def module_closure(modules, lazy: bool = True) -> set[Path]:
             if f is None or f in seen:
                 continue
             seen.add(f)
-            todo.extend(_imports_of(f.read_text(encoding="utf-8"), name, f.name == "__init__.py", lazy))
+            todo.extend(_file_imports(f, name, lazy))
     data: set[Path] = set()
     for d in {f.parent for f in seen}:
         for p in d.rglob("*"):
@@ -637,6 +651,7 @@ def run_cae(
             "network_dir": str(network_dir or ""),
         }
         failed_dir = out_dir / FAILED_DIR / cae
+        exporter = _prebuild_exporter() if export_html else None
         with kernelpool.lease(work_out, kernel_scope) as km:
             for i, name in enumerate(stages or CAE_NOTEBOOKS):
                 emit(cae, name, "début")
@@ -648,6 +663,7 @@ def run_cae(
                     kernelpool.reset(km, work_out)  # the previous notebook's names wiped, out of band
                     _execute(nb_in, nb_out, nb_params, km, work_out, methodology_dir=methodology_dir)
                     if export_html:
+                        exporter.join()
                         export.notebook_to_html(nb_out, work_out / f"{name}.html")
                 except Exception as exc:
                     err = _error_text(exc)
@@ -694,6 +710,19 @@ def run_cae(
         result.seconds = time.perf_counter() - t0
 
 
+def _prebuild_exporter():
+    """Build the HTML exporter (nbconvert, its templates: about 2.6 s, once
+    per process) in a thread while the first notebook runs in its kernel;
+    ``.join()`` it before exporting. Built already: a finished thread."""
+    import threading
+
+    from analysis.reporting import export
+
+    th = threading.Thread(target=export._exporter, name="cae-impact-exporter", daemon=True)
+    th.start()  # lru_cache: returns at once when built already
+    return th
+
+
 def _keep_failed(work_out: Path, failed_dir: Path) -> None:
     try:
         shutil.rmtree(failed_dir, ignore_errors=True)
@@ -714,8 +743,27 @@ def _cae_title(processed_dir: Path, cae: str) -> str:
 
 
 def _worker(kwargs: dict, events) -> CaeResult:
+    prefill = kwargs.pop("prefill_national", False)
     kwargs["events"] = events
-    return run_cae(**kwargs)
+    res = run_cae(**kwargs)
+    if res.ok and prefill:
+        _prefill_national(Path(kwargs["processed_dir"]), kwargs["cae"])
+    return res
+
+
+def _prefill_national(processed_dir: Path, cae: str) -> None:
+    """This CAE's contributions to the national synthesis, computed now in
+    its worker, in parallel with the other CAEs, and stored in the national
+    step's cache (:meth:`analysis.pipeline.cache.NationalCache.prefill`),
+    which then only pools them. Optional: any problem leaves the national
+    step to compute them."""
+    try:
+        from analysis.intake import processed
+        from analysis.pipeline.cache import NationalCache
+
+        NationalCache(processed_dir / "_cache").prefill(processed.load_cae(cae, processed_dir))
+    except Exception:  # noqa: BLE001 - the cache is an optimisation only
+        pass
 
 
 def _national_worker(kwargs: dict, events) -> CaeResult:
@@ -741,12 +789,14 @@ def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progres
         stage = _staging(out_dir, "national")  # swapped in only when complete (see run_cae)
         nat_out = stage / "national"
         nat_out.mkdir()
+        exporter = _prebuild_exporter() if export_html else None
         with kernelpool.lease(nat_out, kernel_scope) as km:
             nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
             params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
             kernelpool.reset(km, nat_out)
             _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
             if export_html:
+                exporter.join()
                 export.notebook_to_html(nb_out, nat_out / f"{NATIONAL_NOTEBOOK}.html")
         from analysis.intake.process import _swap_in
 
@@ -1067,9 +1117,6 @@ def _run(
             live = _Live(progress)  # each stage's line printed as it happens
             for kw in todo:
                 results[kw["cae"]] = run_cae(**kw, events=live)
-            from analysis.pipeline import kernelpool
-
-            kernelpool.shutdown()  # the national step, in this process, gets a kernel of its own
         else:
             # the early national step gets its own worker: the CAEs keep their `jobs`
             pool = _Pool(jobs + (early is not None))
@@ -1078,8 +1125,8 @@ def _run(
             futures = {}
             if early is not None:
                 futures[pool.submit(_national_worker, early["kw"])] = "national"
-            for kw in todo:
-                futures[pool.submit(_worker, kw)] = kw["cae"]
+            for kw in todo:  # a CAE's share of the national work is done in its worker, unless it already runs
+                futures[pool.submit(_worker, {**kw, "prefill_national": national and early is None})] = kw["cae"]
             for cae, res, crashed in pool.results(futures, progress):
                 if cae == "national":
                     early["result"] = res
@@ -1131,7 +1178,7 @@ def _run(
                 nat = pool.national(dict(caes=ok_caes, processed_dir=processed_dir, out_dir=out_dir,
                                          notebooks_dir=notebooks_dir, export_html=export_html, kernel_scope=scope), progress)
             else:
-                nat = run_national(ok_caes, processed_dir, out_dir, notebooks_dir, progress, export_html)
+                nat = run_national(ok_caes, processed_dir, out_dir, notebooks_dir, progress, export_html, kernel_scope=scope)
             if nat.ok:
                 (nat_dir / STAMP).write_text(json.dumps({"fingerprint": _fp(comps), "components": comps, "time": time.time()}))
 
