@@ -6,11 +6,17 @@ Design choices (each measured in ``make bench``):
 - **Isolation**: each CAE runs in its own worker process; a CAE that fails
   (bad data, a failing cell) is reported and the others finish. The run's
   exit status is non-zero if any CAE failed.
-- **One warm kernel per CAE**: the stage notebooks of a CAE run one after
-  the other in the same kernel (papermill forwards ``km=`` to nbclient, which
-  leaves a kernel it does not own running). Between notebooks the namespace
-  is wiped (``%reset -f``) and figures closed, so a notebook cannot silently
-  rely on another's variables; only imported modules stay warm.
+- **One warm kernel per worker**: the stage notebooks of a CAE, and the
+  CAEs a worker process takes one after the other, run in the same kernel
+  (papermill forwards ``km=`` to nbclient, which leaves a kernel it does not
+  own running), and so does the national step, kept in the pool after the
+  CAEs (:mod:`analysis.pipeline.kernelpool`). Between notebooks the
+  namespace is wiped and figures closed, so a notebook cannot silently rely
+  on another's variables; only imported modules stay warm. A CAE whose
+  stage failed gives its kernel up; the next one starts a fresh kernel.
+- **National work in parallel**: each CAE's worker stores its contributions
+  to the national synthesis in the national step's cache once the CAE
+  succeeded, so that the national step, which runs alone, only pools them.
 - **No port race** (papermill #511): kernels talk over IPC sockets in a
   private temporary directory per CAE, so parallel starts cannot collide on
   TCP ports. On Windows (no IPC) TCP is used with retries.
