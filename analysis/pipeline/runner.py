@@ -1248,8 +1248,13 @@ class _Pool:
         _drain(self.q, progress)
 
     def national(self, kwargs: dict, progress) -> CaeResult:
-        """:func:`run_national` in a worker."""
-        ((_, res, crashed),) = list(self.results({self.submit(_national_worker, kwargs): "national"}, progress))
+        """:func:`run_national` in a worker; in this process if the pool is
+        broken (a worker crashed)."""
+        try:
+            future = self.submit(_national_worker, kwargs)
+        except Exception:  # noqa: BLE001 - BrokenProcessPool, pool shut down
+            return run_national(progress=progress, **kwargs)
+        ((_, res, crashed),) = list(self.results({future: "national"}, progress))
         if crashed:
             progress("national", NATIONAL_NOTEBOOK, "échec", None, res.error)
         return res
