@@ -24,8 +24,9 @@ each rerun: after one CAE changed it reuses the unchanged work
 
 ``--reseau 7,35,77`` measures instead networks of that many CAEs, made by
 the demo generator (copies of the 7 profiles with other seeds, renamed):
-time per CAE, national step time and peak resident memory of the whole
-process tree, for each size, then the projection for a network of 3,500
+time per CAE, national step time and peak memory of the whole process tree
+(resident sizes summed, which counts shared libraries once per process, and
+proportional set sizes summed, which does not), for each size, then the projection for a network of 3,500
 structures on a 16-core machine from the measured per-CAE cost
 (``make bench BENCH_ARGS="--reseau 7,35"``).
 
@@ -72,19 +73,32 @@ def national_seconds(out: Path) -> float:
         return float("nan")
 
 
-def timed_peak(cmd: list[str], env: dict, every: float = 0.25) -> tuple[float, float]:
+def _pss(p) -> int:
+    """Proportional set size of process ``p`` (Linux: a page shared by k
+    processes counts 1/k in each), its resident size elsewhere."""
+    try:
+        return p.memory_full_info().pss
+    except AttributeError:
+        return p.memory_info().rss
+
+
+def timed_peak(cmd: list[str], env: dict, every: float = 0.25) -> tuple[float, float, float]:
     """(seconds, peak resident memory in MB of the command and all its
-    descendants, sampled every ``every`` s)."""
+    descendants, peak of their proportional set size in MB), sampled every
+    ``every`` s. The resident sizes count the libraries every process maps
+    (pandas, scipy, matplotlib…) once per process; the proportional sizes
+    share them out, so their sum is the memory the run actually holds."""
     import psutil
 
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = 0.0
+    peak = peak_pss = 0.0
     ps = psutil.Process(proc.pid)
     while proc.poll() is None:
         try:
-            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-            peak = max(peak, rss / 1e6)
+            procs = [ps, *ps.children(recursive=True)]
+            peak = max(peak, sum(c.memory_info().rss for c in procs) / 1e6)
+            peak_pss = max(peak_pss, sum(_pss(c) for c in procs) / 1e6)
         except psutil.Error:
             pass
         time.sleep(every)
@@ -92,7 +106,7 @@ def timed_peak(cmd: list[str], env: dict, every: float = 0.25) -> tuple[float, f
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr.read()[-3000:])
         raise SystemExit(f"échec : {' '.join(cmd)}")
-    return dt, peak
+    return dt, peak, peak_pss
 
 
 def make_network(raw: Path, n: int) -> list[str]:
@@ -129,11 +143,12 @@ def network(sizes: list[int], jobs: int | None) -> int:
             cmd = [cli, "run", "--raw", str(raw), "--processed", str(processed), "--out", str(out)]
             if jobs:
                 cmd += ["--jobs", str(jobs)]
-            dt, peak = timed_peak(cmd, env)
+            dt, peak, pss = timed_peak(cmd, env)
             nat = national_seconds(out)
-            rows.append({"caes": n, "seconds": dt, "per_cae": (dt - nat) / n, "national": nat, "peak_mb": peak})
+            rows.append({"caes": n, "seconds": dt, "per_cae": (dt - nat) / n, "national": nat, "peak_mb": peak,
+                         "peak_pss_mb": pss})
             print(f"  {n:3d} CAE : {dt:7.1f} s, {(dt - nat) / n:5.2f} s par CAE, étape nationale {nat:5.1f} s, "
-                  f"mémoire max {peak:6.0f} Mo", flush=True)
+                  f"mémoire max {peak:6.0f} Mo (RSS cumulée), {pss:6.0f} Mo (PSS)", flush=True)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     base = rows[0]
@@ -141,7 +156,8 @@ def network(sizes: list[int], jobs: int | None) -> int:
     for r in rows:
         print(f"  {r['caes']:3d} CAE : temps par CAE ×{r['per_cae'] / base['per_cae']:.2f} (objectif ≤ 1,2), "
               f"étape nationale ×{r['national'] / base['national']:.2f} pour ×{r['caes'] / base['caes']:.1f} CAE "
-              f"(objectif : au plus linéaire), mémoire max {r['peak_mb']:.0f} Mo (objectif < 2 000)")
+              f"(objectif : au plus linéaire), mémoire max {r['peak_mb']:.0f} Mo RSS cumulée, "
+              f"{r.get('peak_pss_mb', float('nan')):.0f} Mo PSS (objectif < 2 000)")
     last = rows[-1]
     cores = jobs or os.cpu_count() or 1
     core_s = last["per_cae"] * cores  # core-seconds per structure, as measured on this (shared) machine

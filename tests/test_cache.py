@@ -83,10 +83,24 @@ def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(dat
     deep_equal(national(changed, memo), national(changed))
     recomputed = [slot for level, slot in memo.recomputed if level == "cae"]
     assert {s.split("|")[1] for s in recomputed} == {datas[i].slug}
-    # its indicator tables, SROI model and QVT scores: nothing else
-    assert {s.split("|")[0].rsplit(".", 1)[1] for s in recomputed} == {"_prepare", "_build", "score_cae"}
-    assert memo.stats["cae"][0] == cold.stats["cae"][1] - len(recomputed)
+    # its indicator tables (prepared and raw), SROI model and QVT scores: nothing else
+    assert {s.split("|")[0].rsplit(".", 1)[1] for s in recomputed} == {"_prepare", "compute", "_build", "score_cae"}
+    # every other CAE reuses at least its pooled tables, raw table and SROI model (the raw table
+    # wraps its own _prepare call: reused whole, that inner call is not even made)
+    assert memo.stats["cae"][0] >= 3 * (len(datas) - 1)
     assert memo.stats["model"][1] == 0 and memo.stats["model"][0] > 0
+
+
+def test_contributions_prefilled_per_cae_are_all_the_national_step_reuses(datas, tmp_path):
+    """What each CAE's worker stores (prefill) is exactly what the national
+    notebook's calls ask for: no per-CAE contribution is computed again."""
+    direct = national(datas)
+    for d in datas:
+        NationalCache(tmp_path).prefill(d)
+    memo = NationalCache(tmp_path)
+    deep_equal(national(datas, memo), direct)
+    assert memo.stats["cae"][1] == 0 and memo.stats["cae"][0] >= 4 * len(datas) - 1, memo.stats
+    assert memo.stats["national"] == [0, 3]  # the pooled work itself is still done
 
 
 def test_fingerprint_ignores_the_manifest_but_not_values(datas):

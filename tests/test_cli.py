@@ -215,7 +215,7 @@ def fake_stages(monkeypatch):
         calls["cae"].append(cae)
         return runner.CaeResult(cae=cae, ok=True)
 
-    def fake_national(caes, processed_dir, out_dir, notebooks_dir, progress, export_html=True):
+    def fake_national(caes, processed_dir, out_dir, notebooks_dir, progress, export_html=True, **_):
         calls["national"].append(list(caes))
         (Path(out_dir) / "national").mkdir(parents=True, exist_ok=True)
         return runner.CaeResult(cae="national", ok=True)

@@ -142,7 +142,7 @@ def test_demo_run_and_report_write_under_the_working_directory(installed):
 def test_every_process_including_the_kernels_imports_the_wheel(installed):
     imports = installed["imports"]
     kernels = [r for r in imports if any("ipykernel" in a for a in r["argv"][:1])]
-    assert len(kernels) >= 2, imports  # one kernel for the CAE's stages, one for the national synthesis
+    assert len(kernels) >= 1, imports  # the CAE's stages and the national synthesis share a warm kernel (kernelpool)
     venv = installed["venv"].resolve()
     for r in imports:
         assert Path(r["analysis"]).resolve().is_relative_to(venv), r

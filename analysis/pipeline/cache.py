@@ -13,7 +13,8 @@ content hash of its inputs (never by file dates):
    identical (a re-exported file, a trailing blank line) reuses all three;
 2. **per-CAE contributions to the pooled tables**, one entry per CAE: the
    prepared indicator tables with survey weights
-   (``indicators.compute._prepare``), the SROI model of the CAE
+   (``indicators.compute._prepare``) and the CAE's raw indicator table
+   (``indicators.compute.compute``, unsuppressed), the SROI model of the CAE
    (``sroi.valuation._build``) and its QVT scores
    (``qvt.compute.score_cae``). After a real change in one CAE, only that
    CAE's contribution is recomputed;
@@ -49,6 +50,7 @@ __all__ = ["NationalCache", "data_fingerprint", "frame_digest"]
 #: Per-CAE contributions (level 2): (module, attribute). Their first argument is a CaeData.
 PER_CAE = [
     ("analysis.indicators.compute", "_prepare"),
+    ("analysis.indicators.compute", "compute"),  # the raw per-CAE table of the linked suppression
     ("analysis.sroi.valuation", "_build"),
     ("analysis.qvt.compute", "score_cae"),
 ]
@@ -215,6 +217,31 @@ class NationalCache:
         finally:
             for mod, attr, original in reversed(saved):
                 setattr(mod, attr, original)
+
+    def prefill(self, data) -> None:
+        """Compute and store the level-2 contributions of one CAE (a
+        :class:`~analysis.intake.processed.CaeData`) as the national
+        notebook's calls will ask for them (default method files and
+        arguments: ``compute_national(datas, load_spec())``,
+        ``evaluate_national_published(datas)``, ``summarise_national(datas)``).
+        The runner calls it in each CAE's worker once the CAE succeeded, so
+        that this per-CAE work runs in parallel and the national step, which
+        runs alone, finds it done. Should those calls change, the entries
+        simply miss: the national step then computes them as before."""
+        from analysis.indicators import compute as indicators
+        from analysis.qvt import compute as qvt
+        from analysis.qvt import scores as qvt_scores
+        from analysis.sroi import valuation as sroi
+
+        with self._installed():  # the module attributes are the memoised wrappers here
+            spec = indicators.load_spec()
+            indicators._prepare(data, spec, prefix_ids=True)  # the pooled tables
+            indicators.compute(data, spec, suppress=False)  # the CAE's raw table, for the linked suppression
+            vm = sroi.load_value_map(None)
+            st = sroi._settings(vm, None, None, None)
+            sroi._build(data, vm, st["seed"], st["level"])
+            if data.has_survey:
+                qvt.score_cae(data, qvt_scores.load_spec(None))
 
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)``, reusing the whole result, the per-CAE

@@ -6,11 +6,17 @@ Design choices (each measured in ``make bench``):
 - **Isolation**: each CAE runs in its own worker process; a CAE that fails
   (bad data, a failing cell) is reported and the others finish. The run's
   exit status is non-zero if any CAE failed.
-- **One warm kernel per CAE**: the stage notebooks of a CAE run one after
-  the other in the same kernel (papermill forwards ``km=`` to nbclient, which
-  leaves a kernel it does not own running). Between notebooks the namespace
-  is wiped (``%reset -f``) and figures closed, so a notebook cannot silently
-  rely on another's variables; only imported modules stay warm.
+- **One warm kernel per worker**: the stage notebooks of a CAE, and the
+  CAEs a worker process takes one after the other, run in the same kernel
+  (papermill forwards ``km=`` to nbclient, which leaves a kernel it does not
+  own running), and so does the national step, kept in the pool after the
+  CAEs (:mod:`analysis.pipeline.kernelpool`). Between notebooks the
+  namespace is wiped and figures closed, so a notebook cannot silently rely
+  on another's variables; only imported modules stay warm. A CAE whose
+  stage failed gives its kernel up; the next one starts a fresh kernel.
+- **National work in parallel**: each CAE's worker stores its contributions
+  to the national synthesis in the national step's cache once the CAE
+  succeeded, so that the national step, which runs alone, only pools them.
 - **No port race** (papermill #511): kernels talk over IPC sockets in a
   private temporary directory per CAE, so parallel starts cannot collide on
   TCP ports. On Windows (no IPC) TCP is used with retries.
@@ -149,6 +155,20 @@ def _imports_of(source: str, module: str = "", is_package: bool = False, lazy: b
     return {m for m in out if m.split(".")[0] == PACKAGE_DIR.name}
 
 
+_IMPORTS_MEMO: dict[tuple, frozenset] = {}
+
+
+def _file_imports(f: Path, name: str, lazy: bool) -> frozenset:
+    """:func:`_imports_of` of source file ``f``, memoised on its content:
+    the closures of the stages share most files, and parsing them again for
+    every stage and CAE took about 5 s of a no-op run (2026-12-01)."""
+    source = f.read_text(encoding="utf-8")
+    key = (hashlib.sha256(source.encode()).hexdigest(), name, f.name == "__init__.py", lazy)
+    if key not in _IMPORTS_MEMO:
+        _IMPORTS_MEMO[key] = frozenset(_imports_of(source, name, f.name == "__init__.py", lazy))
+    return _IMPORTS_MEMO[key]
+
+
 def module_closure(modules, lazy: bool = True) -> set[Path]:
     """Every package source file ``modules`` depend on: the modules, the
     packages above them, what they import, transitively (static import
@@ -165,7 +185,7 @@ def module_closure(modules, lazy: bool = True) -> set[Path]:
             if f is None or f in seen:
                 continue
             seen.add(f)
-            todo.extend(_imports_of(f.read_text(encoding="utf-8"), name, f.name == "__init__.py", lazy))
+            todo.extend(_file_imports(f, name, lazy))
     data: set[Path] = set()
     for d in {f.parent for f in seen}:
         for p in d.rglob("*"):
@@ -451,21 +471,39 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, km, cwd: Path, reset: bool
         cell = nbformat.v4.new_code_cell(_RESET)
         cell.metadata["tags"] = ["remove-cell"]
         nb.cells.insert(0, cell)
-    _run_watched(km, lambda: pm.execute_notebook(
-        nb,
-        str(nb_out),
-        parameters=params,
-        kernel_name=km.kernel_name,
-        language="python",
-        km=km,
-        progress_bar=False,
-        # no cwd= here: papermill would chdir the whole process (threads and staging folders
-        # make that unsafe); the kernel was started in its working folder already
-    ))
+    try:
+        _run_watched(km, lambda: pm.execute_notebook(
+            nb,
+            str(nb_out),
+            parameters=params,
+            kernel_name=km.kernel_name,
+            language="python",
+            km=km,
+            progress_bar=False,
+            # written once at the end (and on error), not at every cell's start and end
+            request_save_on_cell_execute=False,
+            # no cwd= here: papermill would chdir the whole process (threads and staging folders
+            # make that unsafe); the kernel was started in its working folder already
+        ))
+    except KernelDied:
+        _keep_input(nb, nb_out)
+        raise
 
 
 class KernelDied(RuntimeError):
     """The kernel process ended while a notebook was running."""
+
+
+def _keep_input(nb, nb_out: Path) -> None:
+    """When the kernel died, papermill wrote nothing (the output notebook is
+    written at the end): keep the notebook that was being run for diagnosis."""
+    import nbformat
+
+    try:
+        if not Path(nb_out).exists():
+            nbformat.write(nb, str(nb_out))
+    except Exception:  # noqa: BLE001 - diagnosis only
+        pass
 
 
 def _run_watched(km, execute, every: float = 1.0, grace: float = 5.0) -> None:
@@ -554,6 +592,7 @@ def run_cae(
     network_dir: Path | None = None,
     with_intake: bool = True,
     stamp: dict | None = None,
+    kernel_scope: str | None = None,
 ) -> CaeResult:
     """Intake, then each stage notebook of one CAE in one kernel; HTML export.
 
@@ -569,8 +608,12 @@ def run_cae(
     ``stages`` limits the notebooks run (the others keep their executed
     notebook and results, copied into the staging folder); ``with_intake=False``
     skips intake (its processed data is up to date). ``stamp`` (the per-stage
-    fingerprints) is written with the results when every stage succeeded."""
+    fingerprints) is written with the results when every stage succeeded.
+    ``kernel_scope`` (one token per run): the notebooks run in this process's
+    warm kernel for that run (:mod:`analysis.pipeline.kernelpool`), given up
+    if a stage fails; without it, in a kernel of their own."""
     from analysis.intake import process as intake
+    from analysis.pipeline import kernelpool
     from analysis.reporting import export
 
     emit = (lambda *a, **k: events.put(("event", a, k))) if events is not None else (lambda *a, **k: None)
@@ -614,7 +657,8 @@ def run_cae(
             "network_dir": str(network_dir or ""),
         }
         failed_dir = out_dir / FAILED_DIR / cae
-        with kernel(work_out) as km:
+        exporter = _prebuild_exporter() if export_html else None
+        with kernelpool.lease(work_out, kernel_scope) as km:
             for i, name in enumerate(stages or CAE_NOTEBOOKS):
                 emit(cae, name, "début")
                 t = time.perf_counter()
@@ -622,12 +666,16 @@ def run_cae(
                 try:
                     nb_in = Path(notebooks_dir) / f"{name}.ipynb"
                     nb_params = params if "network_dir" in nb_in.read_text(encoding="utf-8") else {k: v for k, v in params.items() if k != "network_dir"}
-                    _execute(nb_in, nb_out, nb_params, km, work_out, reset=i > 0, methodology_dir=methodology_dir)
+                    kernelpool.reset(km, work_out)  # the previous notebook's names wiped, out of band
+                    _execute(nb_in, nb_out, nb_params, km, work_out, methodology_dir=methodology_dir)
                     if export_html:
+                        exporter.join()
                         export.notebook_to_html(nb_out, work_out / f"{name}.html")
                 except Exception as exc:
                     err = _error_text(exc)
-                    if not km.is_alive():
+                    dead = not km.is_alive()
+                    kernelpool.discard(km)  # what a failing notebook left in its kernel reaches no other CAE
+                    if dead:
                         err = ("Le noyau Jupyter s'est arrêté pendant l'exécution (mémoire épuisée ou arrêt forcé ?) ; "
                                f"les résultats précédents de {_words().term('structure.ce')} sont conservés.")
                     err += f"\nCarnet exécuté (pour diagnostic) : {failed_dir / nb_out.name}"
@@ -668,6 +716,19 @@ def run_cae(
         result.seconds = time.perf_counter() - t0
 
 
+def _prebuild_exporter():
+    """Build the HTML exporter (nbconvert, its templates: about 2.6 s, once
+    per process) in a thread while the first notebook runs in its kernel;
+    ``.join()`` it before exporting. Built already: a finished thread."""
+    import threading
+
+    from analysis.reporting import export
+
+    th = threading.Thread(target=export._exporter, name="cae-impact-exporter", daemon=True)
+    th.start()  # lru_cache: returns at once when built already
+    return th
+
+
 def _keep_failed(work_out: Path, failed_dir: Path) -> None:
     try:
         shutil.rmtree(failed_dir, ignore_errors=True)
@@ -688,8 +749,27 @@ def _cae_title(processed_dir: Path, cae: str) -> str:
 
 
 def _worker(kwargs: dict, events) -> CaeResult:
+    prefill = kwargs.pop("prefill_national", False)
     kwargs["events"] = events
-    return run_cae(**kwargs)
+    res = run_cae(**kwargs)
+    if res.ok and prefill:
+        _prefill_national(Path(kwargs["processed_dir"]), kwargs["cae"])
+    return res
+
+
+def _prefill_national(processed_dir: Path, cae: str) -> None:
+    """This CAE's contributions to the national synthesis, computed now in
+    its worker, in parallel with the other CAEs, and stored in the national
+    step's cache (:meth:`analysis.pipeline.cache.NationalCache.prefill`),
+    which then only pools them. Optional: any problem leaves the national
+    step to compute them."""
+    try:
+        from analysis.intake import processed
+        from analysis.pipeline.cache import NationalCache
+
+        NationalCache(processed_dir / "_cache").prefill(processed.load_cae(cae, processed_dir))
+    except Exception:  # noqa: BLE001 - the cache is an optimisation only
+        pass
 
 
 def _national_worker(kwargs: dict, events) -> CaeResult:
@@ -700,7 +780,10 @@ def _national_worker(kwargs: dict, events) -> CaeResult:
 # --------------------------------------------------------------------------
 # national
 # --------------------------------------------------------------------------
-def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progress, export_html=True) -> CaeResult:
+def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progress, export_html=True,
+                 kernel_scope: str | None = None) -> CaeResult:
+    """The national notebook (``kernel_scope``: in this process's warm kernel, see :func:`run_cae`)."""
+    from analysis.pipeline import kernelpool
     from analysis.reporting import export
 
     final = Path(out_dir) / "national"
@@ -712,11 +795,14 @@ def run_national(caes: list[str], processed_dir, out_dir, notebooks_dir, progres
         stage = _staging(out_dir, "national")  # swapped in only when complete (see run_cae)
         nat_out = stage / "national"
         nat_out.mkdir()
-        with kernel(nat_out) as km:
+        exporter = _prebuild_exporter() if export_html else None
+        with kernelpool.lease(nat_out, kernel_scope) as km:
             nb_out = nat_out / f"{NATIONAL_NOTEBOOK}.ipynb"
             params = {"caes": ",".join(caes), "processed_dir": str(processed_dir), "out_dir": str(out_dir)}
+            kernelpool.reset(km, nat_out)
             _execute(Path(notebooks_dir) / f"{NATIONAL_NOTEBOOK}.ipynb", nb_out, params, km, nat_out)
             if export_html:
+                exporter.join()
                 export.notebook_to_html(nb_out, nat_out / f"{NATIONAL_NOTEBOOK}.html")
         from analysis.intake.process import _swap_in
 
@@ -870,9 +956,15 @@ def run(*args, **kwargs) -> dict:
     run's methodology folder is given to every stage through
     ``CAE_IMPACT_METHODOLOGY`` and the variable is restored afterwards, so
     one run never changes the method of the next one in the same process."""
+    from contextlib import ExitStack
+
+    from analysis.pipeline import kernelpool
+
     old = os.environ.get("CAE_IMPACT_METHODOLOGY")
     try:
-        return _run(*args, **kwargs)
+        with ExitStack() as resources:  # the process pool, this process's warm kernel: closed whatever happens
+            resources.callback(kernelpool.shutdown)
+            return _run(*args, _resources=resources, **kwargs)
     finally:
         if old is None:
             os.environ.pop("CAE_IMPACT_METHODOLOGY", None)
@@ -896,6 +988,7 @@ def _run(
     new_key: bool = False,
     executor: str = "local",
     dask_address: str | None = None,
+    _resources=None,
 ) -> dict:
     """The body of :func:`run`.
 
@@ -905,7 +998,8 @@ def _run(
     French) unless ``new_key``. While the run lasts, ``<out>/.run-en-cours.json``
     marks it incomplete (the book refuses to assemble then). ``executor``:
     "local" (process pool, the default) or "dask" (:func:`_run_dask`, on the
-    cluster at ``dask_address`` or a LocalCluster)."""
+    cluster at ``dask_address`` or a LocalCluster). ``_resources`` (an
+    :class:`contextlib.ExitStack` given by :func:`run`) closes the process pool."""
     raw_dir = Path(raw_dir or config.RAW_DIR).resolve()
     processed_dir = Path(processed_dir or config.PROCESSED_DIR).resolve()
     out_dir = Path(out_dir or config.OUT_DIR).resolve()
@@ -937,6 +1031,9 @@ def _run(
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
 
     settings = f"html={export_html}|cle={key_fp}"  # a new key reruns every stage
+    import uuid
+
+    scope = uuid.uuid4().hex  # warm kernels serve this run only (analysis.pipeline.kernelpool)
     notebooks = [n for n in CAE_NOTEBOOKS if stages is None or n in stages]
     cache: dict = {}
     network_dir = _network_snapshot(processed_dir, selected)
@@ -999,6 +1096,7 @@ def _run(
                 stamp=stamp,
                 methodology_dir=methodology_dir,
                 network_dir=network_dir,
+                kernel_scope=scope,
             )
         )
 
@@ -1014,8 +1112,9 @@ def _run(
             (nat_dir / STAMP).unlink(missing_ok=True)
             early = {"comps": comps, "result": None,
                      "kw": dict(caes=selected, processed_dir=processed_dir, out_dir=out_dir, notebooks_dir=notebooks_dir,
-                                export_html=export_html)}
+                                export_html=export_html, kernel_scope=scope)}
 
+    pool = None  # the local process pool, kept open for the national step (its workers' kernels are warm)
     if todo and executor == "dask":
         early = None  # the early national step is a local-pool feature: with Dask it runs after the CAEs
         results.update(_run_dask(todo, jobs, progress, dask_address))
@@ -1025,38 +1124,22 @@ def _run(
             for kw in todo:
                 results[kw["cae"]] = run_cae(**kw, events=live)
         else:
-            import multiprocessing as mp
-
-            ctx = mp.get_context("spawn")
-            with ctx.Manager() as manager:
-                q = manager.Queue()
-                # the early national step gets its own worker: the CAEs keep their `jobs`
-                with ProcessPoolExecutor(max_workers=jobs + (early is not None), mp_context=ctx) as pool:
-                    futures = {}
-                    if early is not None:
-                        futures[pool.submit(_national_worker, early["kw"], q)] = "national"
-                    for i, kw in enumerate(todo):
-                        futures[pool.submit(_worker, kw, q)] = kw["cae"]
-                    pending = set(futures)
-                    while pending:
-                        _drain(q, progress)
-                        done = [f for f in pending if f.done()]
-                        for f in done:
-                            pending.discard(f)
-                            cae = futures[f]
-                            if cae == "national":
-                                try:
-                                    early["result"] = f.result()
-                                except Exception as exc:  # worker crash
-                                    early["result"] = CaeResult(cae="national", ok=False, error=_error_text(exc))
-                                continue
-                            try:
-                                results[cae] = f.result()
-                            except Exception as exc:  # worker crash
-                                results[cae] = CaeResult(cae=cae, ok=False, error=_error_text(exc))
-                                progress(cae, "processus", "échec", None, results[cae].error)
-                        time.sleep(0.05)
-                    _drain(q, progress)
+            # the early national step gets its own worker: the CAEs keep their `jobs`
+            pool = _Pool(jobs + (early is not None))
+            if _resources is not None:
+                _resources.callback(pool.close)
+            futures = {}
+            if early is not None:
+                futures[pool.submit(_national_worker, early["kw"])] = "national"
+            for kw in todo:  # a CAE's share of the national work is done in its worker, unless it already runs
+                futures[pool.submit(_worker, {**kw, "prefill_national": national and early is None})] = kw["cae"]
+            for cae, res, crashed in pool.results(futures, progress):
+                if cae == "national":
+                    early["result"] = res
+                    continue
+                results[cae] = res
+                if crashed:
+                    progress(cae, "processus", "échec", None, res.error)
 
     ordered = [results[c] for c in selected]
     ok_caes = [r.cae for r in ordered if r.ok]
@@ -1097,7 +1180,11 @@ def _run(
         else:
             progress("national", "national", "à relancer : " + " ; ".join(why))
             (nat_dir / STAMP).unlink(missing_ok=True)
-            nat = run_national(ok_caes, processed_dir, out_dir, notebooks_dir, progress, export_html)
+            if pool is not None:  # in a pool worker, whose kernel is warm
+                nat = pool.national(dict(caes=ok_caes, processed_dir=processed_dir, out_dir=out_dir,
+                                         notebooks_dir=notebooks_dir, export_html=export_html, kernel_scope=scope), progress)
+            else:
+                nat = run_national(ok_caes, processed_dir, out_dir, notebooks_dir, progress, export_html, kernel_scope=scope)
             if nat.ok:
                 (nat_dir / STAMP).write_text(json.dumps({"fingerprint": _fp(comps), "components": comps, "time": time.time()}))
 
@@ -1125,6 +1212,56 @@ def _run(
     shutil.rmtree(network_dir, ignore_errors=True)
     marker.unlink(missing_ok=True)
     return summary
+
+
+class _Pool:
+    """The run's local process pool (spawned workers) and the queue their
+    progress events come back by. It stays open after the CAEs so that the
+    national step runs in a worker whose kernel already imported the
+    analysis modules (:mod:`analysis.pipeline.kernelpool`)."""
+
+    def __init__(self, workers: int):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.manager = ctx.Manager()
+        self.q = self.manager.Queue()
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+    def submit(self, fn, kwargs: dict):
+        return self.pool.submit(fn, kwargs, self.q)
+
+    def results(self, futures: dict, progress):
+        """Yield (name, CaeResult, crashed) as each future ends, progress
+        events shown meanwhile; a crashed worker gives a failed result."""
+        pending = set(futures)
+        while pending:
+            _drain(self.q, progress)
+            for f in [f for f in pending if f.done()]:
+                pending.discard(f)
+                try:
+                    res, crashed = f.result(), False
+                except Exception as exc:  # worker crash
+                    res, crashed = CaeResult(cae=futures[f], ok=False, error=_error_text(exc)), True
+                yield futures[f], res, crashed
+            time.sleep(0.05)
+        _drain(self.q, progress)
+
+    def national(self, kwargs: dict, progress) -> CaeResult:
+        """:func:`run_national` in a worker; in this process if the pool is
+        broken (a worker crashed)."""
+        try:
+            future = self.submit(_national_worker, kwargs)
+        except Exception:  # noqa: BLE001 - BrokenProcessPool, pool shut down
+            return run_national(progress=progress, **kwargs)
+        ((_, res, crashed),) = list(self.results({future: "national"}, progress))
+        if crashed:
+            progress("national", NATIONAL_NOTEBOOK, "échec", None, res.error)
+        return res
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.manager.shutdown()
 
 
 def _network_snapshot(processed_dir: Path, caes: list[str]) -> Path:
@@ -1185,6 +1322,12 @@ def _run_dask(todo: list[dict], jobs: int, progress, address: str | None = None)
                 results[cae] = CaeResult(cae=cae, ok=False, error=_error_text(exc))
                 progress(cae, "processus", "échec", None, results[cae].error)
     finally:
+        try:  # each worker's warm kernel (analysis.pipeline.kernelpool) is not left idle after the run
+            from analysis.pipeline import kernelpool
+
+            client.run(kernelpool.shutdown)
+        except Exception:  # noqa: BLE001 - a lost worker took its kernel with it
+            pass
         client.close()
         if cluster is not None:
             cluster.close()
