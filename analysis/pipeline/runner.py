@@ -1028,6 +1028,11 @@ def _run(
     out_dir.mkdir(parents=True, exist_ok=True)
     marker = out_dir / RUN_MARKER
     marker.write_text(json.dumps({"pid": os.getpid(), "time": time.time(), "caes": selected}))
+    from analysis.intake.process import clean_stale_temporaries
+
+    for cae in selected:  # what a killed run left (dead pid only), even for a CAE that is up to date
+        for parent in (Path(processed_dir), out_dir):
+            clean_stale_temporaries(parent, cae)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
 
     settings = f"html={export_html}|cle={key_fp}"  # a new key reruns every stage
