@@ -43,8 +43,10 @@ import json
 import re
 from typing import Any
 
-#: Characters Pandoc's Markdown lets a backslash make literal (all ASCII punctuation).
-_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
+#: Characters Pandoc's Markdown lets a backslash make literal (all ASCII punctuation), except the
+#: apostrophe: it has no Markdown meaning, and left alone Pandoc's smart punctuation makes it the
+#: French typographic ’ (« l’Ouest », not « l'Ouest »).
+_MD_PUNCT = re.compile(r"([!-&(-/:-@\[-`{-~])")
 #: Anything that starts a new line for Markdown or a terminal.
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
