@@ -44,6 +44,17 @@ def _forbidden_in(text: str) -> list[str]:
     return [pat for pat in FORBIDDEN if re.search(pat, text)]
 
 
+def _build_and_render(processed: Path, out: Path, report: Path, slugs, run: str) -> dict:
+    """Assemble the book into ``report`` (static check included) and render it
+    and each structure's PDF; the Quarto results by target (times logged)."""
+    assert book.build(processed, out, render=False, report_dir=report) == 0
+    targets = {"livre": (report,)}
+    targets.update({s: (out / s / "rapport.qmd", "--to", "typst") for s in slugs})
+    results = book.render_many(targets)
+    _log_times(run, results)
+    return results
+
+
 def _log_times(run: str, results: dict) -> None:
     """Render times in the test log (``pytest -s`` or the captured output of a failure)."""
     import sys
@@ -56,12 +67,7 @@ def rendered(e2e_run, tmp_path_factory):
     """Assemble (static check included) and render the book and each CAE's
     PDF once; the Quarto results by target."""
     report = _copy_report(tmp_path_factory.mktemp("render") / "report")
-    assert book.build(e2e_run["processed"], e2e_run["out"], render=False, report_dir=report) == 0
-    targets = {"livre": (report,)}
-    targets.update({s: (e2e_run["out"] / s / "rapport.qmd", "--to", "typst") for s in e2e_run["slugs"]})
-    results = book.render_many(targets)
-    _log_times("démo", results)
-    return report, results
+    return report, _build_and_render(e2e_run["processed"], e2e_run["out"], report, e2e_run["slugs"], "démo")
 
 
 @needs_quarto
@@ -156,11 +162,7 @@ def hostile(tmp_path_factory, pseudonym_key):
     summary = runner.run(raw_dir=raw, processed_dir=processed, out_dir=out, jobs=2, progress=runner.Progress(quiet=True))
     assert all(c["ok"] for c in summary["caes"]), summary["caes"]
     report = _copy_report(root / "report")
-    assert book.build(processed, out, render=False, report_dir=report) == 0
-    targets = {"livre": (report,)}
-    targets.update({s: (out / s / "rapport.qmd", "--to", "typst") for s in slugs})
-    results = book.render_many(targets)
-    _log_times("difficile", results)
+    results = _build_and_render(processed, out, report, slugs, "difficile")
     return {"report": report, "out": out, "results": results, "small": small, "no_survey": no_survey}
 
 
@@ -299,11 +301,7 @@ def tiers_lieux(tmp_path_factory, pseudonym_key):
                              progress=runner.Progress(quiet=True))
         assert all(c["ok"] for c in summary["caes"]), summary["caes"]
         report = _copy_report(root / "report")
-        assert book.build(processed, out, render=False, report_dir=report) == 0
-        targets = {"livre": (report,)}
-        targets.update({s: (out / s / "rapport.qmd", "--to", "typst") for s in slugs})
-        results = book.render_many(targets)
-        _log_times("tiers-lieux", results)
+        results = _build_and_render(processed, out, report, slugs, "tiers-lieux")
         yield {"report": report, "out": out, "results": results, "slugs": slugs, "profile": prof}
     finally:
         mp.undo()

@@ -453,7 +453,7 @@ def _total(df, ind, ctx) -> dict:
     absent from the files, gives NaN). No interval, no denominator. With
     ``personnes: true`` the value is a count of people: ``n`` is the value
     itself, so that the publication rules treat it as a count (shown only if
-    0 or ≥ seuil_effectif, part of complementary suppression). Otherwise the
+    0 or at least the smallest publishable count, part of complementary suppression). Otherwise the
     value describes the place (hours, events, turnover): ``n`` is NA (no
     people behind it, no small-cell rule) and ``detail`` gives the rows summed."""
     col = ind["column"]

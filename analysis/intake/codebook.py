@@ -48,6 +48,17 @@ def columns(table: str, codebook: dict | None = None) -> dict[str, dict]:
     return cb["tables"][table]["columns"]
 
 
+def column_spec(column: str, tables=None, codebook: dict | None = None) -> dict:
+    """Spec of ``column`` in the first of ``tables`` (default: every table, in
+    codebook order) that has it; ``{}`` when none does."""
+    cb = codebook or load_codebook()
+    for t in tables if tables is not None else cb["tables"]:
+        spec = cb["tables"].get(t, {}).get("columns", {}).get(column)
+        if spec:
+            return spec
+    return {}
+
+
 def codes(name: str, codebook: dict | None = None) -> dict:
     """Code list ``name``: {code: French label}. Scale codes are ints."""
     cb = codebook or load_codebook()

@@ -591,32 +591,41 @@ def _csv_text(df: pd.DataFrame, table: str, profile: dict, rng: np.random.Genera
     return text, ("cp1252" if fr else "utf-8-sig")
 
 
-def _xlsx_bytes(df: pd.DataFrame, table: str, profile: dict) -> bytes:
-    """An XLSX workbook with real date cells, byte-stable (fixed metadata)."""
+def workbook_bytes(table: str, header: list, cells: list, readme_sheet: bool, creator: str, created) -> bytes:
+    """An XLSX workbook of ``cells`` ((column, kind, values) per column, under
+    ``header``) with real date cells, byte-stable (fixed metadata and zip
+    times): one sheet named ``table``, after a « Lisez-moi » sheet when
+    ``readme_sheet``. Shared by the demo generators."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    if profile.get("readme_sheet"):
+    if readme_sheet:
         ws.title = "Lisez-moi"
         ws.append(["Export du logiciel de gestion : données FICTIVES de démonstration."])
         ws.append(["Les données sont dans la feuille nommée comme le fichier."])
         ws = wb.create_sheet(table)
     else:
         ws.title = table
-    cells = _cell_values(df, table, profile)
-    ws.append([_header(table, c, profile) for c, _, _ in cells])
+    ws.append(header)
     for row in zip(*[v for _, _, v in cells]):
         ws.append(list(row))
     for j, (_, kind, _) in enumerate(cells, start=1):
         if kind == "date":
             for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
                 cell.number_format = "DD/MM/YYYY"
-    wb.properties.creator = "cae-impact demo"
-    wb.properties.created = FIXED_TIMESTAMP
+    wb.properties.creator = creator
+    wb.properties.created = created
     buf = io.BytesIO()
     wb.save(buf)
     return _freeze_zip(buf.getvalue())
+
+
+def _xlsx_bytes(df: pd.DataFrame, table: str, profile: dict) -> bytes:
+    """The CAE demo's XLSX export of ``table``."""
+    cells = _cell_values(df, table, profile)
+    return workbook_bytes(table, [_header(table, c, profile) for c, _, _ in cells], cells,
+                          bool(profile.get("readme_sheet")), "cae-impact demo", FIXED_TIMESTAMP)
 
 
 def _freeze_zip(data: bytes) -> bytes:

@@ -56,7 +56,7 @@ import pandas as pd
 import yaml
 
 from analysis.intake import codebook as cbk
-from analysis.intake.demo import _choice, _fr_number, _freeze_zip, _ordinal, _zscore
+from analysis.intake.demo import _choice, _fr_number, _ordinal, _zscore, workbook_bytes
 
 
 def has_settings(prof) -> bool:
@@ -470,32 +470,9 @@ def _write(df: pd.DataFrame, d: Path, table: str, structure: dict, cb: dict, rng
         (d / f"{table}.{ext}").unlink(missing_ok=True)
     cells = _cells(df, table, structure, cb)
     if structure.get("format") == "xlsx":
-        import io
-
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        if structure.get("feuille_lisez_moi"):
-            ws.title = "Lisez-moi"
-            ws.append(["Export du logiciel de gestion : données FICTIVES de démonstration."])
-            ws.append(["Les données sont dans la feuille nommée comme le fichier."])
-            ws = wb.create_sheet(table)
-        else:
-            ws.title = table
-        ws.append([_header(table, c, structure, cb) for c, _, _ in cells])
-        for row in zip(*[v for _, _, v in cells]):
-            ws.append(list(row))
-        for j, (_, kind, _) in enumerate(cells, start=1):
-            if kind == "date":
-                for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
-                    cell.number_format = "DD/MM/YYYY"
-        wb.properties.creator = "demo"
-        wb.properties.created = stamp
-        buf = io.BytesIO()
-        wb.save(buf)
         path = d / f"{table}.xlsx"
-        path.write_bytes(_freeze_zip(buf.getvalue()))  # fixed times: same content, same bytes
+        path.write_bytes(workbook_bytes(table, [_header(table, c, structure, cb) for c, _, _ in cells], cells,
+                                        bool(structure.get("feuille_lisez_moi")), "demo", stamp))
         return path
     fr = structure.get("format") == "csv_fr"
     thousands = structure.get("milliers", "")

@@ -138,14 +138,10 @@ def _label(name: str, path: str, data: dict) -> tuple[str, str] | None:
 def _answer_label(sroi: dict, code: str) -> str:
     """French label of ``code`` among the answers of the deadweight question
     (codebook: the ``codes`` list of the questionnaire column it names)."""
-    from analysis.intake.codebook import label_of, load_codebook
+    from analysis.intake.codebook import column_spec, label_of
 
-    question = (sroi.get("enquete") or {}).get("question_poids_mort")
-    for table in load_codebook()["tables"].values():
-        spec = table["columns"].get(question)
-        if spec and spec.get("codes"):
-            return label_of(spec["codes"], code)
-    return code
+    spec = column_spec((sroi.get("enquete") or {}).get("question_poids_mort"))
+    return label_of(spec["codes"], code) if spec.get("codes") else code
 
 
 def _get(data, path: str):
@@ -257,13 +253,10 @@ def _labelled_rows(name: str, data: dict) -> list[tuple[str, str, str]]:
 
 def _question_value(column: str) -> str:
     """« label » (column) of a questionnaire column named by a setting (codebook label)."""
-    from analysis.intake.codebook import load_codebook
+    from analysis.intake.codebook import column_spec
 
-    for table in load_codebook()["tables"].values():
-        spec = table["columns"].get(column) or {}
-        if spec.get("label"):
-            return f"« {spec['label']} » ({column})"
-    return column
+    label = column_spec(column).get("label")
+    return f"« {label} » ({column})" if label else column
 
 
 def _range(spec: dict, fmt) -> str:

@@ -70,17 +70,6 @@ _PERIOD = {"$debut": "le début de la période", "$fin": "la fin de la période"
 _OPS = {"eq": "=", "ne": "≠", "gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
 
 
-def _column_spec(column: str, tables, cb) -> dict:
-    for t in tables:
-        try:
-            spec = codebook.columns(t, cb).get(column)
-        except KeyError:
-            spec = None
-        if spec:
-            return spec
-    return {}
-
-
 def _value_fr(v, spec: dict, cb) -> str:
     if isinstance(v, str) and v in _PERIOD:
         return _PERIOD[v]
@@ -111,7 +100,7 @@ def condition_fr(cond, tables=None, cb=None) -> str:
     if "not" in cond:
         return f"non ({condition_fr(cond['not'], tables, cb)})"
     col = cond.get("column", "?")
-    spec = _column_spec(col, tables, cb)
+    spec = codebook.column_spec(col, tables, cb)
     name = f"« {spec.get('label', col)} »"
     parts = []
     for op, v in cond.items():
@@ -135,7 +124,7 @@ def condition_fr(cond, tables=None, cb=None) -> str:
 
 
 def _col(column, tables, cb) -> str:
-    return f"« {_column_spec(column, tables, cb).get('label', column)} »"
+    return f"« {codebook.column_spec(column, tables, cb).get('label', column)} »"
 
 
 def indicator_fr(ind: dict, cb=None) -> str:
@@ -185,7 +174,7 @@ def indicator_fr(ind: dict, cb=None) -> str:
         text += f" Lignes retenues : {c(ind['filter'])}."
     if ind.get("by"):
         by = ind["by"]
-        spec = _column_spec(by.get("column"), tables, cb)
+        spec = codebook.column_spec(by.get("column"), tables, cb)
         levels = ", ".join(_value_fr(x, spec, cb) for x in by.get("levels", []))
         text += f" Une valeur par modalité de {_col(by.get('column'), tables, cb)}" + (f" ({levels})." if levels else ".")
     for key in ("definition", "note"):
@@ -222,7 +211,7 @@ def declarative_fr(q: dict, vm: dict, cb=None) -> str:
         text = f"nombre de lignes de « {tlabel} »"
     else:
         col = q["colonne"]
-        text = f"somme de « {_column_spec(col, [table], cb).get('label', col)} » (table « {tlabel} »)"
+        text = f"somme de « {codebook.column_spec(col, [table], cb).get('label', col)} » (table « {tlabel} »)"
     if q.get("periode") == "annees":
         text += " sur les années de la période"
     if q.get("filtre"):
@@ -265,7 +254,7 @@ def quantity_fr(spec, vm: dict, cb=None) -> str:
         elif k == "reponse":
             fields[k] = f"« {v} »"
         elif k == "question":
-            fields[k] = _column_spec(v, ["questionnaire"], cb).get("label", v)
+            fields[k] = codebook.column_spec(v, ["questionnaire"], cb).get("label", v)
         else:
             fields[k] = _cell(v)
     if name == "declarative":
