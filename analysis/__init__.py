@@ -7,3 +7,8 @@ from the YAML files in ``methodology/``.
 """
 
 __version__ = "0.1.0"
+
+from analysis._imports import defer_rfc3987_syntax as _defer
+
+_defer()
+del _defer
