@@ -96,3 +96,74 @@ def test_a_failed_cae_gives_its_kernel_up_and_the_next_cae_is_clean(two_caes):
         assert (root / "out" / "coop-b" / "s1.pid").read_text() != dead_pid
     finally:
         kernelpool.shutdown()
+
+
+# each notebook records when it ran (and in which kernel) and sleeps, so that two running side by side overlap
+TIMED = """\
+import os, time
+from pathlib import Path
+assert "marker" not in globals(), "a name of an earlier notebook is visible"
+marker = 1
+Path(f"{NAME}.pid").write_text(str(os.getpid()))
+Path(f"{NAME}.start").write_text(repr(time.time()))
+time.sleep(1.5)
+Path(f"{NAME}.end").write_text(repr(time.time()))
+"""
+
+
+def _stage_notebooks(nbs: Path, fail: str = "") -> list[str]:
+    """Notebooks named like the registry's CAE stages (so that its waves apply)."""
+    from analysis.pipeline import runner
+
+    for name in runner.CAE_NOTEBOOKS:
+        extra = ['raise ValueError("étape cassée")'] if name == fail else []
+        _nb(nbs / f"{name}.ipynb", f'NAME = "{name}"\n' + TIMED, *extra)
+    return runner.CAE_NOTEBOOKS
+
+
+def test_one_caes_independent_notebooks_run_side_by_side_and_the_summary_after_them(two_caes):
+    from analysis.pipeline import kernelpool, registry, runner
+
+    root, nbs = two_caes
+    names = _stage_notebooks(nbs)
+    waves = registry.cae_waves()
+    assert len(waves) >= 2 and len(waves[0]) >= 2  # the registry has independent stages, then a summary
+    try:
+        res = runner.run_cae("coop-a", root / "raw", root / "processed", root / "out", nbs, export_html=False,
+                             kernel_scope="run-1", kernels=2)
+        assert res.ok, res.error
+        assert [s.stage for s in res.stages] == ["lecture", *names]  # summary in registry order
+        out = root / "out" / "coop-a"
+        when = {n: (float((out / f"{n}.start").read_text()), float((out / f"{n}.end").read_text())) for n in names}
+        first = waves[0]
+        assert len({(out / f"{n}.pid").read_text() for n in first}) == 2  # two kernels
+        # some two notebooks of the first wave overlapped in time
+        assert any(when[a][0] < when[b][1] and when[b][0] < when[a][1] for a in first for b in first if a < b)
+        for later in waves[1]:  # a later wave starts once every notebook of the wave before it ended
+            assert when[later][0] >= max(when[n][1] for n in first)
+    finally:
+        kernelpool.shutdown()
+
+
+def test_a_failure_among_notebooks_side_by_side_stops_the_cae_and_keeps_its_previous_results(two_caes):
+    from analysis.pipeline import kernelpool, registry, runner
+
+    root, nbs = two_caes
+    waves = registry.cae_waves()
+    broken = waves[0][1]
+    try:
+        ok = runner.run_cae("coop-a", root / "raw", root / "processed", root / "out", nbs, stages=_stage_notebooks(nbs),
+                            export_html=False, kernel_scope="run-1", kernels=2)
+        assert ok.ok, ok.error
+        before = (root / "out" / "coop-a" / f"{broken}.start").read_text()
+        _stage_notebooks(nbs, fail=broken)
+        res = runner.run_cae("coop-a", root / "raw", root / "processed", root / "out", nbs, export_html=False,
+                             kernel_scope="run-1", kernels=2)
+        assert not res.ok and f"étape {broken}" in res.error and "étape cassée" in res.error
+        failed = [s.stage for s in res.stages if not s.ok]
+        assert failed == [broken]
+        assert not any(s.stage in waves[1] for s in res.stages)  # nothing after the failed wave ran
+        assert (root / "out" / "coop-a" / f"{broken}.start").read_text() == before  # previous results kept
+        assert (root / "out" / ".echecs" / "coop-a" / f"{broken}.ipynb").exists()
+    finally:
+        kernelpool.shutdown()

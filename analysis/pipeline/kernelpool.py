@@ -29,6 +29,13 @@ What stays isolated:
 
 ``scope=None`` keeps the former behaviour, one kernel for the block, shut
 down at its end (a direct :func:`analysis.pipeline.runner.run_cae` call).
+
+A process may hold several warm kernels (``slot`` 0, 1, …): a run with a
+single CAE to redo and idle cores runs that CAE's independent notebooks side
+by side, one kernel each (:func:`analysis.pipeline.registry.cae_waves`).
+:func:`prestart` starts a slot's kernel in a thread and imports the modules
+the stage notebooks import in it, while the runner does intake; the next
+:func:`lease` of that slot waits for it.
 """
 
 from __future__ import annotations
@@ -40,13 +47,15 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["MAX_USES", "discard", "lease", "reset", "shutdown"]
+__all__ = ["MAX_USES", "discard", "lease", "prestart", "reset", "shutdown"]
 
 #: CAEs served by one warm kernel before it is replaced by a fresh one.
 MAX_USES = 25
 
-_WARM: dict = {}  # this process's warm kernel: km, workdir, key, uses
+_WARM: dict[int, dict] = {}  # this process's warm kernels by slot: km, workdir, key, uses
+_PENDING: dict[int, object] = {}  # slot -> thread starting its kernel (prestart)
 _USED = "_cae_impact_used"  # attribute set on a kernel manager once a notebook ran in it
+_STARTED_IN = "_cae_impact_started_in"  # the working folder a warm kernel was started in
 
 # Runs out of band (not a notebook cell) before every notebook but a fresh
 # kernel's first. ``reset(new_session=True)`` is what ``%reset -f`` does
@@ -92,18 +101,35 @@ def _stop(km, workdir) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def shutdown() -> None:
-    """Shut this process's warm kernel down (end of a run, worker exit)."""
-    if _WARM:
-        w = dict(_WARM)
-        _WARM.clear()
+def _wait_pending() -> None:
+    for slot in list(_PENDING):
+        th = _PENDING.pop(slot, None)
+        if th is not None:
+            th.join()
+
+
+def _drop(slot: int) -> None:
+    w = _WARM.pop(slot, None)
+    if w is not None:
         _stop(w["km"], w["workdir"])
 
 
+def shutdown() -> None:
+    """Shut this process's warm kernels down (end of a run, worker exit)."""
+    _wait_pending()
+    for slot in list(_WARM):
+        _drop(slot)
+
+
 def discard(km=None) -> None:
-    """Give the warm kernel up after a failure (only if it is ``km``, when given)."""
-    if _WARM and (km is None or _WARM["km"] is km):
+    """Give the warm kernel up after a failure: the one that is ``km``, or
+    every warm kernel when ``km`` is not given."""
+    if km is None:
         shutdown()
+        return
+    for slot, w in list(_WARM.items()):
+        if w["km"] is km:
+            _drop(slot)
 
 
 _exit_hooked = False
@@ -126,27 +152,93 @@ def _hook_exit() -> None:
         pass
 
 
-def _warm_kernel(cwd: Path, scope: str):
+def _fresh(slot: int, cwd: Path | None, scope: str) -> bool:
+    """Make sure ``slot`` holds a live kernel for ``scope``, started in
+    ``cwd`` (None: in its own temporary folder, which lives as long as the
+    kernel); True when it was started now."""
     from analysis.pipeline.runner import start_kernel
 
     key = _key(scope)
-    if _WARM and (_WARM["key"] != key or _WARM["uses"] >= MAX_USES or not _alive(_WARM["km"])):
-        shutdown()
-    if not _WARM:
-        workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
-        try:
-            km = start_kernel(workdir, cwd=cwd)
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        _WARM.update(km=km, workdir=workdir, key=key, uses=0)
-        _hook_exit()
-    _WARM["uses"] += 1
-    return _WARM["km"]
+    w = _WARM.get(slot)
+    if w and (w["key"] != key or w["uses"] >= MAX_USES or not _alive(w["km"])):
+        _drop(slot)
+    if slot in _WARM:
+        return False
+    workdir = Path(tempfile.mkdtemp(prefix="cae-impact-k-"))
+    cwd = workdir if cwd is None else cwd
+    try:
+        km = start_kernel(workdir, cwd=cwd)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    setattr(km, _STARTED_IN, str(cwd))
+    _WARM[slot] = dict(km=km, workdir=workdir, key=key, uses=0)
+    _hook_exit()
+    return True
+
+
+def _warm_kernel(cwd: Path, scope: str, slot: int = 0):
+    th = _PENDING.pop(slot, None)
+    if th is not None:
+        th.join()  # prestart: its failure is not fatal, the kernel is (re)started below
+    _fresh(slot, cwd, scope)
+    _WARM[slot]["uses"] += 1
+    return _WARM[slot]["km"]
+
+
+# Imports run in a fresh kernel by :func:`prestart` (no name is left behind).
+_WARM_UP = """\
+def _cae_impact_warm(names):
+    import importlib
+    for name in names:
+        while name:
+            try:
+                importlib.import_module(name)
+                break
+            except Exception:
+                name = name.rpartition('.')[0]
+_cae_impact_warm({names!r})
+del _cae_impact_warm
+"""
+
+
+def prestart(scope: str, slots: int = 1, modules: list[str] | tuple = ()) -> None:
+    """Start the warm kernels of slots ``0 … slots − 1`` for ``scope`` in
+    background threads (those already warm are left as they are) and import
+    ``modules`` in each new one, so that the first notebook finds pandas,
+    matplotlib and the analysis modules loaded. They start in a folder of
+    their own (a CAE's staging folder may be gone before they are up: its
+    intake failed); :func:`reset` moves them to the notebook's. Whatever
+    fails here is left to :func:`lease`, which starts the kernel again and
+    reports the error."""
+    import threading
+
+    for slot in range(slots):
+        if slot in _PENDING:
+            continue
+
+        def target(slot=slot):
+            try:
+                if _fresh(slot, None, scope) and modules:
+                    km = _WARM[slot]["km"]
+                    kc = km.client()
+                    kc.start_channels()
+                    try:
+                        kc.wait_for_ready(timeout=60)
+                        kc.execute_interactive(_WARM_UP.format(names=list(modules)), silent=True, store_history=False,
+                                               timeout=120, output_hook=lambda msg: None)
+                    finally:
+                        kc.stop_channels()
+            except Exception:  # noqa: BLE001 - lease() starts the kernel again and says why
+                _drop(slot)
+
+        th = threading.Thread(target=target, name=f"cae-impact-prestart-{slot}", daemon=True)
+        _PENDING[slot] = th
+        th.start()
 
 
 @contextmanager
-def lease(cwd: Path, scope: str | None = None):
+def lease(cwd: Path, scope: str | None = None, slot: int = 0):
     """A started kernel for the block. With a ``scope``, this process's warm
     kernel for it (started if needed, kept afterwards; given up if the block
     raises); without, a fresh kernel shut down at the end of the block. Call
@@ -158,7 +250,7 @@ def lease(cwd: Path, scope: str | None = None):
         with kernel(cwd) as km:
             yield km
         return
-    km = _warm_kernel(Path(cwd), scope)
+    km = _warm_kernel(Path(cwd), scope, slot)
     try:
         yield km
     except BaseException:
@@ -168,11 +260,13 @@ def lease(cwd: Path, scope: str | None = None):
 
 def reset(km, cwd: Path, timeout: float = 120) -> None:
     """Make ``km`` ready for the next notebook, run in ``cwd``: nothing to
-    do for a kernel that has not run one yet (it was started in ``cwd``),
-    else the namespace is wiped out of band (see :data:`_RESET`)."""
+    do for a kernel that has not run one yet and was started in ``cwd``,
+    else the namespace is wiped out of band and the working folder set
+    (see :data:`_RESET`)."""
     if not getattr(km, _USED, False):
         setattr(km, _USED, True)
-        return
+        if getattr(km, _STARTED_IN, str(cwd)) == str(cwd):
+            return
     kc = km.client()
     kc.start_channels()
     try:

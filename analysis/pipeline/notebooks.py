@@ -19,10 +19,13 @@ in JupyterLab (on the first family written in it).
 
 from __future__ import annotations
 
+import ast
 import copy
+import json
 import re
+from pathlib import Path
 
-__all__ = ["TEMPLATE_TAG", "expand_families", "family_captions", "prepare"]
+__all__ = ["TEMPLATE_TAG", "expand_families", "family_captions", "imported_modules", "prepare"]
 
 TEMPLATE_TAG = "par-famille"
 _FAMILLE_LINE = re.compile(r'^FAMILLE = "[^"\n]*"$', re.M)
@@ -83,9 +86,43 @@ def prepare(nb, methodology_dir=None):
     (what the runner executes); a notebook without templates is returned as is."""
     if not any(TEMPLATE_TAG in c.get("metadata", {}).get("tags", []) for c in nb.cells):
         return nb
-    from analysis.indicators.compute import load_spec
     from analysis.method import loader
     from analysis.publication.formatting import fr_percent
 
+    # the validated file itself, not indicators.compute.load_spec: that module imports scipy.stats
+    # (1.7 s in the runner process, which only needs the families and which of them have indicators)
     level = fr_percent(loader.load("publication", methodology_dir)["niveau_confiance"], 0)
-    return expand_families(nb, load_spec(methodology_dir), level)
+    return expand_families(nb, loader.load("indicateurs", methodology_dir), level)
+
+
+def imported_modules(paths) -> list[str]:
+    """The modules the code cells of the notebooks at ``paths`` import, in
+    first-seen order: ``import a.b`` gives ``a.b``; ``from a import b`` gives
+    ``a.b`` (``b`` may be a submodule; importing it falls back to ``a``).
+    IPython magics and shell lines are skipped, a cell that does not parse
+    is ignored. The runner imports these in a fresh kernel while intake runs
+    (:func:`analysis.pipeline.kernelpool.prestart`)."""
+    seen: dict[str, None] = {}
+    for path in paths:
+        try:
+            cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for cell in cells:
+            if cell.get("cell_type") != "code":
+                continue
+            src = cell.get("source", "")
+            src = "".join(src) if isinstance(src, list) else src
+            src = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+            try:
+                tree = ast.parse(src)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        seen.setdefault(a.name, None)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    for a in node.names:
+                        seen.setdefault(node.module if a.name == "*" else f"{node.module}.{a.name}", None)
+    return list(seen)

@@ -29,6 +29,7 @@ __all__ = [
     "Table",
     "book_stages",
     "cae_stages",
+    "cae_waves",
     "conform",
     "national_stage",
     "stage",
@@ -106,6 +107,27 @@ def stage(name: str) -> Stage:
 def cae_stages() -> list[Stage]:
     """The per-CAE notebook stages, in execution order."""
     return stages("cae")
+
+
+def cae_waves(names: list[str] | None = None) -> list[list[str]]:
+    """The per-CAE notebooks in waves that may run side by side: a stage
+    runs in the wave after every stage writing a table it ``utilise``
+    (Kahn's topological layering; every CAE stage also follows intake,
+    which runs before any notebook). ``names`` (notebooks, default all)
+    keeps only those, in registry order within a wave; a dependency on a
+    stage not selected is already satisfied (its results are up to date)."""
+    todo = [s for s in cae_stages() if names is None or s.carnet in names]
+    writers = {t: s.carnet for s in todo for t in s.ecrit}
+    deps = {s.carnet: {writers[t] for t in s.utilise if t in writers} - {s.carnet} for s in todo}
+    waves: list[list[str]] = []
+    done: set[str] = set()
+    while len(done) < len(todo):
+        wave = [s.carnet for s in todo if s.carnet not in done and deps[s.carnet] <= done]
+        if not wave:
+            raise ValueError(f"{REGISTRY_FILE.name} : dépendances circulaires entre {sorted(set(deps) - done)}")
+        waves.append(wave)
+        done.update(wave)
+    return waves
 
 
 def national_stage() -> Stage:

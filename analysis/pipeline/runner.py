@@ -593,6 +593,7 @@ def run_cae(
     with_intake: bool = True,
     stamp: dict | None = None,
     kernel_scope: str | None = None,
+    kernels: int = 1,
 ) -> CaeResult:
     """Intake, then each stage notebook of one CAE in one kernel; HTML export.
 
@@ -611,7 +612,10 @@ def run_cae(
     fingerprints) is written with the results when every stage succeeded.
     ``kernel_scope`` (one token per run): the notebooks run in this process's
     warm kernel for that run (:mod:`analysis.pipeline.kernelpool`), given up
-    if a stage fails; without it, in a kernel of their own."""
+    if a stage fails; without it, in a kernel of their own. With a scope and
+    ``kernels`` > 1, the notebooks of one wave of
+    :func:`analysis.pipeline.registry.cae_waves` (those that read none of each
+    other's tables) run side by side in that many warm kernels."""
     from analysis.intake import process as intake
     from analysis.pipeline import kernelpool
     from analysis.reporting import export
@@ -627,6 +631,9 @@ def run_cae(
         work_out = stage_out / cae
         work_out.mkdir()
 
+        if kernel_scope is not None:  # the kernels start and import while intake runs
+            kernels = max(1, min(kernels, max(map(len, _waves(stages or CAE_NOTEBOOKS, kernels)))))
+            kernelpool.prestart(kernel_scope, kernels, _warm_modules(notebooks_dir))
         if not with_intake:  # intake is up to date: start from the CAE's current results, rerun some notebooks
             shutil.copytree(processed_dir / cae, stage_proc / cae)
             shutil.copytree(cae_out, work_out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STAMP))
@@ -658,34 +665,10 @@ def run_cae(
         }
         failed_dir = out_dir / FAILED_DIR / cae
         exporter = _prebuild_exporter() if export_html else None
-        with kernelpool.lease(work_out, kernel_scope) as km:
-            for i, name in enumerate(stages or CAE_NOTEBOOKS):
-                emit(cae, name, "début")
-                t = time.perf_counter()
-                nb_out = work_out / f"{name}.ipynb"
-                try:
-                    nb_in = Path(notebooks_dir) / f"{name}.ipynb"
-                    nb_params = params if "network_dir" in nb_in.read_text(encoding="utf-8") else {k: v for k, v in params.items() if k != "network_dir"}
-                    kernelpool.reset(km, work_out)  # the previous notebook's names wiped, out of band
-                    _execute(nb_in, nb_out, nb_params, km, work_out, methodology_dir=methodology_dir)
-                    if export_html:
-                        exporter.join()
-                        export.notebook_to_html(nb_out, work_out / f"{name}.html")
-                except Exception as exc:
-                    err = _error_text(exc)
-                    dead = not km.is_alive()
-                    kernelpool.discard(km)  # what a failing notebook left in its kernel reaches no other CAE
-                    if dead:
-                        err = ("Le noyau Jupyter s'est arrêté pendant l'exécution (mémoire épuisée ou arrêt forcé ?) ; "
-                               f"les résultats précédents de {_words().term('structure.ce')} sont conservés.")
-                    err += f"\nCarnet exécuté (pour diagnostic) : {failed_dir / nb_out.name}"
-                    result.stages.append(StageResult(name, False, time.perf_counter() - t, err))
-                    result.error = f"étape {name} : {err}"
-                    emit(cae, name, "échec", time.perf_counter() - t, err)
-                    _keep_failed(work_out, failed_dir)
-                    return result
-                result.stages.append(StageResult(name, True, time.perf_counter() - t))
-                emit(cae, name, "ok", time.perf_counter() - t)
+        failure = _run_notebooks(stages or CAE_NOTEBOOKS, cae, params, notebooks_dir, work_out, failed_dir, result,
+                                 emit, exporter, kernel_scope, kernels, methodology_dir)
+        if failure:
+            return result
         if export_html:
             export.combine_html(
                 [work_out / f"{n}.ipynb" for n in CAE_NOTEBOOKS if (work_out / f"{n}.ipynb").exists()],
@@ -714,6 +697,132 @@ def run_cae(
             if d is not None:
                 shutil.rmtree(d, ignore_errors=True)
         result.seconds = time.perf_counter() - t0
+
+
+def _warm_modules(notebooks_dir: Path) -> list[str]:
+    """What the stage notebooks import (imported in a kernel while intake runs)."""
+    from analysis.pipeline import notebooks as nb_tools
+
+    return nb_tools.imported_modules(Path(notebooks_dir) / f"{n}.ipynb" for n in CAE_NOTEBOOKS)
+
+
+def _waves(names, kernels: int) -> list[list[str]]:
+    """The notebooks ``names`` in waves to run side by side (registry
+    order, one wave, with a single kernel or notebooks the registry does
+    not know)."""
+    names = list(names)
+    if kernels <= 1 or not set(names) <= set(CAE_NOTEBOOKS):
+        return [names]
+    return registry.cae_waves(names)
+
+
+def _run_notebooks(names, cae, params, notebooks_dir, work_out, failed_dir, result, emit, exporter, kernel_scope,
+                   kernels, methodology_dir) -> bool:
+    """Run the stage notebooks ``names`` of one CAE, wave after wave, in
+    ``kernels`` kernels (1: one after the other, in registry order).
+    Appends each stage's result to ``result.stages`` in registry order;
+    returns True when one failed (``result.error`` says which, its notebooks
+    are kept in ``failed_dir``)."""
+    import queue
+    import threading
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    from analysis.pipeline import kernelpool
+
+    order = {n: i for i, n in enumerate(names)}
+    waves = _waves(names, kernels if kernel_scope is not None else 1)
+    exports_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cae-impact-export")
+    failures: list[tuple[int, str, StageResult]] = []
+    done: list[StageResult] = []
+
+    def exported(name: str, t: float, fut) -> None:
+        """A stage is done once its HTML is written."""
+        exc = fut.exception()
+        if exc is not None:
+            err = f"Export HTML impossible : {_error_text(exc)}"
+            failures.append((order[name], f"étape {name} : {err}", StageResult(name, False, time.perf_counter() - t, err)))
+            emit(cae, name, "échec", time.perf_counter() - t, err)
+            return
+        done.append(StageResult(name, True, time.perf_counter() - t))
+        emit(cae, name, "ok", time.perf_counter() - t)
+
+    def one(name: str, km) -> bool:
+        emit(cae, name, "début")
+        t = time.perf_counter()
+        nb_out = work_out / f"{name}.ipynb"
+        try:
+            nb_in = Path(notebooks_dir) / f"{name}.ipynb"
+            nb_params = params if "network_dir" in nb_in.read_text(encoding="utf-8") else {k: v for k, v in params.items() if k != "network_dir"}
+            kernelpool.reset(km, work_out)  # the previous notebook's names wiped, out of band
+            _execute(nb_in, nb_out, nb_params, km, work_out, methodology_dir=methodology_dir)
+            if exporter is not None:  # in a thread of this process while the kernel runs the next notebook
+                exports_pool.submit(_export_one, exporter, nb_out).add_done_callback(lambda fut: exported(name, t, fut))
+        except Exception as exc:
+            err = _error_text(exc)
+            dead = not km.is_alive()
+            kernelpool.discard(km)  # what a failing notebook left in its kernel reaches no other CAE
+            if dead:
+                err = ("Le noyau Jupyter s'est arrêté pendant l'exécution (mémoire épuisée ou arrêt forcé ?) ; "
+                       f"les résultats précédents de {_words().term('structure.ce')} sont conservés.")
+            err += f"\nCarnet exécuté (pour diagnostic) : {failed_dir / nb_out.name}"
+            failures.append((order[name], f"étape {name} : {err}", StageResult(name, False, time.perf_counter() - t, err)))
+            emit(cae, name, "échec", time.perf_counter() - t, err)
+            return False
+        if exporter is None:
+            done.append(StageResult(name, True, time.perf_counter() - t))
+            emit(cae, name, "ok", time.perf_counter() - t)
+        return True
+
+    def worker(slot: int, todo: queue.Queue) -> None:
+        try:
+            with kernelpool.lease(work_out, kernel_scope, slot) as km:
+                while not failures:
+                    try:
+                        name = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    if not one(name, km):
+                        return
+        except Exception as exc:  # the kernel would not start
+            failures.append((len(order), f"Erreur d'exécution : {_error_text(exc)}", None))
+
+    for wave in waves:
+        todo: queue.Queue = queue.Queue()
+        for name in wave:
+            todo.put(name)
+        n = max(1, min(kernels if kernel_scope is not None else 1, len(wave)))
+        if n == 1:
+            worker(0, todo)
+        else:
+            threads = [threading.Thread(target=worker, args=(slot, todo), name=f"cae-impact-stage-{slot}", daemon=True)
+                       for slot in range(n)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+        if failures:
+            break
+    exports_pool.shutdown(wait=True)
+    result.stages.extend(sorted(done, key=lambda r: order[r.stage]))
+    if not failures:
+        return False
+    _, error, stage_result = min(failures, key=lambda f: f[0])
+    result.error = error
+    if stage_result is None:  # a kernel that would not start: no notebook to keep
+        emit(cae, "noyau", "échec", None, error)
+        return True
+    result.stages.append(stage_result)
+    _keep_failed(work_out, failed_dir)
+    return True
+
+
+def _export_one(exporter, nb_out: Path) -> None:
+    """The HTML export of one executed notebook (once the exporter is built)."""
+    from analysis.reporting import export
+
+    exporter.join()
+    export.notebook_to_html(nb_out, nb_out.with_suffix(".html"))
 
 
 def _prebuild_exporter():
@@ -1033,7 +1142,8 @@ def _run(
     for cae in selected:  # what a killed run left (dead pid only), even for a CAE that is up to date
         for parent in (Path(processed_dir), out_dir):
             clean_stale_temporaries(parent, cae)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected) or 1))
+    cores = max(1, jobs or os.cpu_count() or 1)  # also what one CAE's notebooks may use side by side
+    jobs = max(1, min(cores, len(selected) or 1))
 
     settings = f"html={export_html}|cle={key_fp}"  # a new key reruns every stage
     import uuid
@@ -1126,8 +1236,8 @@ def _run(
     elif todo:
         if jobs == 1 or (len(todo) == 1 and early is None):
             live = _Live(progress)  # each stage's line printed as it happens
-            for kw in todo:
-                results[kw["cae"]] = run_cae(**kw, events=live)
+            for kw in todo:  # one CAE and idle cores: its independent notebooks side by side
+                results[kw["cae"]] = run_cae(**kw, events=live, kernels=cores if len(todo) == 1 else 1)
         else:
             # the early national step gets its own worker: the CAEs keep their `jobs`
             pool = _Pool(jobs + (early is not None))
@@ -1355,12 +1465,16 @@ class _Live:
     (the queue of a parallel run is drained by the parent instead)."""
 
     def __init__(self, progress):
+        import threading
+
         self.progress = progress
+        self._lock = threading.Lock()  # the notebooks of one wave report from their threads
 
     def put(self, item) -> None:
         kind, args, kwargs = item
         if kind == "event":
-            self.progress(*args, **kwargs)
+            with self._lock:
+                self.progress(*args, **kwargs)
 
 
 def _drain(q, progress) -> None:
