@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -198,8 +197,8 @@ def test_defaults_come_from_the_schema_and_absent_options_stay_absent(method_cop
 
 def test_parsed_once_per_content_and_copies_handed_out(method_copy, monkeypatch):
     calls = []
-    real = yaml.safe_load
-    monkeypatch.setattr(loader, "yaml", SimpleNamespace(safe_load=lambda s: calls.append(1) or real(s), YAMLError=yaml.YAMLError))
+    real = loader.read_yaml
+    monkeypatch.setattr(loader, "read_yaml", lambda s: calls.append(1) or real(s))
     a = loader.load("qvt", method_copy)
     a["echelle"]["seuil_accord"] = 99
     b = loader.load("qvt", method_copy)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from analysis.method.yamlio import read_yaml
+
 from analysis import config
 from analysis.method import schemas
 from analysis.method.schemas import MethodError
@@ -81,7 +83,7 @@ def _validated(name: str, path: Path) -> dict:
     key = (str(path), hashlib.sha256(raw).hexdigest())
     if key not in _CACHE:
         try:
-            data = yaml.safe_load(raw.decode("utf-8"))
+            data = read_yaml(raw.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise MethodError(f"{filename} illisible ({path}) : {exc}") from None
         model = schemas.validate(name, data, filename, where=str(path))

@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from analysis.method.yamlio import read_yaml
+
 from analysis import config
 
 PROFILES_DIR = config.PROFILES_DIR  # the checkout's profiles/, or the copy shipped in the wheel
@@ -119,7 +121,7 @@ def _profile_from_file(path: Path) -> Profile:
     from analysis.method import schemas
 
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = read_yaml(fh) or {}
     try:
         schemas.validate("profil", data, filename="profile.yml", where=str(path))
     except schemas.MethodError as exc:
@@ -217,7 +219,7 @@ def detect(raw_dir: Path | str, slugs: list[str] | None = None) -> Profile | Non
                 continue
             chosen = prof.id
             try:
-                content = yaml.safe_load(desc.read_text(encoding="utf-8")) or {}
+                content = read_yaml(desc.read_text(encoding="utf-8")) or {}
                 key = prof.get("description.cle_profil")
                 if isinstance(content, dict) and key and content.get(key):
                     chosen = str(content[key])

@@ -20,7 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from analysis.method.yamlio import read_yaml
 
 __all__ = [
     "REGISTRY_FILE",
@@ -66,7 +67,7 @@ class Table:
 
 @lru_cache(maxsize=1)
 def _load() -> tuple[tuple[Stage, ...], tuple[str, ...], dict[str, Table]]:
-    data = yaml.safe_load(REGISTRY_FILE.read_text(encoding="utf-8"))
+    data = read_yaml(REGISTRY_FILE.read_text(encoding="utf-8"))
     st = []
     for s in data["stages"]:
         unknown = set(s) - set(Stage.__dataclass_fields__)
