@@ -24,6 +24,7 @@ false`` in the config (quarto-cli #10366).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import json
 import re
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from analysis.method.yamlio import read_yaml
 
 from analysis import config
 from analysis.publication.escape import html_line, markdown_text, yaml_scalar
@@ -235,7 +238,8 @@ def prepare_notebook(nb, key: str, replace: dict[str, str] | None = None, headin
     if title is not None:
         import nbformat
 
-        cells.insert(0, nbformat.v4.new_markdown_cell(f"---\ntitle: {yaml_scalar(title)}\n---"))
+        # a fixed id: the same executed notebook always gives the same prepared one
+        cells.insert(0, nbformat.v4.new_markdown_cell(f"---\ntitle: {yaml_scalar(title)}\n---", id="cae-impact-titre"))
     nb.cells = cells
     nb.metadata.pop("papermill", None)
     return nb
@@ -394,7 +398,7 @@ def check_book(report_dir: Path) -> list[str]:
     problems = []
     cfg_path = report_dir / "_quarto.yml"
     try:
-        cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        cfg = read_yaml(cfg_path.read_text(encoding="utf-8"))
     except Exception as exc:
         return [f"_quarto.yml illisible : {exc}"]
     if cfg.get("project", {}).get("type") != "book":
@@ -534,7 +538,7 @@ def copy_sources(report_dir: Path) -> None:
 def typst_settings(report_dir: Path | None = None) -> dict:
     """The PDF settings shared by the book and every CAE report: ``lang``,
     ``crossref`` and ``format.typst`` of ``report/_quarto.base.yml``."""
-    base = yaml.safe_load((Path(report_dir or config.REPORT_DIR) / "_quarto.base.yml").read_text(encoding="utf-8"))
+    base = read_yaml((Path(report_dir or config.REPORT_DIR) / "_quarto.base.yml").read_text(encoding="utf-8"))
     return {"lang": base.get("lang", "fr"), "crossref": base.get("crossref", {}), "typst": base["format"]["typst"]}
 
 
@@ -553,6 +557,11 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
 
     cae_out = Path(out_dir) / ch.slug
     nb_dir = cae_out / REPORT_NB_DIR
+    path = cae_out / "rapport.qmd"
+    key = memo_key(_MEMO_VERSION, runner_code_fingerprint(), dataclasses.astuple(ch), today_fr(),
+                   _stamp_fingerprint(cae_out), str(report_dir), (Path(report_dir or config.REPORT_DIR) / "_quarto.base.yml").read_text(encoding="utf-8"))
+    if memo_hit(nb_dir, key) and path.exists():
+        return path  # the same executed notebooks, code, settings and date as when it was written
     shutil.rmtree(nb_dir, ignore_errors=True)
     nb_dir.mkdir(parents=True)
     cells: dict = {}
@@ -578,9 +587,79 @@ def cae_document(out_dir: Path, ch: Chapter, report_dir: Path | None = None) -> 
         "execute": {"enabled": False, "echo": False, "warning": False},
         "format": {"typst": typst},
     }
-    path = cae_out / "rapport.qmd"
     path.write_text("---\n" + yaml.safe_dump(header, allow_unicode=True, sort_keys=False) + "---\n\n" + "\n".join(body), encoding="utf-8")
+    memo_store(nb_dir, key)
     return path
+
+
+# --------------------------------------------------------------------------
+# memo: a chapter, or a CAE's report, is rewritten only when what it is made of changed
+# --------------------------------------------------------------------------
+#: Bumped when the memo's inputs change meaning (a cached chapter must never outlive its format).
+_MEMO_VERSION = 1
+MEMO_FILE = ".memo"
+
+
+def memo_key(*parts) -> str:
+    """SHA-256 of ``parts`` (JSON): the inputs of one generated folder."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def memo_hit(folder: Path, key: str) -> bool:
+    """``folder`` was generated, completely, from inputs hashing to ``key``."""
+    try:
+        return (Path(folder) / MEMO_FILE).read_text(encoding="utf-8") == key
+    except OSError:
+        return False
+
+
+def memo_store(folder: Path, key: str) -> None:
+    """Record that ``folder`` is complete for ``key`` (written last)."""
+    (Path(folder) / MEMO_FILE).write_text(key, encoding="utf-8")
+
+
+def _stamp_fingerprint(folder: Path) -> str:
+    """What identifies the executed notebooks of a CAE folder: its stamp as
+    written by the run that made them (their inputs' fingerprint and the
+    run's time, so that a forced rerun counts as new)."""
+    import hashlib
+
+    try:
+        return hashlib.sha256((Path(folder) / ".stamp.json").read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def runner_code_fingerprint(methodology_dir: Path | None = None) -> str:
+    """The package source, notebooks, method and profile (as the runner hashes them)."""
+    from analysis.pipeline.runner import code_fingerprint
+
+    return code_fingerprint(config.NOTEBOOKS_DIR, Path(methodology_dir or config.METHODOLOGY_DIR))
+
+
+METHOD_MEMO = ".memo-methode.json"
+
+
+def _method_text(report_dir: Path, methodology_dir: Path | None) -> str:
+    """:func:`analysis.reporting.method_doc.render_method`, kept in
+    ``report_dir/.memo-methode.json`` for as long as the method files, the
+    profile and the code are those it was written from (it imports the
+    stage modules and reads every method file: about 2 s)."""
+    from analysis.reporting import method_doc
+
+    key = memo_key(_MEMO_VERSION, runner_code_fingerprint(methodology_dir))
+    memo = Path(report_dir) / METHOD_MEMO
+    try:
+        cached = json.loads(memo.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return cached["text"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    text = method_doc.render_method(methodology_dir)
+    memo.write_text(json.dumps({"key": key, "text": text}, ensure_ascii=False), encoding="utf-8")
+    return text
 
 
 # --------------------------------------------------------------------------
@@ -625,13 +704,23 @@ def assemble(
                 pass
             replace[ch.slug] = ch.key
 
-    for sub in ("cae", "notebooks", "_generated"):
-        shutil.rmtree(report_dir / sub, ignore_errors=True)
-        (report_dir / sub).mkdir(parents=True)
+    shutil.rmtree(report_dir / "_generated", ignore_errors=True)
+    (report_dir / "_generated").mkdir(parents=True)
+    keys = {ch.key for ch in chapters} | {"national"}
+    for sub, stale in (("cae", lambda p: p.stem not in keys), ("notebooks", lambda p: p.name not in keys)):
+        (report_dir / sub).mkdir(parents=True, exist_ok=True)
+        for p in (report_dir / sub).iterdir():  # chapters of CAEs no longer in the book
+            if stale(p):
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
 
+    common = [_MEMO_VERSION, runner_code_fingerprint(), replace, [dataclasses.astuple(c) for c in chapters]]
     for ch in chapters:
-        cells: dict = {}
         dest = report_dir / "notebooks" / ch.key
+        key = memo_key(*common, ch.key, _stamp_fingerprint(out_dir / ch.slug))
+        if memo_hit(dest, key) and (report_dir / "cae" / f"{ch.key}.qmd").exists():
+            continue  # this CAE's executed notebooks, the names and the code are those of the last assembly
+        cells: dict = {}
+        shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
         for stem in dict.fromkeys(stem for sec in BOOK_SECTIONS for stem, _ in sec.parts):
             src = out_dir / ch.slug / f"{stem}.ipynb"
@@ -644,9 +733,11 @@ def assemble(
         (report_dir / "cae" / f"{ch.key}.qmd").write_text(
             chapter_qmd(ch, f"../notebooks/{ch.key}", cells), encoding="utf-8"
         )
+        memo_store(dest, key)
 
     nat_src = out_dir / "national" / "10_national.ipynb"
     nat_cells: list = []
+    shutil.rmtree(report_dir / "notebooks" / "national", ignore_errors=True)
     if nat_src.exists():
         (report_dir / "notebooks" / "national").mkdir(parents=True, exist_ok=True)
         nb = prepare_notebook(nbformat.read(str(nat_src), as_version=4), "nat", replace, title=notebook_title("10_national"))
@@ -665,7 +756,7 @@ def assemble(
     )
     (gen / "presentation.md").write_text(fr_typography(presentation_md()), encoding="utf-8")
     (gen / "absentes.md").write_text(fr_typography(missing_caes_md(out_dir, anonymise)), encoding="utf-8")
-    method_body, method_tables = split_method(method_doc.render_method(methodology_dir))
+    method_body, method_tables = split_method(_method_text(report_dir, methodology_dir))
     (gen / "methode.md").write_text(fr_typography(method_body), encoding="utf-8")
     # the annexes: parameters, the method's tables, assumptions, provenance (the data dictionary, a list of
     # column codes for whoever prepares a CAE's files, ships with the input templates, not in the book)
@@ -676,7 +767,7 @@ def assemble(
     ])), encoding="utf-8")
     (gen / "glossaire.md").write_text(fr_typography(glossary.glossary_md()), encoding="utf-8")
 
-    base = yaml.safe_load((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
+    base = read_yaml((report_dir / "_quarto.base.yml").read_text(encoding="utf-8"))
     chapters_cfg = ["index.qmd", "methode.qmd", "national.qmd"]
     if chapters:
         chapters_cfg.append({"part": profiles.current().get("livre.partie_structures"),
