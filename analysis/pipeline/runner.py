@@ -857,6 +857,15 @@ def _cae_title(processed_dir: Path, cae: str) -> str:
         return f"Mesure d'impact social — {cae}"
 
 
+def _worker_start(scope: str, modules: list[str]) -> None:
+    """A pool worker's first act: its warm kernel starts and imports the
+    notebooks' modules while the worker itself imports the runner and
+    reads its first CAE (:func:`analysis.pipeline.kernelpool.prestart`)."""
+    from analysis.pipeline import kernelpool
+
+    kernelpool.prestart(scope, 1, modules)
+
+
 def _worker(kwargs: dict, events) -> CaeResult:
     prefill = kwargs.pop("prefill_national", False)
     kwargs["events"] = events
@@ -1240,7 +1249,7 @@ def _run(
                 results[kw["cae"]] = run_cae(**kw, events=live, kernels=cores if len(todo) == 1 else 1)
         else:
             # the early national step gets its own worker: the CAEs keep their `jobs`
-            pool = _Pool(jobs + (early is not None))
+            pool = _Pool(jobs + (early is not None), scope, notebooks_dir)
             if _resources is not None:
                 _resources.callback(pool.close)
             futures = {}
@@ -1335,13 +1344,15 @@ class _Pool:
     national step runs in a worker whose kernel already imported the
     analysis modules (:mod:`analysis.pipeline.kernelpool`)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, scope: str | None = None, notebooks_dir: Path | None = None):
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
         self.manager = ctx.Manager()
         self.q = self.manager.Queue()
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        init = {} if scope is None else {"initializer": _worker_start,
+                                         "initargs": (scope, _warm_modules(notebooks_dir or config.NOTEBOOKS_DIR))}
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **init)
 
     def submit(self, fn, kwargs: dict):
         return self.pool.submit(fn, kwargs, self.q)
