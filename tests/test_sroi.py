@@ -296,6 +296,19 @@ def test_national_sums_pv_and_inputs_and_shares_draws():
     assert set(nat.by_cae["cae"]) == {"a", "b"}
 
 
+def test_national_tornado_moves_a_shared_parameter_in_every_cae():
+    """Nationally a proxy is shared by every CAE's row: its tornado and
+    break-even values move all of them (two identical CAEs: PV = 2 × PV_HAND)."""
+    vm = hand_vm(ranges={"px": (500.0, 2000.0), "pm": (0.1, 0.4)})
+    nat = sroi.evaluate_national([empty_cae("a", subventions=10000.0), empty_cae("b", subventions=30000.0)], vm, draws=1000)
+    t = nat.tornado.set_index("cle")
+    assert t.loc["px", "ratio_min"] == pytest.approx(2 * PV_HAND * 0.5 / 40000.0)
+    assert t.loc["px", "ratio_max"] == pytest.approx(2 * PV_HAND * 2.0 / 40000.0)
+    assert t.loc["pm", "ratio_max"] == pytest.approx(2 * PV_HAND * 0.6 / 0.8 / 40000.0)
+    # ratio 1 when 2 × PV_HAND × proxy / 1 000 = 40 000
+    assert nat.break_even.set_index("cle").loc["px", "seuil"] == pytest.approx(40000.0 * 1000.0 / (2 * PV_HAND), rel=1e-9)
+
+
 def test_national_survey_coefficients_are_per_cae():
     vm = hand_vm(survey=True)
     vm["enquete"]["min_repondants"] = 4

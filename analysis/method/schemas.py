@@ -711,7 +711,9 @@ class Anciennete(Strict):
 
 class Ordinal(Strict):
     distr: Literal["logit", "probit"] = Field("logit", description="Default 'logit' as in qvt.compute before the schema.")
-    method: str = Field("bfgs", description="Default 'bfgs' as in qvt.compute before the schema.")
+    method: Literal["newton", "bfgs"] = Field(
+        "newton", description="'newton': analysis.stats.ordinal (analytic derivatives, sparse CAE block; default); "
+                              "'bfgs': statsmodels OrderedModel, kept for comparison.")
     maxiter: PositiveInt = Field(2000, description="Default 2000 as in qvt.compute before the schema.")
 
 

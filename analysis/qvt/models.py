@@ -12,11 +12,14 @@ is kept for comparison only.
 The design matrix is built here (treatment coding with explicit reference
 levels from ``qvt.yml``) so that term names are stable: ``factor[level]``.
 
-OrderedModel pitfalls handled (issue 6): ``distr='logit'`` set explicitly
-(default probit), ``method='bfgs'`` (the default optimiser fails on a
-seven-group model), unused category levels and missing outcomes dropped
-before fitting, thresholds after the first converted back from
-log-increments.
+The ordinal models are fitted by :mod:`analysis.stats.ordinal` (Newton's
+method with analytic derivatives; the CAE effects as a sparse block, so the
+cost grows linearly with the number of CAEs) unless ``qvt.yml`` asks for
+statsmodels' ``OrderedModel`` (``method: bfgs``). OrderedModel pitfalls
+handled there (issue 6): ``distr='logit'`` set explicitly (default probit),
+``method='bfgs'`` (the default optimiser fails on a seven-group model),
+unused category levels and missing outcomes dropped before fitting,
+thresholds after the first converted back from log-increments.
 """
 
 from __future__ import annotations
@@ -84,13 +87,15 @@ def prepare(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], fe: 
     return d.reset_index(drop=True), notes, refs
 
 
+def design_terms(d: pd.DataFrame, refs: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(term, factor, level) of each treatment-coded dummy, in the design's
+    column order: factors in ``refs`` order, levels sorted, reference omitted."""
+    return [(f"{f}[{level}]", f, level) for f, ref in refs.items() for level in sorted(d[f].unique()) if level != ref]
+
+
 def design(d: pd.DataFrame, refs: dict[str, str], constant: bool = True) -> pd.DataFrame:
     """Treatment-coded dummies ``factor[level]`` (reference level omitted)."""
-    cols = {}
-    for f, ref in refs.items():
-        for level in sorted(d[f].unique()):
-            if level != ref:
-                cols[f"{f}[{level}]"] = (d[f] == level).astype("float64")
+    cols = {term: (d[f] == level).astype("float64") for term, f, level in design_terms(d, refs)}
     X = pd.DataFrame(cols, index=d.index)
     if constant:
         X.insert(0, "const", 1.0)
@@ -180,45 +185,106 @@ def _fast_logistic():
     return _Logistic(name="logistic")
 
 
+#: Estimators of the ordinal model (``qvt.yml`` ``modeles.ordinal.method``):
+#: ``newton`` = :func:`analysis.stats.ordinal.fit_proportional_odds` (analytic
+#: score and information, sparse CAE block); ``bfgs`` = statsmodels
+#: ``OrderedModel`` (numerical gradient), kept for comparison.
+ORDINAL_METHODS = ("newton", "bfgs")
+
+
+def _not_converged_note(item: str, names: dict | None) -> str:
+    return f"« {names.get(item, item) if names else item} » : l'optimisation n'a pas convergé ; coefficients à lire avec prudence."
+
+
 def fit_item_ordinal(df: pd.DataFrame, item: str, factors: dict[str, str | None], fe: str | None = FE_FACTOR,
                      min_n: int = 10, exclude=(), level: float = 0.95, distr: str = "logit",
-                     method: str = "bfgs", maxiter: int = 2000, names: dict | None = None,
+                     method: str = "newton", maxiter: int = 2000, names: dict | None = None,
                      level_names: dict | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Proportional-odds (ordinal logistic) model of one Likert item:
 
-        logit P(Y_i ≤ j) = τ_j − x_iᵀβ
+        logit P(Y_i ≤ j) = τ_j − x_iᵀβ − α_c(i)
 
     (McCullagh 1980, JRSS B 42:109–142), with the same treatment-coded
-    factors and CAE fixed effect as :func:`fit_score_ols`, no constant
+    factors and CAE fixed effect α as :func:`fit_score_ols`, no constant
     (the thresholds play its role). β > 0 shifts answers towards higher
     categories; exp(β) is a cumulative odds ratio. Outcome categories not
     observed are dropped (OrderedModel crashes on unused levels); thresholds
-    are reported as terms ``seuil[j|j+1]`` on the latent scale.
-    """
-    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    are reported as terms ``seuil[j|j+1]`` on the latent scale, CAE effects
+    as ``cae[level]``, with Wald intervals and p-values (normal quantiles).
 
+    ``method`` (:data:`ORDINAL_METHODS`): ``newton`` fits by Newton's method
+    with the analytic score and observed information, the CAE effects as a
+    sparse diagonal block (:mod:`analysis.stats.ordinal`, cost linear in the
+    number of CAEs); ``bfgs`` by statsmodels ``OrderedModel`` (the CAE as
+    dense dummies, numerical derivatives). Both maximise the same
+    likelihood; a fit that does not converge (for instance a CAE whose
+    answers all sit in one extreme category) gets the same French note.
+    """
+    if method not in ORDINAL_METHODS:
+        raise ValueError(f"modeles.ordinal.method must be one of {ORDINAL_METHODS}, not {method!r}")
     d, notes, refs = prepare(df, item, factors, fe, min_n, exclude, names, level_names)
     observed = sorted(int(v) for v in d[item].unique()) if len(d) else []
-    X = design(d, refs, constant=False)
-    if len(observed) < 2 or len(d) <= X.shape[1] + len(observed):
+    fe_ref = refs.get(fe) if fe else None
+    refs_x = {f: r for f, r in refs.items() if f != fe}
+    X = design(d, refs_x, constant=False)
+    fe_levels = [lv for lv in sorted(d[fe].unique()) if lv != fe_ref] if fe_ref is not None else []
+    k = X.shape[1] + len(fe_levels)
+    if len(observed) < 2 or len(d) <= k + len(observed):
         return _table(pd.Series(dtype=float), {}, {}, {}, "logit_ordinal", item, len(d), refs), \
             notes + [f"« {names.get(item, item) if names else item} » : pas assez de réponses ou de modalités pour le modèle ordinal."]
-    y = pd.Series(pd.Categorical(d[item].astype(int), categories=observed, ordered=True), index=d.index)
-    mod = OrderedModel(y, X, distr=_fast_logistic() if distr == "logit" else distr)
-    res = mod.fit(method=method, maxiter=maxiter, disp=False)
-    converged = bool(res.mle_retvals.get("converged", True))
+    if method == "bfgs":
+        params, low, high, p, tau, lo, hi, converged = _ordinal_statsmodels(d, item, observed, refs, distr, maxiter, level)
+    else:
+        params, low, high, p, tau, lo, hi, converged = _ordinal_newton(d, item, observed, X, fe, fe_levels, distr,
+                                                                       maxiter, level)
+        order = [t for t, _, _ in design_terms(d, refs)]  # the term order of the dense design
+        params, low, high, p = (s.reindex(order) for s in (params, low, high, p))
     if not converged:
-        notes.append(f"« {names.get(item, item) if names else item} » : l'optimisation n'a pas convergé ; coefficients à lire avec prudence.")
-    k = X.shape[1]
-    params = res.params.iloc[:k]
-    ci = res.conf_int(alpha=1 - level).iloc[:k]
-    tab = _table(params, ci[0], ci[1], res.pvalues.iloc[:k], "logit_ordinal", item, len(d), refs)
-    tau, lo, hi = threshold_table(res, mod, level)
+        notes.append(_not_converged_note(item, names))
+    tab = _table(params, low, high, p, "logit_ordinal", item, len(d), refs)
     thr = pd.DataFrame({"model": "logit_ordinal", "outcome": item,
                         "term": [f"seuil[{a}|{b}]" for a, b in zip(observed[:-1], observed[1:])],
                         "factor": "seuil", "level": [f"{a}|{b}" for a, b in zip(observed[:-1], observed[1:])],
                         "reference": "", "coef": tau, "ci_low": lo, "ci_high": hi, "p": np.nan, "n": len(d)})
     return pd.concat([tab, thr], ignore_index=True), notes
+
+
+def _ordinal_newton(d, item, observed, X, fe, fe_levels, distr, maxiter, level):
+    """The ``newton`` estimator: :func:`analysis.stats.ordinal.fit_proportional_odds`
+    with the CAE as a group index (reference CAE = −1), Wald intervals
+    coef ± z·se and two-sided normal p-values."""
+    from analysis.stats.ordinal import fit_proportional_odds
+
+    y = np.searchsorted(np.asarray(observed), d[item].astype(int).to_numpy())
+    if fe_levels:
+        codes = {lv: i for i, lv in enumerate(fe_levels)}
+        groups = d[fe].map(codes).fillna(-1).astype(int).to_numpy()
+    else:
+        groups = None
+    fit = fit_proportional_odds(y, X.to_numpy(dtype=float), groups, len(fe_levels), link=distr, maxiter=maxiter)
+    terms = list(X.columns) + [f"{fe}[{lv}]" for lv in fe_levels]
+    coef = pd.Series(np.concatenate([fit.beta, fit.alpha]), index=terms)
+    se = pd.Series(np.concatenate([fit.se_beta, fit.se_alpha]), index=terms)
+    z = _st.norm.ppf(0.5 + level / 2)
+    p = pd.Series(2 * _st.norm.sf(np.abs(coef / se)), index=terms)
+    tau, se_tau = fit.tau, fit.se_tau
+    return coef, coef - z * se, coef + z * se, p, tau, tau - z * se_tau, tau + z * se_tau, fit.converged
+
+
+def _ordinal_statsmodels(d, item, observed, refs, distr, maxiter, level):
+    """The ``bfgs`` estimator: statsmodels ``OrderedModel`` on the dense
+    design (CAE dummies included), thresholds by :func:`threshold_table`."""
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    X = design(d, refs, constant=False)
+    y = pd.Series(pd.Categorical(d[item].astype(int), categories=observed, ordered=True), index=d.index)
+    mod = OrderedModel(y, X, distr=_fast_logistic() if distr == "logit" else distr)
+    res = mod.fit(method="bfgs", maxiter=maxiter, disp=False)
+    converged = bool(res.mle_retvals.get("converged", True))
+    k = X.shape[1]
+    ci = res.conf_int(alpha=1 - level).iloc[:k]
+    tau, lo, hi = threshold_table(res, mod, level)
+    return res.params.iloc[:k], ci[0], ci[1], res.pvalues.iloc[:k], tau, lo, hi, converged
 
 
 def fit_score_mixedlm(df: pd.DataFrame, outcome: str, factors: dict[str, str | None], group: str = FE_FACTOR,

@@ -89,7 +89,7 @@ VALUE_LABELS = {
     "logit": "logistique",
     "probit": "normale (probit)",
     "bfgs": "BFGS (quasi-Newton)",
-    "newton": "Newton",
+    "newton": "Newton–Raphson (score et information observée calculés exactement)",
 }
 
 #: The sections of each file whose every scalar setting is a parameter of

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -574,16 +574,50 @@ def _label(p, tag_cae: bool) -> str:
     return p["libelle"] + (f" ({p['cae']})" if tag_cae and p["cae"] else "")
 
 
+_KEY_COLUMNS = ("k_proxy", "k_poids_mort", "k_attribution", "k_deplacement", "k_erosion", "k_quantite")
+
+
+def _one_at_a_time(model: _Model, base: dict):
+    """``f(key, x)``: :meth:`_Model.ratio` with parameter ``key`` alone at
+    ``x`` and every other at ``base``. A row's PV depends only on the
+    parameters it names, so only the rows naming ``key`` are recomputed and
+    the others keep their base PV: a sweep over every parameter costs
+    O(rows) instead of O(parameters × rows), which matters nationally where
+    both grow with the number of CAEs. The total is summed over the same
+    (rows × 1) array as :meth:`_Model.ratio`, so results are bit-identical."""
+    if not len(model.rows):  # nothing to reuse (and pv_matrix needs a row)
+        return lambda key, x: model.ratio({**base, key: x})
+    pv0 = model.pv_matrix(base)
+    uses: dict[str, list[int]] = {}
+    for col in _KEY_COLUMNS:
+        if col in model.rows:
+            for i, key in enumerate(model.rows[col]):
+                if key:
+                    uses.setdefault(key, []).append(i)
+
+    def f(key, x):
+        idx = sorted(set(uses.get(key, ())))
+        pv = pv0.copy()
+        if idx:
+            v = dict(base)
+            v[key] = x
+            pv[idx] = replace(model, rows=model.rows.iloc[idx]).pv_matrix(v)
+        total = pv.sum(axis=0)
+        out = total / model.inputs if model.inputs > 0 else np.full_like(total, np.nan)
+        return float(out[0])
+
+    return f
+
+
 def tornado_table(model: _Model, tag_cae: bool = False) -> pd.DataFrame:
     """One-way sensitivity: the ratio with each parameter alone at its min and max.
     ``tag_cae`` appends the CAE slug to survey-based parameters (national)."""
     base = model.point()
     r0 = model.ratio(base)
+    alone = _one_at_a_time(model, base)
     rows = []
     for k, p in model.params.iterrows():
-        lo, hi = dict(base), dict(base)
-        lo[k], hi[k] = p["min"], p["max"]
-        rlo, rhi = model.ratio(lo), model.ratio(hi)
+        rlo, rhi = alone(k, p["min"]), alone(k, p["max"])
         rows.append(dict(cle=k, libelle=_label(p, tag_cae), type=KIND_LABELS[p["type"]],
                          origine=p["origine"] if p["type"] != "proxy" else "proxy", valeur=p["valeur"], min=p["min"], max=p["max"],
                          ratio_base=r0, ratio_min=rlo, ratio_max=rhi, ecart=abs(rhi - rlo)))
@@ -600,13 +634,12 @@ def break_even_table(model: _Model, target: float = 1.0, tag_cae: bool = False) 
     parameters without a range (min = max) are reported as fixed.
     """
     base = model.point()
+    alone = _one_at_a_time(model, base)
     rows = []
     for k, p in model.params.iterrows():
 
         def f(x, k=k):
-            v = dict(base)
-            v[k] = x
-            return model.ratio(v)
+            return alone(k, x)
 
         seuil, statut = math.nan, ""
         if not model.inputs > 0:
