@@ -144,9 +144,7 @@ def _profile(args, raw: Path | None = None):
     files under ``raw``, else the default) made the run's profile."""
     from analysis.method import profile as profiles
 
-    name = getattr(args, "profil", None)
-    prof = profiles.resolve(name) if name else (profiles.detect(raw) if raw is not None else None)
-    prof = prof or profiles.current()
+    prof = profiles.for_command(getattr(args, "profil", None), raw)
     profiles.activate(prof)
     return prof
 

@@ -68,6 +68,27 @@ def test_detect_reads_the_profile_key_and_refuses_two_studies(tmp_path):
     assert profiles.detect(tmp_path, slugs=["cae-b"]).id == "cae"
 
 
+def test_a_methodology_copy_the_user_set_wins_over_the_detected_profiles_folder(tmp_path, monkeypatch):
+    """The evaluator's loop: ``CAE_IMPACT_METHODOLOGY=<copy> cae-impact run`` on CAE folders must read the copy
+    (a run once took the detected profile's own folder and said everything was up to date)."""
+    raw = tmp_path / "raw"
+    (raw / "cae-b").mkdir(parents=True)
+    (raw / "cae-b" / "cae.yml").write_text("nom: B\n", encoding="utf-8")
+    copy = tmp_path / "methode"
+    shutil.copytree(ROOT / "methodology", copy)
+    monkeypatch.delenv(profiles._ACTIVATED, raising=False)
+    monkeypatch.setenv("CAE_IMPACT_METHODOLOGY", str(copy))
+    prof = profiles.for_command(None, raw)
+    assert prof.id == "cae" and prof.methodology_dir == copy.resolve()
+    assert profiles.for_command("tiers-lieux", raw).methodology_dir == copy.resolve()  # the words, the user's method
+    # what activate() wrote is not a user's choice: a later command in the same process detects again
+    monkeypatch.setenv(profiles._ACTIVATED, str(copy.resolve()))
+    monkeypatch.setenv("CAE_IMPACT_METHODOLOGY", str(copy.resolve()))
+    assert profiles.for_command("tiers-lieux", raw).methodology_dir == (ROOT / "profiles" / "tiers-lieux").resolve()
+    monkeypatch.delenv("CAE_IMPACT_METHODOLOGY")
+    assert profiles.for_command(None, raw).methodology_dir == (ROOT / "methodology").resolve()
+
+
 # ---------------------------------------------------------------- notebooks' words
 def test_notebook_placeholders_are_filled_for_each_profile():
     import nbformat

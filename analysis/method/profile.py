@@ -189,6 +189,40 @@ def current() -> Profile:
     return for_methodology(config.METHODOLOGY_DIR)
 
 
+#: Set by :func:`activate` beside ``CAE_IMPACT_METHODOLOGY``: tells a value it
+#: wrote from one the user set (an evaluator's copy of the method).
+_ACTIVATED = "CAE_IMPACT_METHODOLOGIE_ACTIVEE"
+
+
+def user_methodology_dir() -> Path | None:
+    """The methodology folder the user chose with ``CAE_IMPACT_METHODOLOGY``
+    (not one :func:`activate` wrote earlier in this process), or None."""
+    import os
+
+    value = os.environ.get("CAE_IMPACT_METHODOLOGY")
+    if not value or value == os.environ.get(_ACTIVATED):
+        return None
+    return Path(value).expanduser().resolve()
+
+
+def for_command(name: str | None = None, raw_dir: Path | str | None = None) -> Profile:
+    """The profile of a command: ``name`` (``--profil``), else the one the
+    description files under ``raw_dir`` name (:func:`detect`), else the
+    profile of the run's methodology folder. A methodology folder the user
+    set in ``CAE_IMPACT_METHODOLOGY`` (a copy of the method the evaluator
+    edits) is kept: the profile gives the study's words, that folder the
+    method."""
+    import dataclasses
+
+    prof = resolve(name) if name else (detect(raw_dir) if raw_dir is not None else None)
+    user = user_methodology_dir()
+    if prof is None:
+        return for_methodology(user) if user else current()
+    if user and user != prof.methodology_dir:
+        prof = dataclasses.replace(prof, methodology_dir=user)
+    return prof
+
+
 def activate(prof: Profile) -> Path:
     """Make ``prof`` the run's profile in this process and in the kernels and
     workers it starts (they read ``CAE_IMPACT_METHODOLOGY``). Returns its
@@ -196,7 +230,7 @@ def activate(prof: Profile) -> Path:
     import os
 
     # config.METHODOLOGY_DIR is computed from the variable on each access
-    os.environ["CAE_IMPACT_METHODOLOGY"] = str(prof.methodology_dir)
+    os.environ["CAE_IMPACT_METHODOLOGY"] = os.environ[_ACTIVATED] = str(prof.methodology_dir)
     config.__dict__.pop("METHODOLOGY_DIR", None)
     return prof.methodology_dir
 
