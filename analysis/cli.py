@@ -435,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
     )
     s.add_argument("--cae", nargs="+", metavar="NOM", help="ne traiter que ces structures (nom du dossier)")
-    s.add_argument("--jobs", type=int, metavar="N", help="structures traitées en parallèle (défaut : nombre de cœurs)")
+    s.add_argument("--jobs", type=int, metavar="N", help="structures traitées en parallèle, ou carnets d’une structure refaite seule (défaut : nombre de cœurs)")
     s.add_argument("--executeur", choices=["local", "dask"], default="local",
                    help="local : processus de cette machine (défaut) ; dask : tâches Dask distributed (extra « dask »)")
     s.add_argument("--dask-adresse", metavar="ADRESSE",
