@@ -48,8 +48,10 @@ class _Deferred(types.ModuleType):
 def _is_valid_syntax(term: str, value: str):
     """``rfc3987_syntax.is_valid_syntax``, imported at the first call."""
     mod = sys.modules.get(_NAME)
-    if mod is None or isinstance(mod, _Deferred):
-        mod = _Deferred._load(mod) if mod is not None else importlib.import_module(_NAME)
+    if isinstance(mod, _Deferred):
+        mod = mod._load()
+    elif mod is None:
+        mod = importlib.import_module(_NAME)
     return mod.is_valid_syntax(term, value)
 
 

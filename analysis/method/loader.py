@@ -24,10 +24,9 @@ from pathlib import Path
 
 import yaml
 
-from analysis.method.yamlio import read_yaml
-
 from analysis import config
 from analysis.method import schemas
+from analysis.method.yamlio import read_yaml
 from analysis.method.schemas import MethodError
 
 __all__ = ["FILES", "MethodError", "MethodFileNotFound", "path_of", "load", "load_file", "sha256_file", "versions",

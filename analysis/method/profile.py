@@ -25,9 +25,8 @@ from typing import Any
 
 import yaml
 
-from analysis.method.yamlio import read_yaml
-
 from analysis import config
+from analysis.method.yamlio import read_yaml
 
 PROFILES_DIR = config.PROFILES_DIR  # the checkout's profiles/, or the copy shipped in the wheel
 #: The default profile (the CAE study, the workbook's first study).

@@ -723,15 +723,14 @@ def _run_notebooks(names, cae, params, notebooks_dir, work_out, failed_dir, resu
     Appends each stage's result to ``result.stages`` in registry order;
     returns True when one failed (``result.error`` says which, its notebooks
     are kept in ``failed_dir``)."""
-    import queue
     import threading
-
     from concurrent.futures import ThreadPoolExecutor
 
     from analysis.pipeline import kernelpool
 
+    kernels = kernels if kernel_scope is not None else 1  # side by side only in warm kernels
     order = {n: i for i, n in enumerate(names)}
-    waves = _waves(names, kernels if kernel_scope is not None else 1)
+    waves = _waves(names, kernels)
     exports_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cae-impact-export")
     failures: list[tuple[int, str, StageResult]] = []
     done: list[StageResult] = []
@@ -774,13 +773,13 @@ def _run_notebooks(names, cae, params, notebooks_dir, work_out, failed_dir, resu
             emit(cae, name, "ok", time.perf_counter() - t)
         return True
 
-    def worker(slot: int, todo: queue.Queue) -> None:
+    def worker(slot: int, todo: queue_mod.Queue) -> None:
         try:
             with kernelpool.lease(work_out, kernel_scope, slot) as km:
                 while not failures:
                     try:
                         name = todo.get_nowait()
-                    except queue.Empty:
+                    except queue_mod.Empty:
                         return
                     if not one(name, km):
                         return
@@ -788,10 +787,10 @@ def _run_notebooks(names, cae, params, notebooks_dir, work_out, failed_dir, resu
             failures.append((len(order), f"Erreur d'exécution : {_error_text(exc)}", None))
 
     for wave in waves:
-        todo: queue.Queue = queue.Queue()
+        todo: queue_mod.Queue = queue_mod.Queue()
         for name in wave:
             todo.put(name)
-        n = max(1, min(kernels if kernel_scope is not None else 1, len(wave)))
+        n = max(1, min(kernels, len(wave)))
         if n == 1:
             worker(0, todo)
         else:

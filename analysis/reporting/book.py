@@ -36,12 +36,11 @@ from pathlib import Path
 
 import yaml
 
-from analysis.method.yamlio import read_yaml
-
 from analysis import config
 from analysis.publication.escape import html_line, markdown_text, yaml_scalar
 from analysis.pipeline import registry
 from analysis.method import profile as profiles
+from analysis.method.yamlio import read_yaml
 
 EMBED_RE = re.compile(r"\{\{<\s*embed\s+([^#\s>]+)#([^\s>]+)\s*>\}\}")
 LABEL_RE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$", re.M)
