@@ -98,6 +98,19 @@ def test_every_folder_of_data_raw_is_a_cae_or_reported(tmp_path):
     assert runner.suggest_slug("Coopérative Œuvre & Co") == "cooperative-oeuvre-co"
 
 
+def test_a_fresh_clones_data_raw_counts_as_empty(tmp_path):
+    """A clone's data/raw holds the repository's README.md and .gitkeep only: `make report` must generate the demo
+    there (`--demo-if-empty`), not report the README as a misplaced CAE file."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(ROOT / "data" / "raw" / "README.md", raw / "README.md")
+    (raw / ".gitkeep").write_text("")
+    scan = runner.scan_raw(raw)
+    assert scan.caes == [] and scan.ignored == [] and scan.messages() == []
+    (raw / "notes.md").write_text("x")  # any other loose file is still reported
+    assert [m.split(" : ")[0] for m in runner.scan_raw(raw).messages()] == ["Fichier « notes.md » ignoré"]
+
+
 def test_run_with_only_a_misnamed_folder_says_so_and_makes_no_demo(tmp_path, capsys):
     raw = tmp_path / "raw"
     make_cae(raw, "Ma CAE Occitanie")

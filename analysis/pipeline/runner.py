@@ -994,8 +994,13 @@ def _words():
 FILE_REASON = "les fichiers d'{{structure.un}} se déposent dans un dossier à son nom, data/raw/<{{structure.dossier}}>/"
 
 
+#: The note on ``data/raw`` the repository ships (a clone's data/raw holds it and nothing else).
+RAW_README = "README.md"
+
+
 def scan_raw(raw_dir: Path) -> RawScan:
     """Classify every entry of ``raw_dir`` (hidden ones such as ``.gitkeep``
+    and the folder's own :data:`RAW_README`, shipped with the repository,
     aside): a folder with a valid name (PROTOCOL §2) holding files is a CAE;
     a misnamed folder, an empty folder or a loose file is reported."""
     raw_dir = Path(raw_dir)
@@ -1003,7 +1008,7 @@ def scan_raw(raw_dir: Path) -> RawScan:
     if not raw_dir.is_dir():
         return RawScan([], [])
     for p in sorted(raw_dir.iterdir(), key=lambda q: q.name):
-        if p.name.startswith(".") or p.name == "__pycache__":
+        if p.name.startswith(".") or p.name == "__pycache__" or (p.name == RAW_README and p.is_file()):
             continue
         if not p.is_dir():
             ignored.append((p.name, FILE_REASON))
