@@ -34,10 +34,10 @@ Text cells that a spreadsheet would run as formulas are neutralised
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.pipeline.registry import conform
@@ -120,31 +120,41 @@ def header_fr(name: str) -> str:
     return " ".join(_WORDS_FR.get(w, w) for w in name.split("_"))
 
 
-def published_decimals(values: pd.Series) -> int:
-    """Decimals a float column is shown with, from its magnitude: amounts
+def published_decimals(values) -> np.ndarray:
+    """Decimals each value is shown with, from its own magnitude: amounts
     (≥ 100) to the unit, values ≥ 1 (ratios, scores) to 2 decimals, values
     below 1 (shares, p-values, coefficients) to 3 decimals — a share of
-    0.559 is the 55.9 % the report prints.
+    0.559 is the 55.9 % the report prints. Per value, not per column: a
+    column may hold a share and an amount on two rows (the indicators'
+    ``value``), and the amount must not round the share to 0 or 1.
 
-    >>> published_decimals(pd.Series([0.44000000000000006, 0.1]))
-    3
-    >>> published_decimals(pd.Series([1.87, 2.5])), published_decimals(pd.Series([180000.5]))
-    (2, 0)
+    >>> published_decimals(pd.Series([0.44000000000000006, 1.87, 180000.5])).tolist()
+    [3, 2, 0]
     """
-    top = pd.to_numeric(values, errors="coerce").abs().max()
-    if top is None or (isinstance(top, float) and math.isnan(top)):
-        return 3
-    return 0 if top >= 100 else 2 if top >= 1 else 3
+    top = np.abs(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float))
+    with np.errstate(invalid="ignore"):
+        return np.where(top >= 100, 0, np.where(top >= 1, 2, 3))
 
 
 def csv_view(df: pd.DataFrame) -> pd.DataFrame:
-    """The table as the CSV shows it: float columns rounded
-    (:func:`published_decimals`), headers in French (:func:`header_fr`)."""
+    """The table as the CSV shows it: each float rounded
+    (:func:`published_decimals`; a column whose values all round to the
+    unit is written as integers), headers in French (:func:`header_fr`).
+
+    >>> csv_view(pd.DataFrame({"value": [0.5333, 31250.4]}))["valeur"].tolist()
+    [0.533, 31250.0]
+    """
     out = df.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            k = published_decimals(out[col])
-            out[col] = out[col].round(k).astype("Int64") if k == 0 and out[col].dropna().map(math.isfinite).all() else out[col].round(k)
+            x = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
+            k = published_decimals(x)
+            r = np.select([k == 0, k == 2], [np.round(x, 0), np.round(x, 2)], np.round(x, 3))
+            finite = x[~np.isnan(x)]
+            if (k[~np.isnan(x)] == 0).all() and np.isfinite(finite).all():
+                out[col] = pd.array(np.where(np.isnan(x), np.nan, r), dtype="Float64").astype("Int64")
+            else:
+                out[col] = pd.Series(r, index=out.index, dtype="float64")
     return out.rename(columns={c: header_fr(str(c)) for c in out.columns})
 
 
