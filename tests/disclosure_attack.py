@@ -101,6 +101,7 @@ class Attack:
             self.partitions(cae, tabs)
             self.test_sizes(cae, tabs)
             self.sroi(cae, tabs)
+            self.missing(cae, tabs)
         self.national()
         if self.out is not None:
             self.sentences()
@@ -184,6 +185,47 @@ class Attack:
                     x = self.num(r[c])
                     if not math.isnan(n) and not math.isnan(x):
                         self.check(f"{cae}/qvt_who5[{i}].{c}", "complement: n − below threshold", n - x)
+
+    # ------------------------------------------------------------- the cleaning report's missing values
+    def rows_written(self, tabs: dict[str, pd.DataFrame]) -> dict[str, float]:
+        """{table: rows written} from the cleaning report, its French table
+        labels read against the public codebook."""
+        lignes = tabs.get("nettoyage_lignes")
+        if lignes is None:
+            return {}
+        cb = yaml.safe_load((ROOT / "methodology" / "codebook.yml").read_text("utf-8"))
+        label = {v.get("label", t): t for t, v in cb["tables"].items()}
+        return {label.get(str(r["Table"]), str(r["Table"])): self.num(r["Lignes écrites"]) for _, r in lignes.iterrows()}
+
+    def missing(self, cae: str, tabs: dict[str, pd.DataFrame]) -> None:
+        """A column's missing share × its table's rows gives the people
+        without that value (and the rest, those with it: the exits behind a
+        leaving date); against the population margins, the headcount minus a
+        variable's missing values is the total its categories sum to."""
+        miss = tabs.get("nettoyage_manquants")
+        if miss is None:
+            return
+        rows = self.rows_written(tabs)
+        by_col: dict[tuple[str, str], float] = {}
+        for i, r in miss.iterrows():
+            n, share = rows.get(str(r["table"]), math.nan), self.num(r["part_manquante"])
+            if math.isnan(n) or math.isnan(share):
+                continue
+            if n * 5e-4 >= 0.5:  # a share printed with 3 decimals pins the count below 1,000 rows
+                continue
+            m = round(share * n)
+            by_col[(str(r["table"]), str(r["colonne"]))] = m
+            self.check(f"{cae}/nettoyage_manquants[{i}] {r['colonne']}", "share × rows: missing", m)
+            self.check(f"{cae}/nettoyage_manquants[{i}] {r['colonne']}", "share × rows: given", n - m)
+        rep, head = tabs.get("representativite"), self.headcount(tabs)
+        if rep is None or math.isnan(head):
+            return
+        for var, g in rep.groupby("variable"):
+            m = by_col.get(("entrepreneurs", str(var)))
+            p = pd.to_numeric(g["n_pop"], errors="coerce")
+            if m and p.isna().any():
+                self._line(f"{cae}/representativite {var} population vs headcount − missing", head - m, list(p.dropna()),
+                           ["" for _ in range(int(p.isna().sum()))])
 
     def headcount(self, tabs: dict[str, pd.DataFrame]) -> float:
         lignes = tabs.get("nettoyage_lignes")

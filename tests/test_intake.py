@@ -264,8 +264,32 @@ def test_grouped_problems_and_summary(roots):
     assert intake.cleaning_summary_fr(rep) == ("2 fichiers de données ont été lus et contrôlés : 3 entrepreneurs, "
                                                "4 lignes d'activité annuelle, pas de questionnaire. Aucune erreur ; 3 avertissements (voir ci-dessous).")
     assert rep["lignes"][["Fichier", "Lignes lues"]].values.tolist() == [["entrepreneurs.csv", 3], ["activite.csv", 4]]
-    m = rep["manquants"].set_index(["table", "colonne"])["part_manquante"]
-    assert m[("activite", "heures_remunerees")] == 0.25 and m[("entrepreneurs", "date_sortie")] == 1.0
+    # 4 rows of activity, 3 people: every base is itself a small count, so no share is published
+    m = rep["manquants"]
+    assert m["part_manquante"].isna().all() and (m["suppression"] == "effectif").all()
+
+
+def test_missing_shares_hide_small_counts_of_missing_and_given_values(tmp_path, monkeypatch):
+    """A missing share × the table's published rows gives a count back: with
+    40 people, 2 or 37 missing leaving dates (2 or 3 people) are hidden, 0,
+    5, 35 and 40 are shown (worked by hand: threshold 5, base 40 ≥ 10)."""
+    from analysis.intake import processed
+
+    monkeypatch.setenv("CAE_IMPACT_KEY", KEY.hex())
+    n = 40
+    frame = pd.DataFrame({"a": [None] * 2 + [1.0] * 38, "b": [None] * 37 + [1.0] * 3, "c": [1.0] * n,
+                          "d": [None] * 5 + [1.0] * 35, "e": [None] * 35 + [1.0] * 5, "f": [None] * n})
+
+    class Data:
+        def table(self, t):
+            return frame if t == "entrepreneurs" else None
+
+    monkeypatch.setattr(processed, "load_cae", lambda cae, proc=None: Data())
+    m = intake.missing_table("x").set_index("colonne")
+    assert m["part_manquante"].isna().tolist() == [True, True, False, False, False, False]
+    assert m["suppression"].fillna("").tolist() == ["effectif", "complementaire", "", "", "", ""]
+    assert m.loc["c", "part_manquante"] == 0.0 and m.loc["d", "part_manquante"] == 0.125
+    assert m.loc["e", "part_manquante"] == 0.875 and m.loc["f", "part_manquante"] == 1.0
 
 
 @pytest.mark.e2e

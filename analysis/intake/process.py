@@ -559,9 +559,20 @@ def rows_table(manifest: dict) -> pd.DataFrame:
 
 
 def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
-    """Share of missing values per column of each processed table
-    (columns ``table``, ``colonne``, ``part_manquante`` in [0, 1])."""
+    """Share of missing values per column of each processed table, as it may
+    be published (columns ``table``, ``colonne``, ``part_manquante`` in
+    [0, 1], ``suppressed``, ``suppression``).
+
+    A share times the table's published row count gives back the number of
+    people without the value, and its complement those with it (the exits
+    behind a leaving date): each share goes through
+    :func:`analysis.publication.suppression.publish` with the missing count
+    as its count and the table's rows as its base, so that it is hidden
+    (NA, with the rule in ``suppression``) when the missing or the given
+    values number 1 to ``seuil_effectif`` − 1 (rules 1 and 3) or the table
+    has fewer than ``seuil_denominateur`` rows (rule 2; PROTOCOL §4)."""
     from analysis.intake.processed import load_cae
+    from analysis.publication.suppression import publish
 
     data = load_cae(cae, processed_dir or None)
     rows = []
@@ -570,8 +581,31 @@ def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
         if df is None or df.empty:
             continue
         for col in df.columns:
-            rows.append({"table": t, "colonne": col, "part_manquante": float(df[col].isna().mean())})
-    return pd.DataFrame(rows, columns=["table", "colonne", "part_manquante"])
+            missing = int(df[col].isna().sum())
+            rows.append({"table": t, "colonne": col, "n": missing, "denominator": len(df),
+                         "part_manquante": missing / len(df)})
+    frame = pd.DataFrame(rows, columns=["table", "colonne", "n", "denominator", "part_manquante"])
+    out = publish(frame, count_cols="n", denominator_col="denominator", value_cols=["part_manquante"], keep_cols=())
+    return out[["table", "colonne", "part_manquante", "suppressed", "suppression"]]
+
+
+def missing_note(missing: pd.DataFrame, methodology_dir=None) -> str:
+    """The French sentence under the missing-values figure: how many shares
+    :func:`missing_table` hid and why ('' when none), thresholds from
+    ``publication.yml``."""
+    from analysis.publication.formatting import fr_number
+    from analysis.publication.suppression import thresholds
+
+    if "suppressed" not in missing.columns:
+        return ""
+    k = int(missing["suppressed"].fillna(False).astype(bool).sum())
+    if not k:
+        return ""
+    se, sd = thresholds(methodology_dir)
+    cols = "colonne" if k == 1 else "colonnes"
+    return (f"La part de valeurs manquantes de {fr_number(k)} {cols} n'est pas publiée (secret statistique) : "
+            f"moins de {se} valeurs y manquent, ou moins de {se} y sont renseignées, ou la table compte moins de "
+            f"{sd} lignes ; multipliée par le nombre de lignes publié, elle redonnerait un effectif de moins de {se}.")
 
 
 def pseudonymisation_statement(manifest: dict) -> str:
@@ -653,10 +687,13 @@ def cleaning_summary_fr(report: dict, info: dict | None = None) -> str:
 
 
 def plot_missing(missing: pd.DataFrame, ax=None):
-    """Horizontal bars: share of missing values per column, one colour per table."""
+    """Horizontal bars: share of missing values per column, one colour per
+    table; a share hidden by :func:`missing_table` gets no bar, only the
+    French mark of its rule (:func:`analysis.publication.suppression.mark_fr`)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from analysis.publication.suppression import mark_fr
     from analysis.reporting.plotting import fr_axis
 
     cb = cbk.load_codebook()
@@ -664,9 +701,15 @@ def plot_missing(missing: pd.DataFrame, ax=None):
     df["Table"] = df["table"].map(lambda t: cb["tables"].get(t, {}).get("label", t))
     dup = df["colonne"].duplicated(keep=False)
     df["libelle"] = df["colonne"].where(~dup, df["colonne"] + " (" + df["table"] + ")")
+    hidden = df["suppressed"].fillna(False).astype(bool) if "suppressed" in df.columns else pd.Series(False, index=df.index)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, max(3.0, 0.16 * len(df) + 1)))
-    sns.barplot(data=df, y="libelle", x="part_manquante", hue="Table", dodge=False, ax=ax)
+    sns.barplot(data=df.assign(part_manquante=df["part_manquante"].where(~hidden, 0.0)), y="libelle",
+                x="part_manquante", hue="Table", dodge=False, ax=ax)
+    for pos, (_, r) in enumerate(df.iterrows()):
+        if hidden.loc[r.name]:
+            mark = mark_fr(r.get("suppression")).replace("personnes", "valeurs")
+            ax.text(0.005, pos, mark, va="center", ha="left", fontsize=6, color="0.35")
     ax.set_xlim(0, 1)
     ax.legend(title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
     ax.set_xlabel("Part de valeurs manquantes")
