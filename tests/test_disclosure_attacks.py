@@ -57,6 +57,24 @@ def test_attack_finds_a_partition_remainder_and_a_complement(tmp_path):
     assert ("a/indicateurs[3] f1_femmes", "complement: base − count", 3) in found
 
 
+def test_attack_finds_counts_behind_missing_value_shares(tmp_path):
+    # 40 entrepreneurs, 33 questionnaires: 1 skipped question (0.03 × 33), 3 exits (1 − 0.925 of 40),
+    # and 40 − 2 missing genders − 35 shown women = 3 men hidden in the population margins
+    _write(tmp_path, "a", "nettoyage_lignes", pd.DataFrame(
+        {"Table": ["Entrepreneurs accompagnés", "Questionnaire aux entrepreneurs"], "Fichier": ["e.csv", "q.csv"],
+         "Lignes lues": [40, 33], "Lignes écrites": [40, 33], "Colonnes écrites": [14, 38]}))
+    _write(tmp_path, "a", "nettoyage_manquants", pd.DataFrame(
+        {"table": ["questionnaire", "entrepreneurs", "entrepreneurs"], "colonne": ["who5_1", "date_sortie", "genre"],
+         "part manquante": [0.030, 0.925, 0.05]}))
+    _write(tmp_path, "a", "representativite", pd.DataFrame(
+        {"variable": ["genre", "genre"], "category": ["femme", "homme"], "n_resp": [20, 10], "total_resp": [30, 30],
+         "share_resp": [0.667, 0.333], "n_pop": [35, None], "share_pop": [None, None], "suppression": ["", ""]}))
+    found = Attack(tmp_path).run()
+    assert ("a/nettoyage_manquants[0] who5_1", "share × rows: missing", 1) in found
+    assert ("a/nettoyage_manquants[1] date_sortie", "share × rows: given", 3) in found
+    assert ("a/representativite genre population vs headcount − missing", "partition: total − shown", 3) in found
+
+
 def test_attack_finds_test_sizes_and_value_divided_by_constants(tmp_path):
     _write(tmp_path, "a", "qvt_dimensions", pd.DataFrame([{"dimension": "sante", "n": 60, "share_n": 30,
                                                            "share_agree": 0.5}]))
