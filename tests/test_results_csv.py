@@ -28,6 +28,12 @@ def test_a_column_of_amounts_is_written_as_integers():
     assert view["montant"].tolist()[:2] == [180000, 1234]
 
 
+def test_yes_no_columns_read_in_french():
+    view = csv_view(pd.DataFrame({"suppressed": [True, False], "flag": pd.array([True, None], dtype="boolean")}))
+    assert view["masqué"].tolist() == ["oui", "non"]
+    assert view["flag"].iloc[0] == "oui" and pd.isna(view["flag"].iloc[1])
+
+
 @pytest.mark.e2e
 def test_published_shares_equal_their_published_counts(e2e_run):
     """Every shown share of the demo's indicator CSVs is its shown count over

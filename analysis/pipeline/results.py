@@ -139,14 +139,17 @@ def published_decimals(values) -> np.ndarray:
 def csv_view(df: pd.DataFrame) -> pd.DataFrame:
     """The table as the CSV shows it: each float rounded
     (:func:`published_decimals`; a column whose values all round to the
-    unit is written as integers), headers in French (:func:`header_fr`).
+    unit is written as integers), yes/no columns as « oui »/« non », headers
+    in French (:func:`header_fr`).
 
     >>> csv_view(pd.DataFrame({"value": [0.5333, 31250.4]}))["valeur"].tolist()
     [0.533, 31250.0]
     """
     out = df.copy()
     for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
+        if pd.api.types.is_bool_dtype(out[col]):  # a French reader's spreadsheet: « oui », « non », not True/False
+            out[col] = out[col].astype("boolean").map({True: "oui", False: "non"}, na_action="ignore").astype("string")
+        elif pd.api.types.is_float_dtype(out[col]):
             x = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
             k = published_decimals(x)
             r = np.select([k == 0, k == 2], [np.round(x, 0), np.round(x, 2)], np.round(x, 3))
