@@ -5,7 +5,10 @@ Measures, on the 7-CAE demo in a scratch directory:
 1. the full run (``cae-impact run``, default jobs = cores, then
    ``cae-impact report --no-render`` into a scratch copy of ``report/``);
 2. a no-op rerun (the same two commands, as a second ``make report``);
-3. a rerun after one CAE's raw data changed;
+3. a rerun after one CAE's file got new bytes but the same data (a
+   re-export: a trailing blank line), then after one amount of that CAE
+   changed (its turnover of one year, +1,000 €: a real change, which the
+   goal « one CAE changed ≤ 0.2 × the full run » is about);
 3b. a rerun after one proxy of ``sroi.yml`` changed (a copy of the method):
    only the SROI stage, the CAE summary and the national synthesis rerun;
 4. the naive baseline: for every notebook, the ``papermill`` CLI then
@@ -52,6 +55,21 @@ sys.path.insert(0, str(ROOT))
 
 class _SkipBaseline(Exception):
     pass
+
+
+def bump_amount(xlsx: Path, column: str = "chiffre_affaires", delta: float = 1000.0) -> None:
+    """Add ``delta`` to the first value of ``column`` in the workbook: a real
+    change of one CAE's data (its processed tables and results move)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb.active
+    header = [c.value for c in ws[1]]
+    if column not in header:
+        raise SystemExit(f"bench : colonne {column} absente de {xlsx.name}")
+    cell = ws.cell(row=2, column=header.index(column) + 1)
+    cell.value = float(cell.value) + delta
+    wb.save(xlsx)
 
 
 def timed(cmd: list[str], env: dict) -> float:
@@ -214,17 +232,25 @@ def main() -> int:
         results["noop_rerun"] = time.perf_counter() - t
         print(f"  relance sans changement       {results['noop_rerun']:7.1f} s", flush=True)
 
-        changed = sorted((raw / caes[0]).glob("activite*"))[0]
-        with open(changed, "ab") as fh:  # a trailing blank line: new bytes, same data
-            fh.write(b"\r\n") if changed.suffix == ".csv" else None
-        if changed.suffix != ".csv":
-            (raw / caes[0] / "cae.yml").write_text((raw / caes[0] / "cae.yml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        target = next((c for c in caes if (raw / c / "activite.xlsx").exists()), None)
+        if target is None:
+            raise SystemExit("bench : aucune CAE de la démo n'a de fichier activite.xlsx")
+        (raw / target / "cae.yml").write_text((raw / target / "cae.yml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        t = time.perf_counter()  # new bytes, same data: intake reruns, the rest may reuse
+        timed([cli, "run", *common], env)
+        timed(book, env)
+        results["one_cae_same_data"] = time.perf_counter() - t
+        results["one_cae_same_data_national"] = national_seconds(out)
+        print(f"  relance après ré-export d'1 CAE (mêmes données) {results['one_cae_same_data']:4.1f} s "
+              f"(étape nationale {results['one_cae_same_data_national']:.1f} s)", flush=True)
+
+        bump_amount(raw / target / "activite.xlsx")
         t = time.perf_counter()
         timed([cli, "run", *common], env)
         timed(book, env)
         results["one_cae_changed"] = time.perf_counter() - t
         results["one_cae_changed_national"] = national_seconds(out)
-        print(f"  relance après changement d'1 CAE {results['one_cae_changed']:4.1f} s "
+        print(f"  relance après changement d'un montant d'1 CAE {results['one_cae_changed']:4.1f} s "
               f"(étape nationale {results['one_cae_changed_national']:.1f} s)", flush=True)
 
         meth = scratch / "methodology"  # the evaluator edits one proxy of a copy of the method
@@ -276,8 +302,10 @@ def main() -> int:
     ratios = {
         **({"full_run / naive_baseline": results["full_run"] / results["naive_baseline"]} if "naive_baseline" in results else {}),
         "noop_rerun / full_run": results["noop_rerun"] / results["full_run"],
+        "one_cae_same_data / full_run": results["one_cae_same_data"] / results["full_run"],
         "one_cae_changed / full_run": results["one_cae_changed"] / results["full_run"],
         "sroi_changed / full_run": results["sroi_changed"] / results["full_run"],
+        "national: one_cae_same_data / full_run": results["one_cae_same_data_national"] / results["full_run_national"],
         "national: one_cae_changed / full_run": results["one_cae_changed_national"] / results["full_run_national"],
     }
     print("\nRatios (objectifs : complète / naïve ≤ 0,12 ; 1 CAE changée / complète ≤ 0,2) :")
