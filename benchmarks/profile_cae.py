@@ -1,6 +1,6 @@
 """Where one CAE's run spends its time: a profile for issue 18.
 
-``python benchmarks/profile_cae.py [--cae demo-nord] [--national] [--top 25]``
+``python benchmarks/profile_cae.py [--cae demo-nord] [--national] [--reseau 35] [--top 25]``
 
 Generates the 7-CAE demo in a scratch folder, then runs one CAE through
 :func:`analysis.pipeline.runner.run_cae` in this process (``jobs=1``) under
@@ -9,8 +9,12 @@ HTML export); inside the kernel, each stage notebook is profiled by a first
 cell that starts cProfile and a last cell that dumps it, so the kernel side
 (imports, computations, figures) is profiled too. With ``--national`` every
 CAE is run first (the national step needs them all), then the national step
-is profiled the same way. Prints the wall time of each stage and the top
-entries (cumulative time) of each profile.
+is profiled the same way, with the per-CAE contributions the CAEs' runs
+left in the national cache but the pooled results and models recomputed
+(what a rerun after one CAE changed does); ``--reseau N`` (with ``--national``) profiles the
+national step of a network of N CAEs made as ``make bench --reseau`` makes
+them (the CAEs run first on every core, unprofiled). Prints the wall time
+of each stage and the top entries (cumulative time) of each profile.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cae", default=None, help="CAE profilée (défaut : la première de la démo)")
     ap.add_argument("--national", action="store_true", help="profiler aussi l'étape nationale")
+    ap.add_argument("--reseau", type=int, default=7, metavar="N", help="nombre de CAE (avec --national ; défaut : la démo, 7)")
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
     os.environ.setdefault("CAE_IMPACT_KEY", "ab" * 32)
@@ -83,15 +88,24 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="cae-impact-profile-"))
     try:
         raw, processed, out = scratch / "raw", scratch / "processed", scratch / "out"
-        demo.generate(raw, n_cae=7)
+        if args.reseau != 7:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+            from bench import make_network
+
+            make_network(raw, args.reseau)
+        else:
+            demo.generate(raw, n_cae=7)
         caes = runner.list_raw_caes(raw)
         cae = args.cae or caes[0]
         prof_dir = scratch / "prof"
         prof_dir.mkdir()
         quiet = runner.Progress(quiet=True)
-        if args.national:  # every CAE first, unprofiled
-            s = runner.run(raw_dir=raw, processed_dir=processed, out_dir=out, jobs=1, national=False, progress=quiet)
+        if args.national:  # every CAE first, unprofiled, each computing its share of the national work
+            s = runner.run(raw_dir=raw, processed_dir=processed, out_dir=out, jobs=1 if args.reseau == 7 else None,
+                           progress=quiet)
             assert s["ok"], s
+            for level in ("national", "model"):  # as after one CAE changed: pooled results and models recomputed
+                shutil.rmtree(processed / "_cache" / level, ignore_errors=True)
         _instrument(prof_dir)
         lines: list[str] = []
 

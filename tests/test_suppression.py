@@ -247,3 +247,24 @@ def test_national_base_hidden_when_a_cae_base_is_hidden():
     out = protect_national_lines(raws, [publish(r, **KW) for r in raws], nat, publish(nat, **KW),
                                  ["family", "indicator", "breakdown"], value_cols=["value"], seuil_effectif=5)
     assert pd.isna(out.loc[0, "denominator"])
+
+
+def test_national_lines_over_rows_some_caes_lack():
+    """Two indicators over three CAEs, worked by hand: f1_rsa is a line over
+    the CAEs that have it (a: 2 hidden, b: 9; c lacks the row), 11 − 9 = 2
+    gives a's count back, so the national row goes; f1_femmes is not
+    additive (the national 30 is not 12 + 15 + 0 = 27): no line, shown."""
+    from analysis.publication.linked import protect_national_lines
+
+    def row(ind, n, d):
+        return {"family": "F1", "indicator": ind, "breakdown": None, "n": n, "denominator": d, "value": n / d}
+
+    a = pd.DataFrame([row("f1_rsa", 2, 20), row("f1_femmes", 12, 20)])
+    b = pd.DataFrame([row("f1_rsa", 9, 30), row("f1_femmes", 15, 30)])
+    c = pd.DataFrame([row("f1_femmes", 0, 10)])
+    nat = pd.DataFrame([row("f1_rsa", 11, 50), row("f1_femmes", 30, 60)])
+    raws = [a, b, c]
+    out = protect_national_lines(raws, [publish(r, **KW) for r in raws], nat, publish(nat, **KW),
+                                 ["family", "indicator", "breakdown"], value_cols=["value"], seuil_effectif=5)
+    assert pd.isna(out.loc[0, "n"]) and out.loc[0, "suppression"] == "complementaire"
+    assert out.loc[1, "n"] == 30 and not out.loc[1, "suppressed"]
