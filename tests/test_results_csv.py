@@ -46,3 +46,20 @@ def test_published_shares_equal_their_published_counts(e2e_run):
             assert r["valeur"] == pytest.approx(round(r["effectif"] / r["dénominateur"], 3), abs=1e-9), r["indicateur"]
             checked += 1
     assert checked >= 10
+
+
+def test_every_result_column_has_a_french_header():
+    """No CSV header of a declared result table is left in English or
+    without its accents (a French reader opens these files)."""
+    from analysis.pipeline import registry
+    from analysis.pipeline.results import header_fr
+
+    english = {"weighted", "coverage", "share", "value", "count", "low", "high", "mean", "defaut", "actualise",
+               "omega", "suppressed", "suppression", "family", "indicator"}
+    bad = []
+    for name in registry.tables():
+        for col in registry.table(name).columns:
+            words = set(header_fr(col).replace("≤", " ").split())
+            if words & english:
+                bad.append(f"{name}.{col} → {header_fr(col)}")
+    assert bad == []

@@ -75,6 +75,7 @@ def check_published(df: pd.DataFrame, name: str = "") -> None:
 
 #: French headers of the English column names result tables use.
 HEADERS_FR = {
+    "weighted_coverage": "couverture pondérée",
     "cae": "CAE", "family": "famille", "indicator": "indicateur", "label": "libellé", "breakdown": "ventilation",
     "value": "valeur", "n": "effectif", "denominator": "dénominateur", "ci_low": "IC 95 % bas", "ci_high": "IC 95 % haut",
     "unit": "unité", "reference": "référence", "reference_source": "source de la référence",
@@ -100,6 +101,7 @@ _WORDS_FR = {
     "duree": "durée", "ecart": "écart", "mediane": "médiane", "libelle": "libellé", "delai": "délai",
     "regle": "règle", "unite": "unité", "resultat": "résultat", "sante": "santé", "relie": "relié",
     "relies": "reliés", "repondants": "répondants", "quantite": "quantité", "cle": "clé", "annee": "année",
+    "defaut": "défaut", "actualise": "actualisé", "omega": "oméga",
 }
 
 
