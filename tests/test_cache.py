@@ -109,3 +109,39 @@ def test_fingerprint_ignores_the_manifest_but_not_values(datas):
     ent = d.personnes.copy()
     ent = ent.iloc[::-1]
     assert data_fingerprint(dataclasses.replace(d, personnes=ent)) != data_fingerprint(d)
+
+
+def test_national_parts_computed_in_workers_are_what_the_notebook_reads(tmp_path, pseudonym_key):
+    """The runner computes the national notebook's three results side by
+    side in its pool workers (``_national_part_worker``) before the
+    notebook runs; the notebook, asking through ``national_part`` with the
+    same arguments, must find each one stored (and equal to a direct
+    computation), not compute it again."""
+    from analysis.pipeline import runner
+    from analysis.pipeline.cache import NATIONAL_PARTS, national_part
+
+    slugs = demo.generate(tmp_path / "raw", n_cae=2, seed=2020, scale=0.5)
+    for s in slugs:
+        assert intake.process_cae(s, tmp_path / "raw", tmp_path / "processed", tmp_path / "out").ok
+    for part in NATIONAL_PARTS:
+        assert runner._national_part_worker({"processed_dir": str(tmp_path / "processed"), "caes": slugs,
+                                             "part": part}, None) > 0
+    datas = [processed.load_cae(s, tmp_path / "processed") for s in slugs]
+    direct = (indicators.compute_national(datas, indicators.load_spec()), sroi.evaluate_national_published(datas),
+              qvt.summarise_national(datas, anonymise=None))
+    memo = NationalCache(tmp_path / "processed" / "_cache")
+    got = tuple(national_part(memo, p, datas) for p in NATIONAL_PARTS)
+    assert memo.stats["national"] == [3, 0]  # three stored results read, none computed
+    deep_equal(got, direct)
+    with pytest.raises(ValueError, match="partie nationale inconnue"):
+        national_part(memo, "autre", datas)
+
+
+def test_the_national_notebook_asks_for_its_results_through_national_part():
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "10_national.ipynb").read_text("utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "national_part(memo, part, datas, anonymise=anon) for part in NATIONAL_PARTS" in code
+    assert "memo.call(" not in code  # any other call would not share the workers' entries

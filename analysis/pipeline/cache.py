@@ -45,7 +45,12 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["NationalCache", "data_fingerprint", "frame_digest"]
+__all__ = ["NATIONAL_PARTS", "NationalCache", "data_fingerprint", "frame_digest", "national_part"]
+
+#: The national synthesis' three results, independent of each other: the
+#: national notebook asks for each through :func:`national_part`, and with a
+#: process pool the runner computes them side by side first (one worker each).
+NATIONAL_PARTS = ("indicateurs", "sroi", "qvt")
 
 #: Per-CAE contributions (level 2): (module, attribute). Their first argument is a CaeData.
 PER_CAE = [
@@ -249,3 +254,25 @@ class NationalCache:
         name = f"{fn.__module__}.{fn.__qualname__}"
         with self._installed():
             return self._memo("national", name, name, fn, args, kwargs)
+
+
+def national_part(memo: NationalCache, part: str, datas, anonymise=None):
+    """One of :data:`NATIONAL_PARTS` over the CAEs ``datas`` through
+    ``memo`` (the one home of these calls: the national notebook and the
+    runner's precompute must ask with the same arguments to share the
+    entry): the pooled indicators
+    (:func:`analysis.indicators.compute.compute_national` with the default
+    referential), the network SROI
+    (:func:`analysis.sroi.valuation.evaluate_national_published`) or the
+    pooled QVT summary (:func:`analysis.qvt.compute.summarise_national`)."""
+    from analysis.indicators import compute as indicators
+    from analysis.qvt import compute as qvt
+    from analysis.sroi import valuation as sroi
+
+    if part == "indicateurs":
+        return memo.call(indicators.compute_national, datas, indicators.load_spec())
+    if part == "sroi":
+        return memo.call(sroi.evaluate_national_published, datas)
+    if part == "qvt":
+        return memo.call(qvt.summarise_national, datas, anonymise=anonymise)
+    raise ValueError(f"partie nationale inconnue : {part!r} (attendu : {', '.join(NATIONAL_PARTS)})")
