@@ -236,22 +236,18 @@ def main() -> int:
         if target is None:
             raise SystemExit("bench : aucune CAE de la démo n'a de fichier activite.xlsx")
         (raw / target / "cae.yml").write_text((raw / target / "cae.yml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
-        t = time.perf_counter()  # new bytes, same data: intake reruns, the rest may reuse
-        timed([cli, "run", *common], env)
-        timed(book, env)
-        results["one_cae_same_data"] = time.perf_counter() - t
-        results["one_cae_same_data_national"] = national_seconds(out)
-        print(f"  relance après ré-export d'1 CAE (mêmes données) {results['one_cae_same_data']:4.1f} s "
-              f"(étape nationale {results['one_cae_same_data_national']:.1f} s)", flush=True)
 
+        def rerun(key: str, label: str) -> None:  # `make report` again: run, then the book; the national step apart
+            t = time.perf_counter()
+            timed([cli, "run", *common], env)
+            timed(book, env)
+            results[key] = time.perf_counter() - t
+            results[f"{key}_national"] = national_seconds(out)
+            print(f"  {label} {results[key]:4.1f} s (étape nationale {results[f'{key}_national']:.1f} s)", flush=True)
+
+        rerun("one_cae_same_data", "relance après ré-export d'1 CAE (mêmes données)")  # intake reruns, the rest may reuse
         bump_amount(raw / target / "activite.xlsx")
-        t = time.perf_counter()
-        timed([cli, "run", *common], env)
-        timed(book, env)
-        results["one_cae_changed"] = time.perf_counter() - t
-        results["one_cae_changed_national"] = national_seconds(out)
-        print(f"  relance après changement d'un montant d'1 CAE {results['one_cae_changed']:4.1f} s "
-              f"(étape nationale {results['one_cae_changed_national']:.1f} s)", flush=True)
+        rerun("one_cae_changed", "relance après changement d'un montant d'1 CAE")
 
         meth = scratch / "methodology"  # the evaluator edits one proxy of a copy of the method
         shutil.copytree(ROOT / "methodology", meth)

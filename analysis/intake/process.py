@@ -569,8 +569,9 @@ def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
     :func:`analysis.publication.suppression.publish` with the missing count
     as its count and the table's rows as its base, so that it is hidden
     (NA, with the rule in ``suppression``) when the missing or the given
-    values number 1 to ``seuil_effectif`` − 1 (rules 1 and 3) or the table
-    has fewer than ``seuil_denominateur`` rows (rule 2; PROTOCOL §4)."""
+    values are a small count (rules 1 and 3) or the table has too few rows
+    for a share (rule 2), by the thresholds of the publication gate
+    (PROTOCOL §4)."""
     from analysis.intake.processed import load_cae
     from analysis.publication.suppression import publish
 
@@ -591,21 +592,13 @@ def missing_table(cae: str, processed_dir=None) -> pd.DataFrame:
 
 def missing_note(missing: pd.DataFrame, methodology_dir=None) -> str:
     """The French sentence under the missing-values figure: how many shares
-    :func:`missing_table` hid and why ('' when none), thresholds from
-    ``publication.yml``."""
-    from analysis.publication.formatting import fr_number
-    from analysis.publication.suppression import thresholds
+    :func:`missing_table` hid and why ('' when none;
+    :func:`analysis.publication.suppression.hidden_shares_note_fr`)."""
+    from analysis.publication.suppression import hidden_shares_note_fr
 
     if "suppressed" not in missing.columns:
         return ""
-    k = int(missing["suppressed"].fillna(False).astype(bool).sum())
-    if not k:
-        return ""
-    se, sd = thresholds(methodology_dir)
-    cols = "colonne" if k == 1 else "colonnes"
-    return (f"La part de valeurs manquantes de {fr_number(k)} {cols} n'est pas publiée (secret statistique) : "
-            f"moins de {se} valeurs y manquent, ou moins de {se} y sont renseignées, ou la table compte moins de "
-            f"{sd} lignes ; multipliée par le nombre de lignes publié, elle redonnerait un effectif de moins de {se}.")
+    return hidden_shares_note_fr(int(missing["suppressed"].fillna(False).astype(bool).sum()), methodology_dir)
 
 
 def pseudonymisation_statement(manifest: dict) -> str:
@@ -708,7 +701,7 @@ def plot_missing(missing: pd.DataFrame, ax=None):
                 x="part_manquante", hue="Table", dodge=False, ax=ax)
     for pos, (_, r) in enumerate(df.iterrows()):
         if hidden.loc[r.name]:
-            mark = mark_fr(r.get("suppression")).replace("personnes", "valeurs")
+            mark = mark_fr(r.get("suppression"), unit="valeurs")
             ax.text(0.005, pos, mark, va="center", ha="left", fontsize=6, color="0.35")
     ax.set_xlim(0, 1)
     ax.legend(title=None, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)

@@ -155,9 +155,9 @@ def csv_view(df: pd.DataFrame) -> pd.DataFrame:
             x = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float)
             k = published_decimals(x)
             r = np.select([k == 0, k == 2], [np.round(x, 0), np.round(x, 2)], np.round(x, 3))
-            finite = x[~np.isnan(x)]
-            if (k[~np.isnan(x)] == 0).all() and np.isfinite(finite).all():
-                out[col] = pd.array(np.where(np.isnan(x), np.nan, r), dtype="Float64").astype("Int64")
+            shown = ~np.isnan(x)
+            if (k[shown] == 0).all() and np.isfinite(x[shown]).all():
+                out[col] = pd.array(r, dtype="Float64").astype("Int64")
             else:
                 out[col] = pd.Series(r, index=out.index, dtype="float64")
     return out.rename(columns={c: header_fr(str(c)) for c in out.columns})

@@ -94,12 +94,11 @@ def protect_national_lines(per_cae_raw: Sequence[pd.DataFrame], per_cae_publishe
     for raw, pub in zip(per_cae_raw, per_cae_published):
         rk, pk = key_of(raw), key_of(pub)
         tables.append((raw.set_axis(rk)[~rk.duplicated()], pub.set_axis(pk)[~pk.duplicated()]))
-    unique_nat = nat_keys[~nat_keys.duplicated(keep=False)]  # a key twice in the national table is no line
     for c in count_cols:
         if c not in out.columns:
             continue
-        totals = numeric(national_raw.set_axis(nat_keys), c)
-        totals = totals[~nat_keys.duplicated(keep=False)].reindex(pub_keys).to_numpy()
+        totals = numeric(national_raw.set_axis(nat_keys), c)  # a key twice in the national table is no line:
+        totals = totals[~nat_keys.duplicated(keep=False)].reindex(pub_keys).to_numpy()  # NaN, skipped below
         shown_nat = numeric(out, c).to_numpy()
         present, vals, hid = [], [], []
         for raw, pub in tables:
@@ -114,9 +113,8 @@ def protect_national_lines(per_cae_raw: Sequence[pd.DataFrame], per_cae_publishe
             vals.append(np.where(np.isnan(v), 0.0, v))
             hid.append(np.isnan(shown) & ~np.isnan(v) & (v != 0))
         present, vals, hid = (np.array(x).reshape(len(tables), len(pub_keys)) for x in (present, vals, hid))
-        in_nat = pub_keys.isin(unique_nat)
         for pos in range(len(pub_keys)):
-            if not in_nat[pos] or np.isnan(shown_nat[pos]) or np.isnan(totals[pos]):
+            if np.isnan(shown_nat[pos]) or np.isnan(totals[pos]):
                 continue
             m = present[:, pos]
             if not m.any() or abs(vals[m, pos].sum() - float(totals[pos])) > 1e-9:

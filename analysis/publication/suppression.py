@@ -98,17 +98,34 @@ def hidden_fr(what: str = "personnes", methodology_dir=None) -> str:
     return f"masqué : moins de {se} {what}"
 
 
-def mark_fr(reason: str | None = None, methodology_dir=None) -> str:
+def mark_fr(reason: str | None = None, methodology_dir=None, unit: str = "personnes") -> str:
     """Plain French for a hidden cell, by the rule that hid it (the
     ``suppression`` column of :func:`publish`), thresholds from
-    ``publication.yml``: never a bare "s", never a false "< 5"."""
+    ``publication.yml``: never a bare "s", never a false "< 5". ``unit``:
+    what the hidden count counts (people, or values of a column)."""
     se, sd = thresholds(methodology_dir)
     return {
-        "effectif": f"masqué : moins de {se} personnes",
-        "denominateur": f"masqué : calculé sur moins de {sd} personnes",
+        "effectif": f"masqué : moins de {se} {unit}",
+        "denominateur": f"masqué : calculé sur moins de {sd} {unit}",
         "complementaire": "masqué : un autre chiffre publié permettrait de retrouver une case de moins de "
-                          f"{se} personnes",
+                          f"{se} {unit}",
     }.get(reason or "", "masqué (secret statistique)")
+
+
+def hidden_shares_note_fr(k: int, methodology_dir=None) -> str:
+    """The French sentence saying that the missing-value shares of ``k``
+    columns are not published ('' when k is 0): a share times the table's
+    published row count would give back a count under the threshold
+    (:func:`publish` on missing count, rows and given values)."""
+    from analysis.publication.formatting import fr_number
+
+    if not k:
+        return ""
+    se, sd = thresholds(methodology_dir)
+    cols = "colonne" if k == 1 else "colonnes"
+    return (f"La part de valeurs manquantes de {fr_number(k)} {cols} n'est pas publiée (secret statistique) : "
+            f"moins de {se} valeurs y manquent, ou moins de {se} y sont renseignées, ou la table compte moins de "
+            f"{sd} lignes ; multipliée par le nombre de lignes publié, elle redonnerait un effectif de moins de {se}.")
 
 
 def count_fr(n, unit: str = "", methodology_dir=None) -> str:
