@@ -530,5 +530,41 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def console() -> None:
+    """The ``cae-impact`` command: :func:`main`, then a short exit.
+
+    Everything a normal exit does that matters is done here, in its order:
+    wait for the threads that are not daemons, run the ``atexit`` handlers
+    (warm kernels shut down, pools joined, temporary folders removed,
+    logging flushed), flush stdout and stderr. Only the interpreter's
+    teardown of the modules (pandas, SciPy, matplotlib…) is skipped: 0.2–0.3 s
+    per command (``python -c "import …"`` 1.17–1.34 s against 0.98–1.09 s
+    with this exit, three pairs, 2026-12-01), paid twice by every
+    ``make report``. ``python -m analysis.cli`` and the tests call
+    :func:`main` and exit the usual way."""
+    import atexit
+    import os
+    import threading
+
+    try:
+        rc = main()
+    except SystemExit as exc:  # argparse, or a French message for the user
+        if exc.code is None or isinstance(exc.code, int):
+            rc = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+            rc = 1
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and not t.daemon:
+            t.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed pipe has nothing to flush
+            pass
+    os._exit(0 if rc is None else rc if isinstance(rc, int) else 1)
+
+
 if __name__ == "__main__":
     sys.exit(main())

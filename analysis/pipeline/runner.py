@@ -889,15 +889,6 @@ def _cae_title(processed_dir: Path, cae: str) -> str:
         return f"Mesure d'impact social — {cae}"
 
 
-def _worker_start(scope: str, modules: list[str]) -> None:
-    """A pool worker's first act: its warm kernel starts and imports the
-    notebooks' modules while the worker itself imports the runner and
-    reads its first CAE (:func:`analysis.pipeline.kernelpool.prestart`)."""
-    from analysis.pipeline import kernelpool
-
-    kernelpool.prestart(scope, 1, modules)
-
-
 def _worker(kwargs: dict, events) -> CaeResult:
     prefill = kwargs.pop("prefill_national", False)
     kwargs["events"] = events
@@ -1408,7 +1399,9 @@ class _Pool:
         ctx = mp.get_context("spawn")
         self.manager = ctx.Manager()
         self.q = self.manager.Queue()
-        init = {} if scope is None else {"initializer": _worker_start,
+        from analysis.pipeline.kernelpool import pool_worker_start
+
+        init = {} if scope is None else {"initializer": pool_worker_start,
                                          "initargs": (scope, _warm_modules(notebooks_dir or config.NOTEBOOKS_DIR))}
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **init)
 
