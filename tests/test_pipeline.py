@@ -48,6 +48,21 @@ def test_every_cae_and_the_nation_are_executed_and_exported(e2e_run):
     assert (out / "national" / "10_national.html").exists()
 
 
+def test_the_national_parts_start_once_every_intake_is_done_before_the_caes_end(e2e_run):
+    """The pooled results read only processed data: the run queues them as
+    soon as both CAEs are read, while their notebooks still run (issue 18),
+    and only once (the national step then waits for those)."""
+    ev = e2e_run["events"]
+    idx = {e: i for i, e in enumerate(ev)}  # last index of each event
+    parts = [i for i, (cae, stage, status, detail) in enumerate(ev)
+             if cae == "national" and status == "en cours" and "calculs nationaux côte à côte" in detail]
+    assert len(parts) == 1, parts
+    assert "pendant les dernières structures" in ev[parts[0]][3]
+    for slug in e2e_run["slugs"]:
+        assert idx[(slug, "lecture", "ok", "")] < parts[0] < idx[(slug, "05_synthese_cae", "ok", "")]
+    assert e2e_run["summary"]["national"]["ok"]
+
+
 def test_no_personal_data_reaches_any_output(e2e_run):
     """Ids as written in the raw files and survey comments never appear in
     processed data, executed notebooks or HTML (bytes searched, Parquet too)."""

@@ -1305,7 +1305,24 @@ def _run(
                 futures[pool.submit(_national_worker, early["kw"])] = "national"
             for kw in todo:  # a CAE's share of the national work is done in its worker, unless it already runs
                 futures[pool.submit(_worker, {**kw, "prefill_national": national and early is None})] = kw["cae"]
-            for cae, res, crashed in pool.results(futures, progress):
+            # The national parts read only processed data: once every CAE's
+            # intake is done, they are queued behind the CAEs and fill the
+            # cores the last CAEs leave idle (the notebook waits for them).
+            reading = {kw["cae"] for kw in todo if kw["with_intake"]}
+            intake_failed: list[str] = []
+
+            def seen(cae, stage, status, *a, **k):
+                progress(cae, stage, status, *a, **k)
+                if stage == "lecture" and status in ("ok", "échec"):
+                    reading.discard(cae)
+                    if status == "échec":
+                        intake_failed.append(cae)
+
+            def tick():
+                if national and early is None and len(selected) == len(all_caes) and not reading and not intake_failed:
+                    pool.start_parts(processed_dir, selected, progress, " (pendant les dernières structures)")
+
+            for cae, res, crashed in pool.results(futures, seen, on_tick=tick):
                 if cae == "national":
                     early["result"] = res
                     continue
@@ -1404,16 +1421,40 @@ class _Pool:
         init = {} if scope is None else {"initializer": pool_worker_start,
                                          "initargs": (scope, _warm_modules(notebooks_dir or config.NOTEBOOKS_DIR))}
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **init)
+        self.parts: tuple[list[str], list] | None = None  # (caes, futures) of the national parts once started
 
     def submit(self, fn, kwargs: dict):
         return self.pool.submit(fn, kwargs, self.q)
 
-    def results(self, futures: dict, progress):
+    def start_parts(self, processed_dir: Path, caes: list[str], progress, detail: str = "") -> None:
+        """Submit the national step's three independent results
+        (:data:`~analysis.pipeline.cache.NATIONAL_PARTS`) over ``caes`` to
+        the pool; they run as workers free up. They read only the CAEs'
+        processed data, so they may start as soon as every CAE's intake is
+        done, while the last CAEs' notebooks run (:func:`_run`)."""
+        from analysis.pipeline.cache import NATIONAL_PARTS
+
+        if self.parts is not None:
+            return
+        try:
+            futures = [self.submit(_national_part_worker, {"processed_dir": str(processed_dir), "caes": list(caes), "part": p})
+                       for p in NATIONAL_PARTS]
+        except Exception:  # noqa: BLE001 - broken pool: the notebook computes them
+            futures = []
+        self.parts = (list(caes), futures)
+        if futures:
+            progress("national", NATIONAL_NOTEBOOK, "en cours", None,
+                     f"  calculs nationaux côte à côte{detail} : {', '.join(NATIONAL_PARTS)}")
+
+    def results(self, futures: dict, progress, on_tick=None):
         """Yield (name, CaeResult, crashed) as each future ends, progress
-        events shown meanwhile; a crashed worker gives a failed result."""
+        events shown meanwhile (then ``on_tick()``, if given); a crashed
+        worker gives a failed result."""
         pending = set(futures)
         while pending:
             _drain(self.q, progress)
+            if on_tick is not None:
+                on_tick()
             for f in [f for f in pending if f.done()]:
                 pending.discard(f)
                 try:
@@ -1429,19 +1470,17 @@ class _Pool:
         broken (a worker crashed). Its three independent results
         (:data:`~analysis.pipeline.cache.NATIONAL_PARTS`) are first computed
         side by side in the workers, into the national cache the notebook
-        reads (at 35 CAEs they are about 60 % of the step)."""
+        reads (at 35 CAEs they are about 60 % of the step): already started
+        during the last CAEs when :func:`_run` could (:meth:`start_parts`),
+        else now. Its seconds are those spent after the CAEs."""
         from concurrent.futures import wait
 
-        from analysis.pipeline.cache import NATIONAL_PARTS
-
         t = time.perf_counter()
+        if self.parts is not None and self.parts[0] != list(kwargs["caes"]):
+            self.parts = None  # started over other CAEs (one failed since): computed again over these
+        self.start_parts(kwargs["processed_dir"], list(kwargs["caes"]), progress)
         try:
-            parts = [self.submit(_national_part_worker, {"processed_dir": str(kwargs["processed_dir"]),
-                                                         "caes": list(kwargs["caes"]), "part": p})
-                     for p in NATIONAL_PARTS]
-            progress("national", NATIONAL_NOTEBOOK, "en cours", None,
-                     f"  calculs nationaux côte à côte : {', '.join(NATIONAL_PARTS)}")
-            wait(parts)
+            wait(self.parts[1])
         except Exception:  # noqa: BLE001 - broken pool: the notebook computes them
             pass
         before = time.perf_counter() - t
