@@ -124,8 +124,9 @@ def test_national_parts_computed_in_workers_are_what_the_notebook_reads(tmp_path
     for s in slugs:
         assert intake.process_cae(s, tmp_path / "raw", tmp_path / "processed", tmp_path / "out").ok
     for part in NATIONAL_PARTS:
-        assert runner._national_part_worker({"processed_dir": str(tmp_path / "processed"), "caes": slugs,
-                                             "part": part}, None) > 0
+        seconds, ok = runner._national_part_worker({"processed_dir": str(tmp_path / "processed"), "caes": slugs,
+                                                    "part": part}, None)
+        assert ok and seconds > 0
     datas = [processed.load_cae(s, tmp_path / "processed") for s in slugs]
     direct = (indicators.compute_national(datas, indicators.load_spec()), sroi.evaluate_national_published(datas),
               qvt.summarise_national(datas, anonymise=None))

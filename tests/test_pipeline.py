@@ -60,7 +60,10 @@ def test_the_national_parts_start_once_every_intake_is_done_before_the_caes_end(
     assert "pendant les dernières structures" in ev[parts[0]][3]
     for slug in e2e_run["slugs"]:
         assert idx[(slug, "lecture", "ok", "")] < parts[0] < idx[(slug, "05_synthese_cae", "ok", "")]
-    assert e2e_run["summary"]["national"]["ok"]
+    nat = e2e_run["summary"]["national"]
+    assert nat["ok"]
+    assert [s["stage"] for s in nat["stages"]] == ["calcul indicateurs", "calcul sroi", "calcul qvt", "10_national"]
+    assert all(s["ok"] and s["seconds"] > 0 for s in nat["stages"])
 
 
 def test_no_personal_data_reaches_any_output(e2e_run):

@@ -918,11 +918,12 @@ def _national_worker(kwargs: dict, events) -> CaeResult:
     return run_national(progress=lambda *a, **k: events.put(("event", a, k)), **kwargs)
 
 
-def _national_part_worker(kwargs: dict, events) -> float:
+def _national_part_worker(kwargs: dict, events) -> tuple[float, bool]:
     """One of :data:`analysis.pipeline.cache.NATIONAL_PARTS` computed in a
     pool worker into the national cache (the notebook then reads it);
-    returns its seconds. Any failure is left to the notebook, which then
-    computes the part itself and reports what went wrong."""
+    returns its seconds and whether it succeeded. A failure is left to the
+    notebook, which then computes the part itself and reports what went
+    wrong."""
     from analysis.intake import processed
     from analysis.pipeline.cache import NationalCache, national_part
 
@@ -931,9 +932,10 @@ def _national_part_worker(kwargs: dict, events) -> float:
         proc = Path(kwargs["processed_dir"])
         datas = [processed.load_cae(c, proc) for c in kwargs["caes"]]
         national_part(NationalCache(proc / "_cache"), kwargs["part"], datas)
+        ok = True
     except Exception:  # noqa: BLE001 - the notebook computes it again and shows the error
-        pass
-    return time.perf_counter() - t
+        ok = False
+    return time.perf_counter() - t, ok
 
 
 # --------------------------------------------------------------------------
@@ -1421,7 +1423,7 @@ class _Pool:
         init = {} if scope is None else {"initializer": pool_worker_start,
                                          "initargs": (scope, _warm_modules(notebooks_dir or config.NOTEBOOKS_DIR))}
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **init)
-        self.parts: tuple[list[str], list] | None = None  # (caes, futures) of the national parts once started
+        self.parts: tuple[list[str], list] | None = None  # (caes, [(part, future)]) of the national parts once started
 
     def submit(self, fn, kwargs: dict):
         return self.pool.submit(fn, kwargs, self.q)
@@ -1437,7 +1439,7 @@ class _Pool:
         if self.parts is not None:
             return
         try:
-            futures = [self.submit(_national_part_worker, {"processed_dir": str(processed_dir), "caes": list(caes), "part": p})
+            futures = [(p, self.submit(_national_part_worker, {"processed_dir": str(processed_dir), "caes": list(caes), "part": p}))
                        for p in NATIONAL_PARTS]
         except Exception:  # noqa: BLE001 - broken pool: the notebook computes them
             futures = []
@@ -1479,13 +1481,21 @@ class _Pool:
         if self.parts is not None and self.parts[0] != list(kwargs["caes"]):
             self.parts = None  # started over other CAEs (one failed since): computed again over these
         self.start_parts(kwargs["processed_dir"], list(kwargs["caes"]), progress)
+        parts = []
         try:
-            wait(self.parts[1])
+            wait([f for _, f in self.parts[1]])
+            for part, f in self.parts[1]:
+                seconds, ok = f.result()
+                parts.append(StageResult(f"calcul {part}", ok, seconds))
         except Exception:  # noqa: BLE001 - broken pool: the notebook computes them
             pass
         before = time.perf_counter() - t
         res = self._national_notebook(kwargs, progress)
-        res.seconds += before  # the national step's time is the parts' and the notebook's
+        # the stages say what the step computed, each part's own seconds (some
+        # ran during the last CAEs) and the notebook's; res.seconds is the
+        # time the step took after the CAEs: the wait for the parts, then the notebook
+        res.stages = [*parts, StageResult(NATIONAL_NOTEBOOK, res.ok, res.seconds, res.error)]
+        res.seconds += before
         return res
 
     def _national_notebook(self, kwargs: dict, progress) -> CaeResult:
