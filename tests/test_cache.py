@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -136,6 +137,37 @@ def test_national_parts_computed_in_workers_are_what_the_notebook_reads(tmp_path
     deep_equal(got, direct)
     with pytest.raises(ValueError, match="partie nationale inconnue"):
         national_part(memo, "autre", datas)
+
+
+def test_a_national_part_started_during_the_last_caes_reads_their_staged_data(tmp_path, pseudonym_key):
+    """The run starts the national parts once every CAE is read, while the
+    last CAEs' notebooks run: those CAEs' new processed data is then in
+    their staging folder (swapped in only when their last notebook
+    succeeded). The part must read it there, and its stored result must be
+    the one the notebook finds once the data is swapped in."""
+    from analysis.intake.process import _swap_in
+    from analysis.pipeline import runner
+    from analysis.pipeline.cache import national_part
+
+    slugs = demo.generate(tmp_path / "raw", n_cae=2, seed=2021, scale=0.5)
+    proc = tmp_path / "processed"
+    first, last = slugs
+    assert intake.process_cae(first, tmp_path / "raw", proc, tmp_path / "out").ok
+    staging = proc / f"{runner.STAGING}{last}"  # what run_cae builds before the swap-in
+    assert intake.process_cae(last, tmp_path / "raw", staging, tmp_path / "out").ok
+    assert not (proc / last).exists()
+    seconds, ok = runner._national_part_worker({"processed_dir": str(proc), "caes": slugs, "part": "sroi",
+                                                "staged": [last]}, None)
+    assert ok and seconds > 0
+    _swap_in(staging / last, proc / last)  # the last CAE's notebooks succeeded
+    datas = [processed.load_cae(s, proc) for s in slugs]
+    memo = NationalCache(proc / "_cache")
+    got = national_part(memo, "sroi", datas)
+    assert memo.stats["national"] == [1, 0]  # stored by the part, not computed again
+    deep_equal(got, sroi.evaluate_national_published(datas))
+    # without being told the CAE is staged, the part cannot find its data: a failure the notebook makes up for
+    shutil.rmtree(proc / last)
+    assert runner._national_part_worker({"processed_dir": str(proc), "caes": slugs, "part": "sroi"}, None)[1] is False
 
 
 def test_the_national_notebook_asks_for_its_results_through_national_part():

@@ -918,19 +918,41 @@ def _national_worker(kwargs: dict, events) -> CaeResult:
     return run_national(progress=lambda *a, **k: events.put(("event", a, k)), **kwargs)
 
 
+def _current_data(cae: str, processed_dir: Path, staged: bool, attempts: int = 5):
+    """This run's processed data of ``cae``. A CAE whose run is still going
+    (``staged``: its intake ran in this run) has it in its staging folder
+    (:func:`_staging`) until its last notebook succeeded, then in its own
+    folder; the two renames of the swap-in (:func:`analysis.intake.process._swap_in`)
+    may leave neither for an instant, hence the retries. Either copy has the
+    same content, and the national cache's keys are content hashes."""
+    from analysis.intake import processed
+
+    roots = ([Path(processed_dir) / f"{STAGING}{cae}"] if staged else []) + [Path(processed_dir)]
+    for i in range(attempts):
+        for root in roots:
+            try:
+                if (root / cae / "manifest.json").exists():
+                    return processed.load_cae(cae, root)
+            except (OSError, ValueError):  # renamed or removed while read
+                pass
+        time.sleep(0.05 * (i + 1))
+    return processed.load_cae(cae, processed_dir)
+
+
 def _national_part_worker(kwargs: dict, events) -> tuple[float, bool]:
     """One of :data:`analysis.pipeline.cache.NATIONAL_PARTS` computed in a
     pool worker into the national cache (the notebook then reads it);
-    returns its seconds and whether it succeeded. A failure is left to the
-    notebook, which then computes the part itself and reports what went
-    wrong."""
-    from analysis.intake import processed
+    returns its seconds and whether it succeeded. ``kwargs["staged"]``: the
+    CAEs whose run may still be going (read by :func:`_current_data`). A
+    failure is left to the notebook, which then computes the part itself
+    and reports what went wrong."""
     from analysis.pipeline.cache import NationalCache, national_part
 
     t = time.perf_counter()
     try:
         proc = Path(kwargs["processed_dir"])
-        datas = [processed.load_cae(c, proc) for c in kwargs["caes"]]
+        staged = set(kwargs.get("staged", ()))
+        datas = [_current_data(c, proc, c in staged) for c in kwargs["caes"]]
         national_part(NationalCache(proc / "_cache"), kwargs["part"], datas)
         ok = True
     except Exception:  # noqa: BLE001 - the notebook computes it again and shows the error
@@ -1310,7 +1332,8 @@ def _run(
             # The national parts read only processed data: once every CAE's
             # intake is done, they are queued behind the CAEs and fill the
             # cores the last CAEs leave idle (the notebook waits for them).
-            reading = {kw["cae"] for kw in todo if kw["with_intake"]}
+            staged = [kw["cae"] for kw in todo if kw["with_intake"]]
+            reading = set(staged)
             intake_failed: list[str] = []
 
             def seen(cae, stage, status, *a, **k):
@@ -1322,7 +1345,7 @@ def _run(
 
             def tick():
                 if national and early is None and len(selected) == len(all_caes) and not reading and not intake_failed:
-                    pool.start_parts(processed_dir, selected, progress, " (pendant les dernières structures)")
+                    pool.start_parts(processed_dir, selected, progress, " (pendant les dernières structures)", staged)
 
             for cae, res, crashed in pool.results(futures, seen, on_tick=tick):
                 if cae == "national":
@@ -1428,18 +1451,20 @@ class _Pool:
     def submit(self, fn, kwargs: dict):
         return self.pool.submit(fn, kwargs, self.q)
 
-    def start_parts(self, processed_dir: Path, caes: list[str], progress, detail: str = "") -> None:
+    def start_parts(self, processed_dir: Path, caes: list[str], progress, detail: str = "", staged=()) -> None:
         """Submit the national step's three independent results
         (:data:`~analysis.pipeline.cache.NATIONAL_PARTS`) over ``caes`` to
         the pool; they run as workers free up. They read only the CAEs'
         processed data, so they may start as soon as every CAE's intake is
-        done, while the last CAEs' notebooks run (:func:`_run`)."""
+        done, while the last CAEs' notebooks run (:func:`_run`); ``staged``
+        names the CAEs whose data may still be in their staging folder."""
         from analysis.pipeline.cache import NATIONAL_PARTS
 
         if self.parts is not None:
             return
         try:
-            futures = [(p, self.submit(_national_part_worker, {"processed_dir": str(processed_dir), "caes": list(caes), "part": p}))
+            futures = [(p, self.submit(_national_part_worker, {"processed_dir": str(processed_dir), "caes": list(caes),
+                                                               "part": p, "staged": list(staged)}))
                        for p in NATIONAL_PARTS]
         except Exception:  # noqa: BLE001 - broken pool: the notebook computes them
             futures = []
