@@ -125,3 +125,36 @@ def test_a_french_message_given_to_system_exit_reaches_stderr_with_code_1(tmp_pa
     assert fast.returncode == usual.returncode == 1
     assert "Clé de pseudonymisation" in fast.stderr
     assert fast.stderr == usual.stderr
+
+
+_ORPHAN = """\
+import json, sys, time, uuid
+from pathlib import Path
+from analysis.pipeline import runner
+from tests.test_fast_exit import _warm_kernel_pid
+
+scope = uuid.uuid4().hex
+pool = runner._Pool(1, scope, Path(sys.argv[1]))
+worker, kernel = pool.submit(_warm_kernel_pid, {"cwd": sys.argv[2], "scope": scope}).result(timeout=120)
+print(json.dumps({"worker": worker, "kernel": kernel, "manager": pool.manager._process.pid}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_run_leaves_no_worker_kernel_or_manager_behind(tmp_path):
+    """SIGKILL the run's main process: its pool worker shuts its kernel down
+    and leaves, and so does the pool's manager (they wait on the parent)."""
+    import json
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN, str(ROOT / "notebooks"), str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        pids = json.loads(proc.stdout.readline())
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    left = [name for name, pid in pids.items() if not _gone(pid, within=20)]
+    for name in left:  # do not leave them running for the rest of the suite
+        os.kill(pids[name], signal.SIGKILL)
+    assert not left, f"still running after the run was killed: {left}"

@@ -47,7 +47,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["MAX_USES", "discard", "lease", "pool_worker_start", "prestart", "reset", "shutdown"]
+__all__ = ["MAX_USES", "discard", "exit_with_parent", "lease", "pool_worker_start", "prestart", "reset", "shutdown"]
 
 #: CAEs served by one warm kernel before it is replaced by a fresh one.
 MAX_USES = 25
@@ -282,6 +282,35 @@ def pool_worker_start(scope: str, modules: list[str] | tuple = ()) -> None:
     from multiprocessing import util
 
     util.Finalize(None, _exit_now, exitpriority=-1000)
+    exit_with_parent(shutdown)
+
+
+def exit_with_parent(cleanup=None) -> None:
+    """In a child process of the run (a pool worker, the pool's manager):
+    when the run's main process dies without closing the pool (killed, out
+    of memory), run ``cleanup`` (a worker shuts its warm kernels down) and
+    leave, instead of waiting forever for tasks that will not come, with
+    kernels of a dead run still holding memory. A daemon thread waits on
+    the parent's sentinel; a normal run never wakes it (the parent outlives
+    its pool)."""
+    import multiprocessing
+    import threading
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch():
+        from multiprocessing.connection import wait
+
+        wait([parent.sentinel])
+        try:
+            if cleanup is not None:
+                cleanup()
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="cae-impact-parent-watch", daemon=True).start()
 
 
 @contextmanager

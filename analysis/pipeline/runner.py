@@ -1438,10 +1438,14 @@ class _Pool:
     def __init__(self, workers: int, scope: str | None = None, notebooks_dir: Path | None = None):
         import multiprocessing as mp
 
+        from multiprocessing.managers import SyncManager
+
+        from analysis.pipeline.kernelpool import exit_with_parent, pool_worker_start
+
         ctx = mp.get_context("spawn")
-        self.manager = ctx.Manager()
+        self.manager = SyncManager(ctx=ctx)  # ctx.Manager(), its server leaving with a killed run
+        self.manager.start(initializer=exit_with_parent)
         self.q = self.manager.Queue()
-        from analysis.pipeline.kernelpool import pool_worker_start
 
         init = {} if scope is None else {"initializer": pool_worker_start,
                                          "initargs": (scope, _warm_modules(notebooks_dir or config.NOTEBOOKS_DIR))}
