@@ -82,27 +82,29 @@ def timed(cmd: list[str], env: dict) -> float:
     return dt
 
 
-def national_seconds(out: Path) -> float:
-    """The national step's time in the last run (0 when it was up to date)."""
+def national_record(out: Path) -> tuple[float, float, float]:
+    """The national step of the last run, from its summary: (its seconds
+    after the CAEs, 0 when it was up to date; its notebook's seconds; the
+    longest of its parts' seconds, which may have run during the last
+    CAEs, 0 without parts). nan when there is no summary or no notebook stage."""
+    from analysis.pipeline.cache import NATIONAL_PARTS
+    from analysis.pipeline.runner import NATIONAL_NOTEBOOK, national_part_stage
+
+    nan = float("nan")
     try:
         nat = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))["national"] or {}
-        return 0.0 if nat.get("skipped") else float(nat.get("seconds", 0.0))
     except (OSError, ValueError, KeyError):
-        return float("nan")
+        return nan, nan, nan
+    if nat.get("skipped"):
+        return 0.0, 0.0, 0.0
+    stages = {s.get("stage"): float(s.get("seconds", nan)) for s in nat.get("stages", [])}
+    parts = [stages[k] for k in map(national_part_stage, NATIONAL_PARTS) if k in stages]
+    return float(nat.get("seconds", 0.0)), stages.get(NATIONAL_NOTEBOOK, nan), max(parts, default=0.0)
 
 
-def national_work(out: Path) -> tuple[float, float]:
-    """(the national notebook's seconds, the longest of the national parts'
-    seconds) in the last run, from its stages; the parts may have run during
-    the last CAEs, so their sum is not part of the step's time after the CAEs.
-    (nan, nan) when the run did not record them."""
-    try:
-        nat = json.loads((out / "run_summary.json").read_text(encoding="utf-8"))["national"] or {}
-        stages = {s["stage"]: float(s["seconds"]) for s in nat.get("stages", [])}
-        parts = [v for k, v in stages.items() if k.startswith("calcul ")]
-        return stages.get("10_national", float("nan")), max(parts, default=0.0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return float("nan"), float("nan")
+def national_seconds(out: Path) -> float:
+    """The national step's time after the CAEs in the last run (0 when it was up to date)."""
+    return national_record(out)[0]
 
 
 def _pss(p) -> int:
@@ -176,8 +178,7 @@ def network(sizes: list[int], jobs: int | None) -> int:
             if jobs:
                 cmd += ["--jobs", str(jobs)]
             dt, peak, pss = timed_peak(cmd, env)
-            nat = national_seconds(out)
-            notebook, part = national_work(out)
+            nat, notebook, part = national_record(out)
             rows.append({"caes": n, "seconds": dt, "per_cae": (dt - nat) / n, "national": nat, "peak_mb": peak,
                          "peak_pss_mb": pss, "national_notebook": notebook, "national_longest_part": part})
             print(f"  {n:3d} CAE : {dt:7.1f} s, {(dt - nat) / n:5.2f} s par CAE, étape nationale {nat:5.1f} s "

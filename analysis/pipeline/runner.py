@@ -939,6 +939,13 @@ def _current_data(cae: str, processed_dir: Path, staged: bool, attempts: int = 5
     return processed.load_cae(cae, processed_dir)
 
 
+def national_part_stage(part: str) -> str:
+    """The name, in a run summary's national stages, of one of
+    :data:`analysis.pipeline.cache.NATIONAL_PARTS` (the notebook's stage is
+    :data:`NATIONAL_NOTEBOOK`)."""
+    return f"calcul {part}"
+
+
 def _national_part_worker(kwargs: dict, events) -> tuple[float, bool]:
     """One of :data:`analysis.pipeline.cache.NATIONAL_PARTS` computed in a
     pool worker into the national cache (the notebook then reads it);
@@ -1332,22 +1339,22 @@ def _run(
             # The national parts read only processed data: once every CAE's
             # intake is done, they are queued behind the CAEs and fill the
             # cores the last CAEs leave idle (the notebook waits for them).
+            # (A CAE whose intake failed stays in `reading`: the national step
+            # would cover other CAEs, so its parts are left for later.)
             staged = [kw["cae"] for kw in todo if kw["with_intake"]]
             reading = set(staged)
-            intake_failed: list[str] = []
 
             def seen(cae, stage, status, *a, **k):
                 progress(cae, stage, status, *a, **k)
-                if stage == "lecture" and status in ("ok", "échec"):
+                if stage == "lecture" and status == "ok":
                     reading.discard(cae)
-                    if status == "échec":
-                        intake_failed.append(cae)
 
             def tick():
-                if national and early is None and len(selected) == len(all_caes) and not reading and not intake_failed:
+                if not reading:
                     pool.start_parts(processed_dir, selected, progress, " (pendant les dernières structures)", staged)
 
-            for cae, res, crashed in pool.results(futures, seen, on_tick=tick):
+            early_parts = national and early is None and len(selected) == len(all_caes)
+            for cae, res, crashed in pool.results(futures, seen, on_tick=tick if early_parts else None):
                 if cae == "national":
                     early["result"] = res
                     continue
@@ -1515,7 +1522,7 @@ class _Pool:
             wait([f for _, f in self.parts[1]])
             for part, f in self.parts[1]:
                 seconds, ok = f.result()
-                parts.append(StageResult(f"calcul {part}", ok, seconds))
+                parts.append(StageResult(national_part_stage(part), ok, seconds))
         except Exception:  # noqa: BLE001 - broken pool: the notebook computes them
             pass
         before = time.perf_counter() - t
