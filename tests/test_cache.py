@@ -67,7 +67,8 @@ def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(dat
     # each CAE's contribution to each of the three syntheses is computed once
     cae_of = {slot.split("|")[1] for level, slot in cold.recomputed if level == "cae"}
     assert cae_of == {d.slug for d in datas}
-    assert cold.stats["national"] == [0, 3] and cold.stats["cae"][0] == 0
+    # cold: the only hits are each surveyed CAE's scores, reused by its rows of the matrix
+    assert cold.stats["national"] == [0, 3] and cold.stats["cae"][0] == sum(d.has_survey for d in datas)
 
     warm = NationalCache(tmp_path)
     deep_equal(national(datas, warm), direct)
@@ -84,8 +85,9 @@ def test_cached_results_are_identical_and_only_the_changed_cae_is_recomputed(dat
     deep_equal(national(changed, memo), national(changed))
     recomputed = [slot for level, slot in memo.recomputed if level == "cae"]
     assert {s.split("|")[1] for s in recomputed} == {datas[i].slug}
-    # its indicator tables (prepared and raw), SROI model and QVT scores: nothing else
-    assert {s.split("|")[0].rsplit(".", 1)[1] for s in recomputed} == {"_prepare", "compute", "_build", "score_cae"}
+    # its indicator tables (prepared and raw), SROI model, QVT scores, items and matrix rows: nothing else
+    assert {s.split("|")[0].rsplit(".", 1)[1] for s in recomputed} == {"_prepare", "compute", "_build", "score_cae",
+                                                                   "cae_items", "cae_dimension_table"}
     # every other CAE reuses at least its pooled tables, raw table and SROI model (the raw table
     # wraps its own _prepare call: reused whole, that inner call is not even made)
     assert memo.stats["cae"][0] >= 3 * (len(datas) - 1)
@@ -110,6 +112,24 @@ def test_fingerprint_ignores_the_manifest_but_not_values(datas):
     ent = d.personnes.copy()
     ent = ent.iloc[::-1]
     assert data_fingerprint(dataclasses.replace(d, personnes=ent)) != data_fingerprint(d)
+
+
+def test_keys_follow_the_values_of_settings_and_frames(tmp_path):
+    """The key of a call: equal for equal values, whatever the objects;
+    different as soon as one setting or one cell differs, also for a frame
+    held inside the settings (digested by content, not pickled)."""
+    memo = NationalCache(tmp_path)
+    spec = {"familles": {"F1": {"label": "Diversité", "seuil": 0.5}}, "niveaux": [0.9, 0.95]}
+    same = {"familles": {"F1": {"label": "Diversité", "seuil": 0.5}}, "niveaux": [0.9, 0.95]}
+    other = {"familles": {"F1": {"label": "Diversité", "seuil": 0.6}}, "niveaux": [0.9, 0.95]}
+    key = lambda *a: memo._key("f", a, {})
+    assert key(spec) == key(same) and key(spec) != key(other)
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    assert key({"t": frame}) == key({"t": frame.copy()})
+    changed = frame.copy()
+    changed.loc[1, "x"] = 2.5
+    assert key({"t": frame}) != key({"t": changed})
+    assert key([spec, {"t": frame}]) != key([other, {"t": frame}])
 
 
 def test_national_parts_computed_in_workers_are_what_the_notebook_reads(tmp_path, pseudonym_key):

@@ -186,27 +186,35 @@ def _warm_kernel(cwd: Path, scope: str, slot: int = 0):
     return _WARM[slot]["km"]
 
 
-# Imports run in a fresh kernel by :func:`prestart` (no name is left behind),
-# then ``gc.freeze()``: the objects those modules allocated (about 200,000)
-# move to the permanent generation, which no later collection walks. A full
-# collection then costs microseconds instead of 0.1–0.15 s, and libraries
-# call it themselves (statsmodels' Holm correction, ``multipletests``, runs
-# ``gc.collect()`` on every call: 0.45 s per CAE in 04_qvt, measured with
-# ``benchmarks/profile_cae.py`` on 2026-12-01). Only the import-time objects
-# are frozen; what a notebook allocates is collected as before.
-_WARM_UP = """\
-def _cae_impact_warm(names):
+def import_and_freeze(names) -> None:
+    """Import the modules ``names`` (a name that fails to import is tried
+    without its last component), then ``gc.freeze()``: the objects those
+    modules allocated (about 200,000 for pandas, SciPy, matplotlib and
+    statsmodels) move to the permanent generation, which no later
+    collection walks. A full collection then costs microseconds instead of
+    0.1–0.15 s, and libraries call it themselves (statsmodels' Holm
+    correction, ``multipletests``, runs ``gc.collect()`` on every call:
+    0.45 s per CAE in 04_qvt, measured with ``benchmarks/profile_cae.py`` on
+    2026-12-01). Only what exists now is frozen; what is allocated later is
+    collected as before. Called in each warm kernel (:func:`prestart`) and
+    in a pool worker before a national part (:mod:`analysis.pipeline.runner`)."""
+    import gc
     import importlib
+
     for name in names:
         while name:
             try:
                 importlib.import_module(name)
                 break
-            except Exception:
-                name = name.rpartition('.')[0]
-    import gc
+            except Exception:  # noqa: BLE001 - a module that does not import is the notebook's error to show
+                name = name.rpartition(".")[0]
     gc.collect()
     gc.freeze()
+
+
+# Run in a fresh kernel by :func:`prestart`; no name is left behind.
+_WARM_UP = """\
+from analysis.pipeline.kernelpool import import_and_freeze as _cae_impact_warm
 _cae_impact_warm({names!r})
 del _cae_impact_warm
 """

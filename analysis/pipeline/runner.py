@@ -946,6 +946,9 @@ def national_part_stage(part: str) -> str:
     return f"calcul {part}"
 
 
+_PART_IMPORTS_FROZEN = False
+
+
 def _national_part_worker(kwargs: dict, events) -> tuple[float, bool]:
     """One of :data:`analysis.pipeline.cache.NATIONAL_PARTS` computed in a
     pool worker into the national cache (the notebook then reads it);
@@ -953,9 +956,14 @@ def _national_part_worker(kwargs: dict, events) -> tuple[float, bool]:
     CAEs whose run may still be going (read by :func:`_current_data`). A
     failure is left to the notebook, which then computes the part itself
     and reports what went wrong."""
-    from analysis.pipeline.cache import NationalCache, national_part
+    from analysis.pipeline import kernelpool
+    from analysis.pipeline.cache import NATIONAL_MODULES, NationalCache, national_part
 
     t = time.perf_counter()
+    global _PART_IMPORTS_FROZEN
+    if not _PART_IMPORTS_FROZEN:  # once per worker: statsmodels' gc.collect() calls then skip the import-time objects
+        kernelpool.import_and_freeze(NATIONAL_MODULES)
+        _PART_IMPORTS_FROZEN = True
     try:
         proc = Path(kwargs["processed_dir"])
         staged = set(kwargs.get("staged", ()))

@@ -390,20 +390,32 @@ def cae_labels(datas: list[CaeData], anonymise: bool | None = None) -> dict[str,
     return {s: (f"{v} ({s})" if dup[s] else v) for s, v in out.items()}
 
 
+def cae_items(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
+    """One CAE's respondent-level recoded QVT items (higher = better) with
+    its groups and slug: its share of :func:`pooled_items` (empty when it
+    has no questionnaire)."""
+    if not data.has_survey:
+        return pd.DataFrame()
+    spec = qs.load_spec(spec)
+    q = data.questionnaire.reset_index(drop=True)
+    groups = qs.link_groups(q, data.personnes, _period_end(data.info), spec)
+    items = _recoded_items(q, qs.all_items(spec), spec)
+    part = pd.concat([groups, items], axis=1)
+    part.insert(0, "cae", data.slug)
+    return part
+
+
 def pooled_items(datas: list[CaeData], spec: dict | None = None) -> pd.DataFrame:
     """Respondent-level recoded QVT items (higher = better) with groups and CAE, pooled."""
     spec = qs.load_spec(spec)
-    parts = []
-    for d in datas:
-        if not d.has_survey:
-            continue
-        q = d.questionnaire.reset_index(drop=True)
-        groups = qs.link_groups(q, d.personnes, _period_end(d.info), spec)
-        items = _recoded_items(q, qs.all_items(spec), spec)
-        part = pd.concat([groups, items], axis=1)
-        part.insert(0, "cae", d.slug)
-        parts.append(part)
+    parts = [cae_items(d, spec) for d in datas if d.has_survey]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def cae_dimension_table(data: CaeData, spec: dict | None = None) -> pd.DataFrame:
+    """One CAE's row block of the national dimension × CAE matrix:
+    :func:`dimension_table` of its scores (:func:`score_cae`)."""
+    return dimension_table(score_cae(data, spec), data.slug, spec)
 
 
 def fixed_effect_note(n_cae: int) -> str:
@@ -429,8 +441,7 @@ def summarise_national(datas: list[CaeData], spec: dict | None = None, anonymise
     scores = pd.concat([score_cae(d, spec) for d in with_survey], ignore_index=True)
     items = pooled_items(with_survey, spec)
     questionnaires = pd.concat([d.questionnaire.reset_index(drop=True) for d in with_survey], ignore_index=True)
-    matrix = pd.concat([dimension_table(scores[scores["cae"] == d.slug], d.slug, spec) for d in with_survey],
-                       ignore_index=True)
+    matrix = pd.concat([cae_dimension_table(d, spec) for d in with_survey], ignore_index=True)
     matrix.insert(1, "cae_label", matrix["cae"].map(labels))
     facteurs = {f: fs.get("reference") for f, fs in spec["comparaisons"]["facteurs"].items()}
     names = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
