@@ -855,17 +855,10 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from analysis.reporting.plotting import fr_axis
-
     spec = spec or load_spec()
-    sub = table[table["family"] == family]
-    if sub.empty:
+    sub, unit = _family_rows(table, family, unit)
+    if sub is None:
         return None
-    unit = unit or sub["unit"].mode().iloc[0]
-    sub = for_figure(sub[sub["unit"] == unit]).copy()
-    if sub.empty:
-        return None
-    sub["y"] = [lab + (f" — {b}" if isinstance(b, str) and b else "") for lab, b in zip(sub["label"], sub["breakdown"])]
     pal = sns.color_palette("colorblind")
     caes = list(dict.fromkeys(sub["cae"]))
     labels = list(dict.fromkeys(sub["y"]))
@@ -888,12 +881,90 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels([_wrap(v) for v in labels])
     ax.invert_yaxis()
+    _unit_axis(ax, unit)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
+    return ax
+
+
+def _family_rows(table: pd.DataFrame, family: str, unit: str | None = None) -> tuple[pd.DataFrame | None, str | None]:
+    """The publishable rows of one family and one unit (default: the
+    family's most common unit) with their axis label in ``y``; (None, None)
+    when nothing is publishable."""
+    sub = table[table["family"] == family]
+    if sub.empty:
+        return None, None
+    unit = unit or sub["unit"].mode().iloc[0]
+    sub = for_figure(sub[sub["unit"] == unit]).copy()
+    if sub.empty:
+        return None, None
+    sub["y"] = [lab + (f" — {b}" if isinstance(b, str) and b else "") for lab, b in zip(sub["label"], sub["breakdown"])]
+    return sub, unit
+
+
+def _unit_axis(ax, unit: str) -> None:
+    """The value axis of an indicator figure: French format and label of ``unit``."""
+    from analysis.reporting.plotting import fr_axis
+
     fr_axis(ax, axis="x", kind={"part": "percent", "euros": "euro", "euros_mois": "euro"}.get(unit, "number"))
     if unit == "part":
         ax.set_xlim(0, 1)
     ax.set_xlabel({"part": "Part", "mois": "Mois", "euros": "Euros", "euros_mois": "Euros par mois", "heures": "Heures"}.get(unit, "Valeur"))
     ax.set_ylabel("")  # the figure's caption names the family (one caption per figure)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(4, len(caes) + 1), fontsize=8, frameon=False)
+
+
+def spread_by_indicator(per_cae: pd.DataFrame) -> pd.DataFrame:
+    """For each indicator (family, indicator, label, breakdown, unit) of the
+    per-CAE tables ``per_cae`` (concatenated, one ``cae`` each), the five
+    numbers of its published values across CAEs
+    (:func:`analysis.stats.spread.five_numbers`; ``n`` is the number of CAEs
+    with a published value). Hidden and unmeasured values are left out, so
+    every number here is a function of published values only."""
+    from analysis.stats.spread import spread_table
+
+    keys = ["family", "indicator", "label", "breakdown", "unit"]
+    long = per_cae.copy()
+    long["breakdown"] = long["breakdown"].fillna("")
+    return spread_table(for_figure(long), keys)
+
+
+def plot_family_spread(per_cae: pd.DataFrame, national: pd.DataFrame, family: str, ax=None, unit: str | None = None):
+    """How the CAEs' published values of one family are spread, indicator
+    by indicator, beside the network's value and the national reference:
+    the figure of a network too large for one point per CAE
+    (:func:`analysis.reporting.plotting.shows_each_structure`). Boxes,
+    whiskers and dots as drawn by :func:`analysis.reporting.plotting.draw_spread`
+    (the numbers of :func:`spread_by_indicator`); the network as a diamond
+    with its 95 % interval. Returns the axes, or None when nothing is
+    publishable."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.lines import Line2D
+
+    from analysis.reporting.plotting import PALETTE, draw_spread, spread_legend
+
+    sub, unit = _family_rows(per_cae, family, unit)
+    if sub is None:
+        return None
+    labels = list(dict.fromkeys(sub["y"]))
+    nat, _ = _family_rows(national, family, unit)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.6 * len(labels) + 1.6))
+    values = {y: sub.loc[sub["y"] == y, "value"].to_numpy(dtype="float64") for y in labels}
+    network = {} if nat is None else {y: (v, lo, hi) for y, v, lo, hi in zip(nat["y"], nat["value"], nat["ci_low"], nat["ci_high"])}
+    handles = draw_spread(ax, labels, values, network)
+    refs = sub.drop_duplicates("y")
+    has_ref = refs["reference"].notna()
+    if has_ref.any():
+        red = sns.color_palette(PALETTE)[3]
+        yr = np.array([labels.index(v) for v in refs.loc[has_ref, "y"]])
+        ax.plot(refs.loc[has_ref, "reference"], yr, linestyle="none", marker="|", markersize=16, markeredgewidth=2.5,
+                color=red, zorder=3)
+        handles.append(Line2D([], [], linestyle="none", marker="|", markersize=12, markeredgewidth=2.5, color=red,
+                              label="Référence nationale"))
+    ax.set_yticks(range(len(labels)))
+    ax.set_yticklabels([_wrap(v) for v in labels])
+    _unit_axis(ax, unit)
+    spread_legend(ax, handles, len(labels))
     return ax
 
 

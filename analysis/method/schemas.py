@@ -114,6 +114,7 @@ class PublicationFile(Versioned):
     niveau_confiance: float = Field(0.95, gt=0, lt=1, description="Level of every interval; default 0.95 as in indicators.compute, qvt.compute and sroi.valuation before the schema.")
     anonymiser_structures: bool = Field(False, description="National report names the structures by the profile's anonymous name ('CAE 1 … N' in the default profile); default false as in reporting.book and qvt.compute.")
     graine: int = Field(0, ge=0, description="Seed of every resampling; default 0 as in indicators.compute and sroi.valuation before the schema.")
+    structures_max_par_figure: PositiveInt = Field(20, description="National report: up to this many structures, figures and the indicator table show each one; beyond, the spread of their published values (reporting.plotting.shows_each_structure).")
 
 
 # ==========================================================================

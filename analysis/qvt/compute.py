@@ -744,6 +744,42 @@ def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
     return ax
 
 
+def plot_dimension_spread(national: QvtNational, ax=None):
+    """How the CAEs' published dimension means are spread, dimension by
+    dimension, beside the network's mean: the heatmap of a network too large
+    for one column per CAE (:func:`analysis.reporting.plotting.shows_each_structure`).
+    Boxes, whiskers and dots as drawn by
+    :func:`analysis.reporting.plotting.draw_spread`; suppressed means are
+    left out. Returns the axes."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    from analysis.reporting.plotting import draw_spread, spread_legend
+
+    m = national.matrix
+    order = list(dict.fromkeys(m["label"])) if m is not None and len(m) else []
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.55 * max(1, len(order)) + 1.6))
+    shown = m[~m["suppressed"].astype(bool) & m["mean"].notna()] if order else None
+    if shown is None or shown.empty:
+        ax.text(0.5, 0.5, "Aucune donnée publiable", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    values = {lab: shown.loc[shown["label"] == lab, "mean"].to_numpy(dtype="float64") for lab in order}
+    d = national.dimensions
+    d = d[~d["suppressed"].astype(bool)] if d is not None else d
+    network = {} if d is None else {lab: (v, lo, hi) for lab, v, lo, hi in zip(d["label"], d["mean"], d["ci_low"], d["ci_high"])}
+    handles = draw_spread(ax, order, values, network)
+    ax.set_yticks(range(len(order)), [textwrap.fill(str(r), 28) for r in order], fontsize=8)
+    ax.set_xlim(1, 5)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fr_number(v, 1)))
+    ax.set_xlabel("Score moyen (1 à 5)")
+    ax.set_ylabel("")
+    spread_legend(ax, handles, len(order))
+    return ax
+
+
 def who5_histogram(result_or_scores, spec: dict | None = None) -> pd.DataFrame:
     """Published distribution of WHO-5 scores by class
     (``who5.classes_histogramme``, [low, high), last class closed): columns

@@ -28,6 +28,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "niveau_confiance": ("Niveau de confiance de chaque intervalle", "percent"),
         "anonymiser_structures": ("{structure.majuscule_pluriel} présentées sans leur nom dans le rapport national", "bool"),
         "graine": ("Graine des tirages aléatoires (bootstrap, Monte Carlo), pour des résultats reproductibles", "int"),
+        "structures_max_par_figure": ("Au-delà de ce nombre de {structure.pluriel}, les figures et le tableau des indicateurs nationaux montrent la répartition de leurs valeurs au lieu d'une valeur par {structure.singulier}", "int"),
     },
     "indicateurs": {
         "agree": ("Réponses comptées comme un accord (échelle de 1 à 5)", "ints"),

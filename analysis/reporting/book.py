@@ -104,8 +104,9 @@ REPORT_NOTEBOOKS = list(dict.fromkeys(stem for sec in REPORT_SECTIONS for stem, 
 WIDE_TABLES = ("tbl-sroi-carte", "tbl-sroi-parametres", "tbl-nat-indicateurs")
 
 #: National cells too detailed for the main body: in the annexes (the
-#: indicator × CAE table is also in each CAE's own report).
-NATIONAL_IN_ANNEX = ("tbl-nat-indicateurs", "tbl-nat-qvt-modele")
+#: indicator × CAE table is also in each CAE's own report; past
+#: publication.yml: structures_max_par_figure, its spread takes its place).
+NATIONAL_IN_ANNEX = ("tbl-nat-indicateurs", "tbl-nat-indicateurs-repartition", "tbl-nat-qvt-modele")
 
 #: Said in a section whose every cell is empty for this CAE.
 def empty_section() -> str:

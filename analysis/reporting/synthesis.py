@@ -301,6 +301,67 @@ def indicators_wide_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) -> p
     return out.drop(columns=["indicator", "unit"]).rename(columns={"family": "Famille", "label": "Indicateur", "breakdown": "Détail"})
 
 
+def national_effects_intro_md(n_structures: int) -> str:
+    """The French paragraph that opens the national effects: how the table
+    and figure below show the structures, one by one or, past
+    ``publication.yml: structures_max_par_figure``, as a spread
+    (:func:`analysis.reporting.plotting.shows_each_structure`), and what
+    the marks of a hidden or unmeasured value are."""
+    from analysis.indicators import compute as ind
+    from analysis.reporting.plotting import shows_each_structure
+
+    t = profiles.current().term
+    if shows_each_structure(n_structures):
+        return (f"Pour chaque famille d'effets, la valeur du réseau (toutes les personnes regroupées) est donnée à côté "
+                f"de celle de chaque {t('structure.singulier')}. « {ind.SECRET} » signale une valeur cachée par le "
+                f"secret statistique ; « {ABSENT} » un indicateur non mesuré dans {t('structure.ce')} "
+                "(par exemple faute de questionnaire).")
+    return (f"Le réseau compte {fr_number(n_structures)} {t('structure.pluriel')} : trop pour une colonne ou un point par "
+            f"{t('structure.singulier')}. Pour chaque indicateur, la valeur du réseau (toutes les personnes regroupées) "
+            f"est donnée avec la répartition des valeurs publiées par les {t('structure.pluriel')} : la médiane, les "
+            f"quartiles (la moitié des {t('structure.pluriel')} se situe entre les deux) et les extrêmes. Les valeurs "
+            f"de chaque {t('structure.singulier')} figurent dans son propre rapport. « {ind.SECRET} » signale une "
+            f"valeur du réseau cachée par le secret statistique ; « {ABSENT} » un indicateur sans valeur publiée.")
+
+
+def indicators_spread_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) -> pd.DataFrame:
+    """The table of :func:`indicators_wide_fr` for a network too large for
+    one column per CAE (:func:`analysis.reporting.plotting.shows_each_structure`):
+    per indicator, the network's value, then how the CAEs' published values
+    are spread (:func:`analysis.indicators.compute.spread_by_indicator`):
+    median, quartiles, extremes and the number of CAEs with a published
+    value. A hidden network value prints as ``s``'s short mark, an indicator
+    no CAE publishes as ``–``."""
+    from analysis.indicators import compute as ind
+
+    prof = profiles.current()
+    spread = ind.spread_by_indicator(pd.concat(per_cae, ignore_index=True))
+    nat = national.assign(breakdown=national["breakdown"].fillna("")).set_index(["indicator", "breakdown"])
+    keys = ["family", "indicator", "label", "breakdown", "unit"]
+    rows = pd.concat(per_cae + [national], ignore_index=True)[keys].assign(breakdown=lambda t: t["breakdown"].fillna(""))
+    rows = rows.drop_duplicates().merge(spread, on=keys, how="left")
+    between = lambda a, b, u: f"{ind.fmt_value(a, u)} à {ind.fmt_value(b, u)}"  # noqa: E731
+    out = []
+    for r in rows.itertuples(index=False):
+        n = 0 if pd.isna(r.n) else int(r.n)
+        net = nat.loc[(r.indicator, r.breakdown)] if (r.indicator, r.breakdown) in nat.index else None
+        if isinstance(net, pd.DataFrame):
+            net = net.iloc[0]
+        if net is None or pd.isna(net["value"]) and not bool(net.get("suppressed", False)):
+            net_txt = ABSENT
+        else:
+            net_txt = ind.SECRET if bool(net.get("suppressed", False)) else ind.fmt_value(net["value"], r.unit)
+        out.append({
+            "Famille": r.family, "Indicateur": r.label, "Détail": r.breakdown,
+            prof.term("structure.ensemble"): net_txt,
+            "Médiane": ind.fmt_value(r.median, r.unit) if n else ABSENT,
+            "Quartiles": between(r.q1, r.q3, r.unit) if n else ABSENT,
+            "Extrêmes": between(r.min, r.max, r.unit) if n else ABSENT,
+            f"{prof.term('structure.majuscule_pluriel')} avec une valeur publiée": fr_number(n),
+        })
+    return pd.DataFrame(out)
+
+
 def network_totals_fr(totals: pd.DataFrame) -> pd.DataFrame:
     """:func:`network_totals` published and formatted the French way. The
     "Réseau" row is the total of the CAE rows, so the count columns are
