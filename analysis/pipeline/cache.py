@@ -148,10 +148,10 @@ class _PlainPickler(pickle.Pickler):
 def _plain_pickle(v) -> bytes | None:
     """The pickle of ``v`` when it holds no DataFrame, Series, Index or
     CaeData, else None. Pickle round-trips, so equal bytes mean equal
-    values: as a key it can only miss, never hit wrongly. Measured at 77
-    CAEs (``make bench --reseau``): the leaf-by-leaf walk over the method
-    settings passed with each CAE's contribution was 1.3 s of the pooled
-    indicators' 4.5 s under cProfile."""
+    values: as a key it can only miss, never hit wrongly. The leaf-by-leaf
+    walk over the method settings passed with each CAE's contribution it
+    replaces was 1.3 s of the pooled indicators' 4.5 s under cProfile at 77
+    CAEs, but within the noise of their 3.3–3.7 s without the profiler."""
     buf = io.BytesIO()
     try:
         _PlainPickler(buf, protocol=4).dump(v)
