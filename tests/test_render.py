@@ -114,6 +114,29 @@ def test_rendered_pdfs_speak_french_and_show_no_raw_value(rendered, e2e_run):
     assert "Chapitre" in book_text and "Glossaire" in book_text
 
 
+def orphan_captions(pdf_text: str) -> list[tuple[int, str]]:
+    """(page, caption) of each table caption printed among the last two lines
+    of a page (its page number aside): a caption whose table starts on the
+    next page. ``pdf_text`` is pdftotext's output (pages split by form feeds)."""
+    found = []
+    for number, page in enumerate(pdf_text.split("\f"), 1):
+        lines = [ln.strip() for ln in page.splitlines() if ln.strip() and not ln.strip().isdigit()]
+        found += [(number, ln) for ln in lines[-2:] if re.match(r"Tableau [A-Z]?[0-9.]+ :", ln)]
+    return found
+
+
+@needs_quarto
+@needs_pdftotext
+def test_no_table_caption_ends_a_page(rendered, e2e_run):
+    """A table's caption (above it) stays on the page of the table's first
+    rows: ``block(sticky: true)`` in _quarto.base.yml (without it, the national
+    annex of a 7-CAE book printed « Tableau A.3 » alone at the foot of a page)."""
+    report, _ = rendered
+    for pdf in list((report / "_book").glob("*.pdf")) + [e2e_run["out"] / s / "rapport.pdf" for s in e2e_run["slugs"]]:
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert not orphan_captions(text), (pdf.name, orphan_captions(text))
+
+
 # --------------------------------------------------------------------------- a CAE without questionnaire, one of 12 people
 SMALL = 12
 
