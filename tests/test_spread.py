@@ -166,7 +166,9 @@ def test_past_the_threshold_the_national_notebook_shows_the_spread(e2e_run, meth
 
     proc, out = tmp_path / "processed", tmp_path / "out"
     shutil.copytree(e2e_run["processed"], proc)
-    monkeypatch.setenv("CAE_IMPACT_METHODOLOGY", str(method_with(1)))
+    shutil.copytree(e2e_run["out"], out)
+    meth = method_with(1)
+    monkeypatch.setenv("CAE_IMPACT_METHODOLOGY", str(meth))
     res = runner.run_national(e2e_run["slugs"], proc, out, config.NOTEBOOKS_DIR, lambda *a, **k: None, export_html=False)
     assert res.ok, res.error
     nb = nbformat.read(out / "national" / "10_national.ipynb", as_version=4)
@@ -178,3 +180,23 @@ def test_past_the_threshold_the_national_notebook_shows_the_spread(e2e_run, meth
     intro = next(c for c in nb.cells if "txt-nat-effets" in c.source)
     text = "".join(o["data"]["text/markdown"] for o in intro.outputs if "text/markdown" in o.get("data", {}))
     assert "Le réseau compte 2 CAE" in text and "médiane" in text
+
+    # the book: the spread in the national chapter, the tables of one row per CAE in its annex
+    report = tmp_path / "report"
+    report.mkdir()
+    for p in (ROOT / "report").iterdir():
+        if p.suffix in (".qmd", ".yml") and p.name != "_quarto.yml":
+            shutil.copy(p, report / p.name)
+    book.assemble(proc, out, report, methodology_dir=meth, anonymise=False)
+    body = (report / "_generated" / "national.md").read_text(encoding="utf-8")
+    annex = (report / "_generated" / "annexe-nationale.md").read_text(encoding="utf-8")
+    assert "#fig-nat-indicateurs-repartition-nat" in body and "#fig-nat-qvt-repartition-nat" in body
+    for label in ("tbl-nat-totaux", "tbl-nat-sroi-cae", "tbl-nat-indicateurs-repartition"):
+        assert f"#{label}-nat " in annex and f"#{label}-nat " not in body, label
+
+
+def test_tables_of_one_row_per_structure_go_to_the_annex_past_the_threshold(method_with):
+    three = method_with(3)
+    assert "tbl-nat-totaux" not in book.national_in_annex(3, three)
+    assert {"tbl-nat-totaux", "tbl-nat-sroi-cae"} <= set(book.national_in_annex(4, three))
+    assert "tbl-nat-qvt-modele" in book.national_in_annex(3, three)  # always in the annex

@@ -108,6 +108,22 @@ WIDE_TABLES = ("tbl-sroi-carte", "tbl-sroi-parametres", "tbl-nat-indicateurs")
 #: publication.yml: structures_max_par_figure, its spread takes its place).
 NATIONAL_IN_ANNEX = ("tbl-nat-indicateurs", "tbl-nat-indicateurs-repartition", "tbl-nat-qvt-modele")
 
+#: National tables of one row per structure: in the annexes too past
+#: publication.yml: structures_max_par_figure structures (a page per 25 or so:
+#: the national chapter stays the few pages a funder reads).
+NATIONAL_ROWS_PER_STRUCTURE = ("tbl-nat-totaux", "tbl-nat-sroi-cae")
+
+
+def national_in_annex(n_structures: int, methodology_dir=None) -> tuple[str, ...]:
+    """The national cells the book puts in its annexes for a network of
+    ``n_structures`` (:data:`NATIONAL_IN_ANNEX`, plus
+    :data:`NATIONAL_ROWS_PER_STRUCTURE` past the figures' threshold,
+    :func:`analysis.reporting.plotting.shows_each_structure`)."""
+    from analysis.reporting.plotting import shows_each_structure
+
+    each = shows_each_structure(n_structures, methodology_dir)
+    return NATIONAL_IN_ANNEX + (() if each else NATIONAL_ROWS_PER_STRUCTURE)
+
 #: Said in a section whose every cell is empty for this CAE.
 def empty_section() -> str:
     """Said in a section whose every cell is empty for this structure (profile words)."""
@@ -745,9 +761,10 @@ def assemble(
         nat_cells = embeddable(nb, "nat")
     nat_rel = "notebooks/national/10_national.ipynb"
     gen = report_dir / "_generated"
+    in_annex = national_in_annex(len(chapters), methodology_dir)
     (gen / "national.md").write_text(_embeds(nat_rel, [
-        c for c in nat_cells if not c[0].startswith("txt-synthese") and c[0] not in NATIONAL_IN_ANNEX]), encoding="utf-8")
-    nat_annex = [c for c in nat_cells if c[0] in NATIONAL_IN_ANNEX and c[2] is not None]
+        c for c in nat_cells if not c[0].startswith("txt-synthese") and c[0] not in in_annex]), encoding="utf-8")
+    nat_annex = [c for c in nat_cells if c[0] in in_annex and c[2] is not None]
     (gen / "annexe-nationale.md").write_text(
         "## Synthèse nationale : tableaux détaillés {#sec-annexe-nationale}\n\n" + _embeds(nat_rel, nat_annex)
         if nat_annex else "", encoding="utf-8")
