@@ -200,3 +200,23 @@ def test_tables_of_one_row_per_structure_go_to_the_annex_past_the_threshold(meth
     assert "tbl-nat-totaux" not in book.national_in_annex(3, three)
     assert {"tbl-nat-totaux", "tbl-nat-sroi-cae"} <= set(book.national_in_annex(4, three))
     assert "tbl-nat-qvt-modele" in book.national_in_annex(3, three)  # always in the annex
+
+
+def test_the_national_tornado_names_a_cae_by_its_display_name_not_its_folder():
+    """A CAE's own parameter in the national tornado (« … (demo-nord) ») is
+    drawn with the name the report uses: « CAE 2 » when anonymised. Text in
+    an image escapes the book's replacement of slugs."""
+    from types import SimpleNamespace
+
+    from analysis.sroi.valuation import plot_tornado
+
+    tornado = pd.DataFrame({
+        "libelle": ["Poids mort : activité qui aurait existé (demo-nord)", "Érosion annuelle des effets sur l'emploi",
+                    "Attribution (demo-nord-2)"],
+        "ecart": [0.2, 0.1, 0.05], "ratio_min": [0.9, 0.95, 0.97], "ratio_max": [1.1, 1.05, 1.02]})
+    ax = plot_tornado(SimpleNamespace(tornado=tornado, ratio=1.0), names={"demo-nord": "CAE 2", "demo-nord-2": "CAE 3"})
+    ticks = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    assert "Poids mort : activité qui aurait existé (CAE 2)" in ticks and "Attribution (CAE 3)" in ticks
+    assert "Érosion annuelle des effets sur l'emploi" in ticks
+    assert not any("demo-nord" in t for t in ticks)
+    plt.close("all")

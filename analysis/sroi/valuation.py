@@ -1053,8 +1053,21 @@ def _empty(ax, message: str):
     return ax
 
 
-def plot_tornado(result: SroiResult, ax=None, top: int = 12):
-    """Horizontal bars: the ratio with each parameter at its min and max."""
+def _named(label: str, names: dict[str, str] | None) -> str:
+    """A national parameter's label with its CAE slug (« … (demo-nord) »,
+    :func:`_label`) replaced by the CAE's display name from ``names``."""
+    for slug, name in (names or {}).items():
+        if label.endswith(f" ({slug})"):
+            return f"{label[: -len(slug) - 3]} ({name})"
+    return label
+
+
+def plot_tornado(result: SroiResult, ax=None, top: int = 12, names: dict[str, str] | None = None):
+    """Horizontal bars: the ratio with each parameter at its min and max.
+    ``names`` (slug → display name, :func:`analysis.qvt.compute.cae_labels`)
+    names the CAE of a CAE's own parameter in the national figure: the book
+    replaces slugs in its text, never in an image, so an anonymised report
+    must draw « CAE 3 », not the folder's name."""
     import matplotlib.pyplot as plt
 
     from analysis.publication.formatting import fr_number
@@ -1062,7 +1075,7 @@ def plot_tornado(result: SroiResult, ax=None, top: int = 12):
     t = result.tornado[result.tornado["ecart"] > 0].head(top).iloc[::-1]
     import textwrap
 
-    labels = [textwrap.fill(str(lbl), 45) for lbl in t["libelle"]]
+    labels = [textwrap.fill(_named(str(lbl), names), 45) for lbl in t["libelle"]]
     if ax is None:
         lines = sum(lbl.count("\n") + 1 for lbl in labels)
         _, ax = plt.subplots(figsize=(6.5, 0.28 * max(lines, 3) + 0.3 * len(labels) + 1.2))
