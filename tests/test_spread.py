@@ -177,6 +177,11 @@ def test_past_the_threshold_the_national_notebook_shows_the_spread(e2e_run, meth
     assert shown["fig-nat-qvt-repartition"] == "figure"
     assert shown["tbl-nat-indicateurs"] is None and shown["fig-nat-indicateurs"] is None
     assert shown["fig-nat-qvt-heatmap"] is None
+    model = next(c for c in nb.cells if "tbl-nat-qvt-modele" in c.source)
+    html = "".join(o["data"].get("text/html", "") for o in model.outputs if "data" in o)
+    notes = "".join(o["data"].get("text/markdown", "") for o in model.outputs if "data" in o)
+    assert "CAE :" not in html  # no row per CAE (this small run fits no model: its table is empty either way)
+    assert "Les effets fixes des 2 CAE" in notes
     intro = next(c for c in nb.cells if "txt-nat-effets" in c.source)
     text = "".join(o["data"]["text/markdown"] for o in intro.outputs if "text/markdown" in o.get("data", {}))
     assert "Le réseau compte 2 CAE" in text and "médiane" in text
@@ -220,3 +225,15 @@ def test_the_national_tornado_names_a_cae_by_its_display_name_not_its_folder():
     assert "Érosion annuelle des effets sur l'emploi" in ticks
     assert not any("demo-nord" in t for t in ticks)
     plt.close("all")
+
+
+def test_model_table_leaves_the_structure_effects_out_on_demand():
+    from analysis.qvt.compute import format_coefficients
+
+    t = pd.DataFrame({"outcome": ["sante"] * 3, "factor": ["const", "statut", "cae"], "level": ["", "cesa", "b"],
+                      "reference": ["", "", "a"], "coef": [3.1, 0.2, -0.4], "ci_low": [2.9, 0.0, -0.8],
+                      "ci_high": [3.3, 0.4, 0.0], "p": [0.001, 0.04, 0.05], "n": [120, 120, 120]})
+    every = format_coefficients(t)
+    assert len(every) == 3 and every["Terme"].str.startswith("CAE :").sum() == 1
+    left = format_coefficients(t, structure_effects=False)
+    assert len(left) == 2 and not left["Terme"].str.startswith("CAE").any()

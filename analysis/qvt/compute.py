@@ -638,9 +638,15 @@ def format_comparisons(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def format_coefficients(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
-    """French display of a model coefficient table (:mod:`analysis.qvt.models`)."""
+def format_coefficients(t: pd.DataFrame, spec: dict | None = None, structure_effects: bool = True) -> pd.DataFrame:
+    """French display of a model coefficient table (:mod:`analysis.qvt.models`).
+    ``structure_effects=False`` leaves out the CAE fixed effects (one row per
+    CAE and outcome: past ``structures_max_par_figure`` CAEs, the national
+    table would be hundreds of rows of adjustment terms;
+    :func:`structure_effects_note_fr` says so under the table)."""
     spec = qs.load_spec(spec)
+    if not structure_effects:
+        t = t[t["factor"] != "cae"]
     labs = group_labels(spec)
     fl = {f: fs["label"] for f, fs in spec["comparaisons"]["facteurs"].items()}
     fl.update({"cae": _prof().term("structure.colonne"), "const": "Constante", "seuil": "Seuil"})
@@ -657,6 +663,15 @@ def format_coefficients(t: pd.DataFrame, spec: dict | None = None) -> pd.DataFra
                      "IC 95 %": fr_interval(x["ci_low"], x["ci_high"], decimals=2), "p": fr_p(x["p"]),
                      "n": fr_number(x["n"])})
     return pd.DataFrame(rows)
+
+
+def structure_effects_note_fr(n_structures: int) -> str:
+    """Said under the national model table when its CAE fixed effects are
+    left out (:func:`format_coefficients`)."""
+    t = _prof().term
+    return (f"Les effets fixes des {fr_number(n_structures)} {t('structure.pluriel')} (un coefficient par "
+            f"{t('structure.singulier')} et par score) ne sont pas détaillés : ils ajustent chaque comparaison sur "
+            f"{t('structure.le')} du répondant.")
 
 
 # --------------------------------------------------------------------------- figures
