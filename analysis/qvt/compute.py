@@ -722,27 +722,32 @@ def plot_dimensions(result: QvtResult | pd.DataFrame, network_median: pd.Series 
 
 
 def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
-    """Heatmap of dimension means × CAE; suppressed cells are left grey and
-    marked « s » (secret statistique)."""
+    """Heatmap of dimension means, one row per CAE and one column per
+    dimension (rows leave a CAE's whole name readable: as columns, names
+    overlapped from six CAEs on); suppressed cells are left grey and marked
+    « s » (secret statistique)."""
+    import textwrap
+
     import matplotlib.pyplot as plt
     import seaborn as sns
+    from matplotlib.ticker import FuncFormatter
 
     m = national.matrix if isinstance(national, QvtNational) else national
+    col = "cae_label" if m is not None and "cae_label" in m.columns else "cae"
+    rows = list(dict.fromkeys(m[col])) if m is not None and not m.empty else []
     if ax is None:
-        _, ax = plt.subplots()
+        _, ax = plt.subplots(figsize=(6.5, 0.42 * max(len(rows), 3) + 1.6))
     if m is None or m.empty:
         ax.text(0.5, 0.5, "Aucune donnée", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return ax
-    col = "cae_label" if "cae_label" in m.columns else "cae"
     order = list(dict.fromkeys(m["label"]))
-    mean = m.pivot(index="label", columns=col, values="mean").reindex(order)
-    supp = m.pivot(index="label", columns=col, values="suppressed").reindex(order).astype(bool)
+    mean = m.pivot(index=col, columns="label", values="mean").reindex(index=rows, columns=order)
+    supp = m.pivot(index=col, columns="label", values="suppressed").reindex(index=rows, columns=order).astype(bool)
     annot = mean.map(lambda v: fr_number(v, 1)).where(~supp, "s")
-    from matplotlib.ticker import FuncFormatter
-
     sns.heatmap(mean, mask=supp | mean.isna(), cmap="cividis", vmin=1, vmax=5, annot=annot, fmt="",
-                cbar_kws={"label": "Score moyen (1 à 5)", "format": FuncFormatter(lambda v, _: fr_number(v, 1))},
+                cbar_kws={"label": "Score moyen (1 à 5)", "format": FuncFormatter(lambda v, _: fr_number(v, 1)),
+                          "shrink": 0.8},
                 ax=ax, linewidths=0.5, linecolor="white")
     for (i, j), hidden in np.ndenumerate(supp.to_numpy()):
         if hidden:
@@ -750,12 +755,11 @@ def plot_heatmap(national: QvtNational | pd.DataFrame, ax=None):
     ax.set_facecolor("0.85")
     ax.set_xlabel("")
     ax.set_ylabel("")
-    import textwrap
-
     # whole CAE names, wrapped (a cut name could be another CAE's); the caption titles the figure
-    ax.set_xticks(np.arange(mean.shape[1]) + 0.5, [textwrap.fill(str(c), 16) for c in mean.columns],
-                  rotation=0, fontsize=8)
-    ax.set_yticks(np.arange(mean.shape[0]) + 0.5, [textwrap.fill(str(r), 28) for r in mean.index], rotation=0, fontsize=8)
+    ax.set_yticks(np.arange(mean.shape[0]) + 0.5, [textwrap.fill(str(r), 34) for r in mean.index], rotation=0, fontsize=8)
+    ax.xaxis.tick_top()  # the dimension names above the columns, read before the values, slanted not to overlap
+    ax.set_xticks(np.arange(mean.shape[1]) + 0.5, [str(c) for c in mean.columns],
+                  rotation=35, ha="left", rotation_mode="anchor", fontsize=8)
     return ax
 
 
