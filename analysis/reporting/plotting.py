@@ -109,6 +109,7 @@ def draw_spread(ax, labels: list[str], values: dict[str, "object"], network: dic
     interval just above the box. Returns the legend handles; the caller
     sets the value axis and places the legend."""
     import numpy as np
+    import pandas as pd
     import seaborn as sns
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -138,7 +139,7 @@ def draw_spread(ax, labels: list[str], values: dict[str, "object"], network: dic
     handles = [Patch(facecolor=pal[0] + (0.25,), edgecolor=pal[0],
                      label=f"{prof.term('structure.majuscule_pluriel')} : quartiles, médiane et extrêmes"),
                Line2D([], [], linestyle="none", marker="o", markersize=3, color="0.35", alpha=0.6, label=one[:1].upper() + one[1:])]
-    net = {k: v for k, v in (network or {}).items() if k in labels and v[0] == v[0]}
+    net = {k: v for k, v in (network or {}).items() if k in labels and pd.notna(v[0])}
     if net:
         y = np.array([labels.index(k) for k in net], dtype=float) - 0.38
         x = np.array([v[0] for v in net.values()], dtype=float)

@@ -330,8 +330,9 @@ def indicators_spread_fr(per_cae: list[pd.DataFrame], national: pd.DataFrame) ->
     per indicator, the network's value, then how the CAEs' published values
     are spread (:func:`analysis.indicators.compute.spread_by_indicator`):
     median, quartiles, extremes and the number of CAEs with a published
-    value. A hidden network value prints as ``s``'s short mark, an indicator
-    no CAE publishes as ``–``."""
+    value. A hidden network value prints as
+    :data:`analysis.indicators.compute.SECRET`, an indicator no CAE
+    publishes as :data:`ABSENT`."""
     from analysis.indicators import compute as ind
 
     prof = profiles.current()

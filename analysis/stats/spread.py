@@ -1,4 +1,4 @@
-"""How values are spread across units: Tukey's five numbers.
+"""How values are spread across units: the five-number summary.
 
 Used where a report shows a network of many structures: instead of one
 point or column per structure, the spread of their published values
