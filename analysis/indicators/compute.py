@@ -872,12 +872,7 @@ def plot_family(table: pd.DataFrame, family: str, ax=None, unit: str | None = No
         err = np.clip(np.where(np.isnan(err), 0, err), 0, None)
         ax.errorbar(d["value"], ypos, xerr=err, fmt="o", color=pal[k % len(pal)], capsize=3,
                     label=("Ensemble" if cae == "national" else cae) if len(caes) > 1 else "Valeur (IC 95 %)")
-    refs = sub.drop_duplicates("y")
-    has_ref = refs["reference"].notna()
-    if has_ref.any():
-        yr = np.array([labels.index(v) for v in refs.loc[has_ref, "y"]])
-        ax.plot(refs.loc[has_ref, "reference"], yr, linestyle="none", marker="|", markersize=16, markeredgewidth=2.5,
-                color=pal[3], label="Référence nationale", zorder=3)
+    _reference_ticks(ax, sub, labels, pal[3])
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels([_wrap(v) for v in labels])
     ax.invert_yaxis()
@@ -899,6 +894,19 @@ def _family_rows(table: pd.DataFrame, family: str, unit: str | None = None) -> t
         return None, None
     sub["y"] = [lab + (f" — {b}" if isinstance(b, str) and b else "") for lab, b in zip(sub["label"], sub["breakdown"])]
     return sub, unit
+
+
+def _reference_ticks(ax, sub: pd.DataFrame, labels: list[str], color):
+    """The national reference of each indicator row (``y``) that has one, as
+    a vertical tick; returns its line (for a legend) or None."""
+    refs = sub.drop_duplicates("y")
+    has_ref = refs["reference"].notna()
+    if not has_ref.any():
+        return None
+    yr = np.array([labels.index(v) for v in refs.loc[has_ref, "y"]])
+    (line,) = ax.plot(refs.loc[has_ref, "reference"], yr, linestyle="none", marker="|", markersize=16,
+                      markeredgewidth=2.5, color=color, label="Référence nationale", zorder=3)
+    return line
 
 
 def _unit_axis(ax, unit: str) -> None:
@@ -938,7 +946,6 @@ def plot_family_spread(per_cae: pd.DataFrame, national: pd.DataFrame, family: st
     publishable."""
     import matplotlib.pyplot as plt
     import seaborn as sns
-    from matplotlib.lines import Line2D
 
     from analysis.reporting.plotting import PALETTE, draw_spread, spread_legend
 
@@ -952,15 +959,9 @@ def plot_family_spread(per_cae: pd.DataFrame, national: pd.DataFrame, family: st
     values = {y: sub.loc[sub["y"] == y, "value"].to_numpy(dtype="float64") for y in labels}
     network = {} if nat is None else {y: (v, lo, hi) for y, v, lo, hi in zip(nat["y"], nat["value"], nat["ci_low"], nat["ci_high"])}
     handles = draw_spread(ax, labels, values, network)
-    refs = sub.drop_duplicates("y")
-    has_ref = refs["reference"].notna()
-    if has_ref.any():
-        red = sns.color_palette(PALETTE)[3]
-        yr = np.array([labels.index(v) for v in refs.loc[has_ref, "y"]])
-        ax.plot(refs.loc[has_ref, "reference"], yr, linestyle="none", marker="|", markersize=16, markeredgewidth=2.5,
-                color=red, zorder=3)
-        handles.append(Line2D([], [], linestyle="none", marker="|", markersize=12, markeredgewidth=2.5, color=red,
-                              label="Référence nationale"))
+    ref = _reference_ticks(ax, sub, labels, sns.color_palette(PALETTE)[3])
+    if ref is not None:
+        handles.append(ref)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels([_wrap(v) for v in labels])
     _unit_axis(ax, unit)
